@@ -1,0 +1,17 @@
+"""`optical-st scale`: not yet available; the scaling-study issue fills it."""
+
+from __future__ import annotations
+
+import argparse
+
+from optical_st.commands._unavailable import add_passthrough, not_yet_available
+
+HELP = "(not yet available) scale"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_passthrough(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    return not_yet_available("scale", "the scaling-study issue")

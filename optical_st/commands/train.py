@@ -1,0 +1,17 @@
+"""`optical-st train`: not yet available; the training issue fills it."""
+
+from __future__ import annotations
+
+import argparse
+
+from optical_st.commands._unavailable import add_passthrough, not_yet_available
+
+HELP = "(not yet available) train"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_passthrough(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    return not_yet_available("train", "the training issue")

@@ -1,0 +1,132 @@
+"""The South Asian language registry: codes, names, scripts and resource tiers.
+
+Every other module speaks FLORES-200 codes (``npi_Deva``); users may type ISO 639-1 (``ne``),
+ISO 639-3 (``npi``, also the macrolanguage ``nep``), the FLORES code or the English name. All of
+them resolve through :func:`get_language`.
+
+Resource tier
+    ``low`` marks the five languages the project treats as low-resource: Nepali, Sinhala, Assamese,
+    Odia and Sindhi. The tier is this project's own definition, not a published taxonomy: they are
+    the languages of the fifteen for which the openly licensed bitext gathered for the project is
+    smallest (Odia, Assamese and Sindhi have essentially nothing beyond FLORES; Nepali and Sinhala
+    only FLoRes v1 / TICO-19 sized sets), which is the OPTICAL setting. ``mid`` marks the rest,
+    except Hindi and Bengali, which are ``high``: they have the largest parallel corpora of the
+    group (e.g. the Tatoeba and TICO-19 sets here). ``eng_Latn`` is the pivot, tier ``pivot``.
+
+Example::
+
+    >>> from optical_st.languages import get_language
+    >>> get_language("ne").code
+    'npi_Deva'
+    >>> get_language("Sinhala").script
+    'Sinhala'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+Tier = Literal["pivot", "high", "mid", "low"]
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language: its FLORES-200 code and everything derived from it."""
+
+    code: str
+    """FLORES-200 code, e.g. ``npi_Deva``."""
+    iso639_1: str
+    iso639_3: str
+    name: str
+    script: str
+    tier: Tier
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def is_low_resource(self) -> bool:
+        return self.tier == "low"
+
+    @property
+    def script_code(self) -> str:
+        """ISO 15924 script code, e.g. ``Deva``."""
+        return self.code.split("_", 1)[1]
+
+
+LANGUAGES: tuple[Language, ...] = (
+    Language("eng_Latn", "en", "eng", "English", "Latin", "pivot"),
+    Language("hin_Deva", "hi", "hin", "Hindi", "Devanagari", "high"),
+    Language("ben_Beng", "bn", "ben", "Bengali", "Bengali", "high", ("Bangla",)),
+    Language("urd_Arab", "ur", "urd", "Urdu", "Arabic", "mid"),
+    Language("tam_Taml", "ta", "tam", "Tamil", "Tamil", "mid"),
+    Language("tel_Telu", "te", "tel", "Telugu", "Telugu", "mid"),
+    Language("mar_Deva", "mr", "mar", "Marathi", "Devanagari", "mid"),
+    Language("guj_Gujr", "gu", "guj", "Gujarati", "Gujarati", "mid"),
+    Language("pan_Guru", "pa", "pan", "Punjabi", "Gurmukhi", "mid", ("Panjabi", "Eastern Panjabi")),
+    Language("kan_Knda", "kn", "kan", "Kannada", "Kannada", "mid"),
+    Language("mal_Mlym", "ml", "mal", "Malayalam", "Malayalam", "mid"),
+    Language("npi_Deva", "ne", "npi", "Nepali", "Devanagari", "low", ("nep",)),
+    Language("sin_Sinh", "si", "sin", "Sinhala", "Sinhala", "low", ("Sinhalese",)),
+    Language("asm_Beng", "as", "asm", "Assamese", "Bengali", "low"),
+    Language("ory_Orya", "or", "ory", "Odia", "Odia", "low", ("ori", "Oriya")),
+    Language("snd_Arab", "sd", "snd", "Sindhi", "Arabic", "low"),
+)
+
+_INDEX: dict[str, Language] = {}
+for _lang in LANGUAGES:
+    for _key in (_lang.code, _lang.iso639_1, _lang.iso639_3, _lang.name, *_lang.aliases):
+        _INDEX[_key.casefold()] = _lang
+
+
+class UnknownLanguageError(ValueError):
+    """Raised for a language code or name the registry does not know."""
+
+
+def get_language(code_or_name: str | Language) -> Language:
+    """Resolve ``hi``, ``hin``, ``hin_Deva``, ``hin-Deva`` or ``Hindi`` to its :class:`Language`.
+
+    Raises:
+        UnknownLanguageError: naming the input and listing every valid code.
+    """
+    if isinstance(code_or_name, Language):
+        return code_or_name
+    if not isinstance(code_or_name, str) or not code_or_name.strip():
+        raise UnknownLanguageError(f"Language must be a non-empty string, got {code_or_name!r}.")
+    key = code_or_name.strip().replace("-", "_").casefold()
+    if key in _INDEX:
+        return _INDEX[key]
+    valid = ", ".join(f"{lang.code} ({lang.iso639_1}/{lang.iso639_3}, {lang.name})" for lang in LANGUAGES)
+    raise UnknownLanguageError(f"Unknown language {code_or_name!r}. Valid languages: {valid}.")
+
+
+def normalize_code(code_or_name: str | Language) -> str:
+    """The FLORES-200 code for any accepted spelling, e.g. ``normalize_code("ne") == "npi_Deva"``."""
+    return get_language(code_or_name).code
+
+
+def parse_languages(spec: str | Iterable[str]) -> list[str]:
+    """Parse ``"npi,sin"``, ``"low"``, ``"all"`` or a list into FLORES codes, keeping order, no repeats.
+
+    ``all`` means every South Asian language (English excluded); ``low``/``mid``/``high`` a tier.
+    An empty specification is an error, not an empty study.
+    """
+    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else [str(s).strip() for s in spec]
+    items = [s for s in items if s]
+    if not items:
+        raise ValueError("Empty language list: give codes such as 'npi,sin', a tier ('low') or 'all'.")
+    codes: list[str] = []
+    for item in items:
+        key = item.casefold()
+        if key == "all":
+            selected = [lang.code for lang in LANGUAGES if lang.tier != "pivot"]
+        elif key in ("low", "mid", "high"):
+            selected = [lang.code for lang in LANGUAGES if lang.tier == key]
+        else:
+            selected = [normalize_code(item)]
+        codes.extend(c for c in selected if c not in codes)
+    return codes
+
+
+SOUTH_ASIAN: tuple[str, ...] = tuple(lang.code for lang in LANGUAGES if lang.tier != "pivot")
+LOW_RESOURCE: tuple[str, ...] = tuple(lang.code for lang in LANGUAGES if lang.tier == "low")
