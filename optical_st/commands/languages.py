@@ -18,5 +18,7 @@ def run(args: argparse.Namespace) -> int:
     for lang in LANGUAGES:
         if args.tier and lang.tier != args.tier:
             continue
-        print(f"{lang.code:<10} {lang.iso639_1:<5} {lang.iso639_3:<5} {lang.name:<10} {lang.script:<11} {lang.tier}")
+        print(
+            f"{lang.code:<10} {lang.iso639_1:<5} {lang.iso639_3:<5} {lang.name:<10} {lang.script:<11} {lang.tier}"
+        )
     return 0

@@ -1,0 +1,60 @@
+"""The ``optical-st`` entry point: installed, fast help, readable errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from optical_st.cli import COMMANDS, build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_console_script_help_lists_every_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "optical_st.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    for name in COMMANDS:
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_subcommand_has_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: optical-st" in capsys.readouterr().out
+
+
+def test_languages_command_prints_the_low_resource_tier(capsys):
+    assert main(["languages", "--tier", "low"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()[1:]
+    assert sorted(row.split()[0] for row in rows) == sorted(
+        ["asm_Beng", "npi_Deva", "ory_Orya", "snd_Arab", "sin_Sinh"]
+    )
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().out
+
+
+def test_importing_the_cli_does_not_import_torch():
+    code = "import sys, optical_st.cli as c; c.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_parser_builds_without_side_effects():
+    assert build_parser().prog == "optical-st"
+
+
+def test_ci_runs_exactly_the_test_command_in_the_readme():
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = re.search(r"TEST_COMMAND='([^']+)'", ci).group(1)
+    readme_blocks = re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert command in [block.strip() for block in readme_blocks]
