@@ -1,0 +1,821 @@
+"""Cross-lingual retrieval evaluation: recall@k, MRR@10 and nDCG@10 per language and direction.
+
+:class:`CLIREvaluator` is a sentence-transformers evaluator (pass it as ``evaluator=`` to
+``SentenceTransformerTrainer`` or call it on a model) over one or many :class:`~optical_st.data.CLIRBenchmark`
+objects, each a (query language -> document language) retrieval task: FLORES / NTREX / Tatoeba
+sentence retrieval, document-level CLIR, or XQuAD-R question -> answer sentence.
+
+How a number is made:
+
+1. Each benchmark's corpus is encoded once through :class:`optical_st.search.CorpusIndex` (with the
+   model's document prompt, e.g. e5's ``"passage: "``), queries with the query prompt (``"query: "``);
+   a text shared by several benchmarks (the English side of FLORES) is encoded once per call.
+2. The top ``max(k)`` documents of every query are ranked by exact inner product (FAISS for large corpora).
+3. The metric arithmetic is trec_eval's, through ``pytrec_eval`` (the implementation BEIR and MTEB use),
+   per query: ``recall@k``, ``mrr@10`` (reciprocal rank within the top 10) and ``ndcg@10``.
+4. Means per benchmark, macro averages over all benchmarks and over the low-resource ones
+   (:data:`optical_st.languages.LOW_RESOURCE` on either side), and percentile-bootstrap 95% confidence
+   intervals over queries (``scipy.stats.bootstrap``; a macro interval averages the benchmarks' bootstrap
+   replicates). :func:`paired_test` compares two models on the same queries (paired randomization test,
+   ``scipy.stats.permutation_test``) from the per-query values the evaluator keeps.
+
+Example::
+
+    >>> from sentence_transformers import SentenceTransformer
+    >>> from optical_st.evaluation import CLIREvaluator, flores_benchmarks
+    >>> benchmarks = flores_benchmarks("shared/data/flores200", ["npi", "sin"])  # doctest: +SKIP
+    >>> evaluator = CLIREvaluator(benchmarks, k_values=(1, 10))  # doctest: +SKIP
+    >>> metrics = evaluator(SentenceTransformer("intfloat/multilingual-e5-small"))  # doctest: +SKIP
+    >>> metrics["clir_npi_Deva->eng_Latn_recall@10"]  # doctest: +SKIP
+    0.93...
+    >>> print(evaluator.to_markdown())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
+from tqdm.auto import tqdm
+
+from optical_st.languages import LOW_RESOURCE, normalize_code
+from optical_st.search import Backend, CorpusIndex, encode_texts, model_fingerprint
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from optical_st.data import CLIRBenchmark
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_K_VALUES: tuple[int, ...] = (1, 5, 10, 100)
+DIRECTIONS: tuple[str, ...] = ("xx->eng", "eng->xx")
+LEVELS: tuple[str, ...] = ("sentence", "document")
+
+
+# --------------------------------------------------------------------------------------------------
+# Metric arithmetic (pytrec_eval), confidence intervals and the paired test (scipy)
+# --------------------------------------------------------------------------------------------------
+
+
+def metric_names(k_values: Sequence[int], mrr_at_k: int = 10, ndcg_at_k: int = 10) -> list[str]:
+    """The per-query metric names the evaluator reports, e.g. ``["recall@1", ..., "mrr@10", "ndcg@10"]``."""
+    return [*(f"recall@{k}" for k in k_values), f"mrr@{mrr_at_k}", f"ndcg@{ndcg_at_k}"]
+
+
+def per_query_metrics(
+    rankings: Mapping[str, Sequence[str]],
+    qrels: Mapping[str, Mapping[str, int]],
+    k_values: Sequence[int] = DEFAULT_K_VALUES,
+    *,
+    mrr_at_k: int = 10,
+    ndcg_at_k: int = 10,
+) -> dict[str, np.ndarray]:
+    """Recall@k, MRR@``mrr_at_k`` and nDCG@``ndcg_at_k`` of every query, computed by trec_eval (pytrec_eval).
+
+    Args:
+        rankings: ``{query_id: [doc_id, ...]}``, best first (at least ``max(k_values)`` long to be exact).
+        qrels: ``{query_id: {doc_id: relevance}}``, relevance > 0 for relevant documents; every query in
+            ``rankings`` needs at least one relevant document.
+        k_values: cut-offs for recall.
+        mrr_at_k: cut-off for the reciprocal rank (0 when no relevant document is in the top ``mrr_at_k``).
+        ndcg_at_k: cut-off for nDCG (graded by the qrels relevance).
+
+    Returns:
+        ``{metric_name: np.ndarray of shape (n_queries,)}`` in the order of ``rankings``.
+
+    Example::
+
+        >>> per_query_metrics({"q1": ["b", "a"], "q2": ["c", "d"]}, {"q1": {"a": 1}, "q2": {"c": 1}}, [1, 2],
+        ...                   mrr_at_k=2, ndcg_at_k=2)["mrr@2"]
+        array([0.5, 1. ])
+    """
+    import pytrec_eval
+
+    query_ids = list(rankings)
+    missing = [q for q in query_ids if not any(rel > 0 for rel in qrels.get(q, {}).values())]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} queries have no relevant document in the qrels, e.g. {missing[:5]}."
+        )
+    judged = {q: {d: int(r) for d, r in qrels[q].items()} for q in query_ids}
+    # trec_eval re-sorts a run by score (ties by doc id); scores that fall with the rank keep our order.
+    run = {
+        q: {d: float(len(ranked) - rank) for rank, d in enumerate(ranked)} for q, ranked in rankings.items()
+    }
+    top_mrr = {
+        q: {d: s for d, s in docs.items() if s > len(rankings[q]) - mrr_at_k} for q, docs in run.items()
+    }
+    ks = ",".join(str(k) for k in sorted(set(k_values)))
+    main = pytrec_eval.RelevanceEvaluator(judged, {f"recall.{ks}", f"ndcg_cut.{ndcg_at_k}"}).evaluate(run)
+    mrr = pytrec_eval.RelevanceEvaluator(judged, {"recip_rank"}).evaluate(top_mrr)
+    values: dict[str, np.ndarray] = {}
+    for k in k_values:
+        values[f"recall@{k}"] = np.array([main[q][f"recall_{k}"] for q in query_ids], dtype=np.float64)
+    # trec_eval leaves out queries whose run is empty; such a query scores 0.
+    values[f"mrr@{mrr_at_k}"] = np.array([mrr.get(q, {}).get("recip_rank", 0.0) for q in query_ids])
+    values[f"ndcg@{ndcg_at_k}"] = np.array([main[q][f"ndcg_cut_{ndcg_at_k}"] for q in query_ids])
+    return values
+
+
+def _rng_kwargs(function: Any, seed: int | np.random.Generator) -> dict[str, Any]:
+    # scipy >= 1.15 takes ``rng``; older releases only ``random_state``.
+    generator = np.random.default_rng(seed)
+    name = "rng" if "rng" in inspect.signature(function).parameters else "random_state"
+    return {name: generator}
+
+
+def bootstrap_ci(
+    values: np.ndarray, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Percentile-bootstrap confidence interval of the mean over the last axis (queries).
+
+    Args:
+        values: ``(n_queries,)`` or ``(n_metrics, n_queries)`` per-query values; the same resamples of
+            queries are used for every metric.
+        n_resamples: bootstrap replicates.
+        confidence: e.g. 0.95.
+        seed: seed of the resampling.
+
+    Returns:
+        ``(low, high, replicates)`` with ``low``/``high`` shaped like ``values.mean(-1)`` and
+        ``replicates`` of shape ``values.shape[:-1] + (n_resamples,)``.
+    """
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape[-1] < 2:
+        mean = values.mean(-1)
+        return mean, mean, np.repeat(mean[..., None], n_resamples, axis=-1)
+    result = stats.bootstrap(
+        (values,),
+        np.mean,
+        vectorized=True,
+        axis=-1,
+        method="percentile",
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        **_rng_kwargs(stats.bootstrap, seed),
+    )
+    return (
+        np.asarray(result.confidence_interval.low),
+        np.asarray(result.confidence_interval.high),
+        np.asarray(result.bootstrap_distribution),
+    )
+
+
+@dataclass
+class PairedTestResult:
+    """Outcome of :func:`paired_test`: model A minus model B on the same queries."""
+
+    metric: str
+    mean_a: float
+    mean_b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_queries: int
+    n_resamples: int
+    benchmark: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def paired_test(
+    values_a: Sequence[float] | Mapping[str, Sequence[float]],
+    values_b: Sequence[float] | Mapping[str, Sequence[float]],
+    *,
+    metric: str = "",
+    n_resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedTestResult:
+    """Paired randomization test (and bootstrap CI of the difference) between two models on the same queries.
+
+    The statistic is the mean per-query difference A - B; under the null hypothesis the two models are
+    exchangeable on each query, so the test flips A and B per query (``scipy.stats.permutation_test``
+    with ``permutation_type="samples"``). Passing ``{benchmark: values}`` mappings tests the macro
+    average instead: every benchmark weighs the same whatever its number of queries.
+
+    Args:
+        values_a: per-query values of model A (e.g. ``evaluator.per_query[key]["recall@10"]``), or
+            ``{benchmark_key: values}``.
+        values_b: the same for model B, same queries in the same order.
+        metric: name recorded in the result.
+        n_resamples: random sign flips (and bootstrap replicates).
+        confidence: level of the difference's bootstrap interval.
+        seed: seed of both resamplings.
+
+    Returns:
+        :class:`PairedTestResult` with a two-sided p-value.
+
+    Example::
+
+        >>> result = paired_test([1, 1, 1, 0, 1, 1, 1, 1], [0, 1, 0, 0, 0, 1, 0, 0], n_resamples=2000)
+        >>> round(result.difference, 3), result.p_value < 0.1
+        (0.625, True)
+    """
+    from scipy import stats
+
+    if isinstance(values_a, Mapping) != isinstance(values_b, Mapping):
+        raise TypeError("Pass both models' values as sequences, or both as {benchmark: values} mappings.")
+    if isinstance(values_a, Mapping):
+        if set(values_a) != set(values_b):
+            raise ValueError(
+                f"The two runs cover different benchmarks: {sorted(set(values_a) ^ set(values_b))}."
+            )
+        keys = sorted(values_a)
+        a = np.concatenate([np.asarray(values_a[key], dtype=np.float64) for key in keys])
+        b = np.concatenate([np.asarray(values_b[key], dtype=np.float64) for key in keys])
+        sizes = [len(values_a[key]) for key in keys]
+        if any(len(values_a[key]) != len(values_b[key]) for key in keys):
+            raise ValueError("The two runs have different numbers of queries on some benchmark.")
+        weights = np.concatenate([np.full(n, 1.0 / (n * len(keys))) for n in sizes])
+    else:
+        a, b = np.asarray(values_a, dtype=np.float64), np.asarray(values_b, dtype=np.float64)
+        if a.shape != b.shape:
+            raise ValueError(f"Paired values need the same queries: {a.shape} vs {b.shape}.")
+        weights = np.full(len(a), 1.0 / max(len(a), 1))
+    if len(a) == 0:
+        raise ValueError("No queries to compare.")
+
+    def weighted_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.sum((x - y) * weights, axis=axis)
+
+    difference = float(weighted_difference(a, b))
+    if np.allclose(a, b):
+        p_value = 1.0
+    else:
+        test = stats.permutation_test(
+            (a, b),
+            weighted_difference,
+            permutation_type="samples",
+            vectorized=True,
+            n_resamples=n_resamples,
+            alternative="two-sided",
+            **_rng_kwargs(stats.permutation_test, seed),
+        )
+        p_value = float(test.pvalue)
+    # Bootstrap the difference within each benchmark (queries resampled, weights kept per benchmark).
+    generator = np.random.default_rng(seed)
+    replicates = np.zeros(n_resamples)
+    start = 0
+    groups = sizes if isinstance(values_a, Mapping) else [len(a)]
+    for n in groups:
+        diff = (a - b)[start : start + n] * weights[start : start + n]
+        picks = generator.integers(0, n, size=(n_resamples, n))
+        replicates += diff[picks].sum(axis=1)
+        start += n
+    alpha = (1 - confidence) / 2
+    return PairedTestResult(
+        metric=metric,
+        mean_a=float(np.sum(a * weights)),
+        mean_b=float(np.sum(b * weights)),
+        difference=difference,
+        ci_low=float(np.quantile(replicates, alpha)),
+        ci_high=float(np.quantile(replicates, 1 - alpha)),
+        p_value=p_value,
+        n_queries=len(a),
+        n_resamples=n_resamples,
+    )
+
+
+def compare_runs(
+    per_query_a: Mapping[str, Mapping[str, Sequence[Any]]],
+    per_query_b: Mapping[str, Mapping[str, Sequence[Any]]],
+    metric: str = "recall@10",
+    *,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> list[PairedTestResult]:
+    """Paired tests of model A vs B on every benchmark both evaluated, plus the macro average.
+
+    Args:
+        per_query_a: ``evaluator.per_query`` after evaluating model A (or the ``"per_query"`` entry of
+            its JSON file), ``{benchmark_key: {"query_ids": [...], metric: [...]}}``.
+        per_query_b: the same for model B.
+        metric: which metric to compare.
+
+    Returns:
+        One :class:`PairedTestResult` per shared benchmark, then one with ``benchmark="macro"``.
+
+    Raises:
+        ValueError: when no benchmark is shared, or a shared benchmark's query ids differ.
+    """
+    shared = [key for key in per_query_a if key in per_query_b]
+    if not shared:
+        raise ValueError("The two runs share no benchmark.")
+    results, macro_a, macro_b = [], {}, {}
+    for key in shared:
+        ids_a, ids_b = list(per_query_a[key]["query_ids"]), list(per_query_b[key]["query_ids"])
+        if ids_a != ids_b:
+            raise ValueError(f"Benchmark {key!r}: the two runs were evaluated on different queries.")
+        if metric not in per_query_a[key] or metric not in per_query_b[key]:
+            raise ValueError(f"Metric {metric!r} missing for benchmark {key!r}.")
+        macro_a[key], macro_b[key] = per_query_a[key][metric], per_query_b[key][metric]
+        result = paired_test(macro_a[key], macro_b[key], metric=metric, n_resamples=n_resamples, seed=seed)
+        result.benchmark = key
+        results.append(result)
+    macro = paired_test(macro_a, macro_b, metric=metric, n_resamples=n_resamples, seed=seed)
+    macro.benchmark = "macro"
+    results.append(macro)
+    return results
+
+
+# --------------------------------------------------------------------------------------------------
+# The evaluator
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _PreparedBenchmark:
+    benchmark: Any
+    key: str
+    level: str
+    query_ids: list[str]
+    query_texts: list[str]
+    corpus_ids: list[str]
+    corpus_texts: list[str]
+    qrels: dict[str, dict[str, int]] = field(repr=False)
+
+    @property
+    def low_resource(self) -> bool:
+        languages = (self.benchmark.query_language, self.benchmark.document_language)
+        return any(language in LOW_RESOURCE for language in languages)
+
+
+def _prepare(benchmark: Any, include_titles: bool) -> tuple[list[str], list[str], list[str], list[str], dict]:
+    name = getattr(benchmark, "name", "?")
+    queries, corpus, qrels_rows = benchmark.queries, benchmark.corpus, benchmark.qrels
+    query_ids = [str(i) for i in queries["_id"]]
+    query_texts = list(queries["text"])
+    corpus_ids = [str(i) for i in corpus["_id"]]
+    corpus_texts = list(corpus["text"])
+    if include_titles and "title" in corpus.column_names:
+        corpus_texts = [
+            f"{t} {x}".strip() if t else x for t, x in zip(corpus["title"], corpus_texts, strict=True)
+        ]
+    if not query_ids:
+        raise ValueError(f"Benchmark {name!r} has no queries.")
+    if not corpus_ids:
+        raise ValueError(f"Benchmark {name!r} has an empty corpus.")
+    for kind, ids in (("query", query_ids), ("document", corpus_ids)):
+        if len(set(ids)) != len(ids):
+            raise ValueError(
+                f"Benchmark {name!r} repeats {kind} ids, e.g. {sorted({i for i in ids if ids.count(i) > 1})[:5]}."
+            )
+    qrels: dict[str, dict[str, int]] = {}
+    for query_id, corpus_id, score in zip(
+        qrels_rows["query-id"], qrels_rows["corpus-id"], qrels_rows["score"], strict=False
+    ):
+        if int(score) > 0:
+            qrels.setdefault(str(query_id), {})[str(corpus_id)] = int(score)
+    without = [q for q in query_ids if q not in qrels]
+    if without:
+        raise ValueError(
+            f"Benchmark {name!r}: {len(without)} of {len(query_ids)} queries have no relevant document in the "
+            f"qrels, e.g. {without[:5]}; every query needs at least one (score > 0)."
+        )
+    known = set(corpus_ids)
+    unknown = sorted({d for docs in qrels.values() for d in docs if d not in known})
+    if unknown:
+        raise ValueError(f"Benchmark {name!r}: qrels name documents not in the corpus, e.g. {unknown[:5]}.")
+    return query_ids, query_texts, corpus_ids, corpus_texts, {q: qrels[q] for q in query_ids}
+
+
+def _benchmark_keys(benchmarks: Sequence[Any]) -> list[str]:
+    """``npi_Deva->eng_Latn`` for sentence level, ``npi_Deva->eng_Latn_document`` otherwise; names break ties."""
+    keys = []
+    for benchmark in benchmarks:
+        key = f"{benchmark.query_language}->{benchmark.document_language}"
+        level = (getattr(benchmark, "metadata", None) or {}).get("level", "sentence")
+        keys.append(key if level == "sentence" else f"{key}_{level}")
+    for key in set(keys):
+        clashing = [i for i, other in enumerate(keys) if other == key]
+        if len(clashing) > 1:
+            for i in clashing:
+                keys[i] = f"{benchmarks[i].name}_{key}"
+    if len(set(keys)) != len(keys):
+        raise ValueError("Benchmarks for the same language pair and level need distinct names.")
+    return keys
+
+
+class CLIREvaluator(SentenceEvaluator):
+    """Recall@k, MRR@10 and nDCG@10 of a model on cross-lingual retrieval benchmarks, with confidence intervals.
+
+    Works as ``evaluator=`` in ``SentenceTransformerTrainer`` / ``model.fit`` and standalone
+    (``evaluator(model)``). Each benchmark is one (query language -> document language) task.
+
+    Args:
+        benchmarks: :class:`~optical_st.data.CLIRBenchmark` objects (``queries``, ``corpus``, ``qrels``
+            datasets in the MTEB layout, plus ``query_language``, ``document_language``, ``metadata["level"]``).
+        k_values: recall cut-offs; each must be at most the corpus size of every benchmark.
+        name: prefix of every metric key.
+        mrr_at_k: cut-off of MRR.
+        ndcg_at_k: cut-off of nDCG.
+        query_prompt: explicit query prompt (e.g. ``"query: "``); default: the model's saved ``"query"`` prompt.
+        document_prompt: explicit document prompt (e.g. ``"passage: "``); default: the model's saved
+            ``"document"``/``"passage"``/``"corpus"`` prompt.
+        query_prompt_name: name of one of the model's prompts, for queries.
+        document_prompt_name: the same for documents.
+        batch_size: encoding batch size.
+        show_progress_bar: tqdm bars (default: when logging at INFO or below).
+        cache_dir: on-disk embedding cache (see :class:`~optical_st.search.CorpusIndex`); off by default,
+            because during training the weights change between calls.
+        backend: search backend, ``"auto"``, ``"exact"`` or ``"faiss"``.
+        n_bootstrap: bootstrap replicates for the confidence intervals (0 disables them).
+        confidence: confidence level of the intervals.
+        seed: seed of the bootstrap.
+        low_resource: the languages whose benchmarks form the ``low_macro`` average.
+        primary_metric: metric used for model selection, without the name prefix (default:
+            ``low_macro_recall@10`` when a low-resource benchmark is present, else ``macro_recall@10``).
+        include_titles: prepend the corpus ``title`` column to the document text (MTEB convention).
+        write_json: write ``<name>_results.json`` and ``<name>_results.md`` under ``output_path``.
+
+    Attributes:
+        results (list[dict]): tidy rows of the last call: ``benchmark``, ``key``, ``query_language``,
+            ``document_language``, ``level``, ``metric``, ``k``, ``value``, ``ci_low``, ``ci_high``, ``n_queries``.
+        per_query (dict): ``{benchmark_key: {"query_ids": [...], "recall@10": [...], ...}}`` of the last
+            call, the input of :func:`compare_runs`.
+
+    Returned metrics (flat dict) look like ``clir_npi_Deva->eng_Latn_recall@10``,
+    ``clir_npi_Deva->eng_Latn_document_mrr@10``, ``clir_macro_recall@10``, ``clir_low_macro_ndcg@10``
+    and, with several levels, ``clir_document_macro_recall@10``.
+
+    Raises:
+        ValueError: no benchmarks, a query without relevant documents, qrels naming unknown documents,
+            or a k larger than a corpus.
+
+    Example::
+
+        >>> evaluator = CLIREvaluator(flores_benchmarks(data_dir, "low"))  # doctest: +SKIP
+        >>> trainer = SentenceTransformerTrainer(model=student, evaluator=evaluator, ...)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        benchmarks: Iterable[CLIRBenchmark],
+        k_values: Sequence[int] = DEFAULT_K_VALUES,
+        name: str = "clir",
+        *,
+        mrr_at_k: int = 10,
+        ndcg_at_k: int = 10,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
+        query_prompt_name: str | None = None,
+        document_prompt_name: str | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        cache_dir: str | Path | None = None,
+        backend: Backend = "auto",
+        n_bootstrap: int = 1000,
+        confidence: float = 0.95,
+        seed: int = 0,
+        low_resource: Iterable[str] = LOW_RESOURCE,
+        primary_metric: str | None = None,
+        include_titles: bool = False,
+        write_json: bool = True,
+    ) -> None:
+        super().__init__()
+        benchmarks = list(benchmarks)
+        if not benchmarks:
+            raise ValueError("CLIREvaluator needs at least one benchmark (got an empty list).")
+        k_values = sorted({int(k) for k in k_values})
+        if not k_values or k_values[0] < 1:
+            raise ValueError(f"k_values must be positive integers, got {k_values}.")
+        self.k_values = k_values
+        self.mrr_at_k, self.ndcg_at_k = int(mrr_at_k), int(ndcg_at_k)
+        self.depth = max(*k_values, self.mrr_at_k, self.ndcg_at_k)
+        self.name = name
+        self.query_prompt, self.document_prompt = query_prompt, document_prompt
+        self.query_prompt_name, self.document_prompt_name = query_prompt_name, document_prompt_name
+        self.batch_size = batch_size
+        self.show_progress_bar = show_progress_bar
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.backend = backend
+        self.n_bootstrap, self.confidence, self.seed = int(n_bootstrap), float(confidence), int(seed)
+        self.low_resource = {normalize_code(code) for code in low_resource}
+        self.include_titles = include_titles
+        self.write_json = write_json
+        self.metrics = metric_names(k_values, self.mrr_at_k, self.ndcg_at_k)
+
+        self.benchmarks: list[_PreparedBenchmark] = []
+        for benchmark, key in zip(benchmarks, _benchmark_keys(benchmarks), strict=True):
+            query_ids, query_texts, corpus_ids, corpus_texts, qrels = _prepare(benchmark, include_titles)
+            if self.depth > len(corpus_ids):
+                raise ValueError(
+                    f"k={self.depth} is larger than the corpus of benchmark {benchmark.name!r} "
+                    f"({len(corpus_ids)} documents); use k_values (and mrr_at_k/ndcg_at_k) <= {len(corpus_ids)}."
+                )
+            level = (getattr(benchmark, "metadata", None) or {}).get("level", "sentence")
+            self.benchmarks.append(
+                _PreparedBenchmark(
+                    benchmark, key, level, query_ids, query_texts, corpus_ids, corpus_texts, qrels
+                )
+            )
+        self.levels = list(dict.fromkeys(b.level for b in self.benchmarks))
+        has_low = any(self._is_low(b) for b in self.benchmarks)
+        default_k = 10 if 10 in k_values else k_values[-1]
+        self.primary_metric = primary_metric or f"{'low_macro' if has_low else 'macro'}_recall@{default_k}"
+        self.greater_is_better = True
+        self.results: list[dict[str, Any]] = []
+        self.per_query: dict[str, dict[str, list]] = {}
+
+    def _is_low(self, prepared: _PreparedBenchmark) -> bool:
+        benchmark = prepared.benchmark
+        return (
+            benchmark.query_language in self.low_resource or benchmark.document_language in self.low_resource
+        )
+
+    def __call__(
+        self, model: SentenceTransformer, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        """Evaluate ``model`` on every benchmark; returns the flat metric dict (keys prefixed with ``name``)."""
+        show = self.show_progress_bar
+        if show is None:
+            show = logger.getEffectiveLevel() <= logging.INFO
+        fingerprint = model_fingerprint(model) if self.cache_dir is not None else None
+        memo: dict[tuple[str, str], np.ndarray] = {}
+        per_benchmark: list[tuple[_PreparedBenchmark, dict[str, np.ndarray]]] = []
+        for prepared in tqdm(
+            self.benchmarks, desc="CLIR benchmarks", disable=not show or len(self.benchmarks) < 2
+        ):
+            common = {
+                "batch_size": self.batch_size,
+                "show_progress_bar": show,
+                "cache_dir": self.cache_dir,
+                "memo": memo,
+                "fingerprint": fingerprint,
+            }
+            index = CorpusIndex(
+                model,
+                prepared.corpus_texts,
+                prepared.corpus_ids,
+                prompt=self.document_prompt,
+                prompt_name=self.document_prompt_name,
+                backend=self.backend,
+                **common,
+            )
+            query_embeddings = encode_texts(
+                model,
+                prepared.query_texts,
+                role="query",
+                prompt=self.query_prompt,
+                prompt_name=self.query_prompt_name,
+                **common,
+            )
+            _, indices = index.search_embeddings(query_embeddings, self.depth)
+            rankings = {
+                query_id: [prepared.corpus_ids[i] for i in row]
+                for query_id, row in zip(prepared.query_ids, indices, strict=True)
+            }
+            values = per_query_metrics(
+                rankings, prepared.qrels, self.k_values, mrr_at_k=self.mrr_at_k, ndcg_at_k=self.ndcg_at_k
+            )
+            per_benchmark.append((prepared, values))
+
+        metrics = self._summarise(per_benchmark)
+        if output_path is not None and self.write_json:
+            self.save(output_path, epoch=epoch, steps=steps, model=model)
+        metrics = self.prefix_name_to_metrics(metrics, self.name)
+        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
+        return metrics
+
+    def _summarise(
+        self, per_benchmark: list[tuple[_PreparedBenchmark, dict[str, np.ndarray]]]
+    ) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        rows: list[dict[str, Any]] = []
+        self.per_query = {}
+        replicates: dict[str, np.ndarray] = {}
+        for position, (prepared, values) in enumerate(per_benchmark):
+            matrix = np.stack([values[m] for m in self.metrics])
+            means = matrix.mean(axis=1)
+            if self.n_bootstrap > 0:
+                low, high, reps = bootstrap_ci(
+                    matrix,
+                    n_resamples=self.n_bootstrap,
+                    confidence=self.confidence,
+                    seed=self.seed + position,
+                )
+                replicates[prepared.key] = reps
+            else:
+                low = high = np.full(len(self.metrics), np.nan)
+            benchmark = prepared.benchmark
+            for i, metric in enumerate(self.metrics):
+                metrics[f"{prepared.key}_{metric}"] = float(means[i])
+                rows.append(
+                    self._row(
+                        benchmark.name,
+                        prepared.key,
+                        benchmark.query_language,
+                        benchmark.document_language,
+                        prepared.level,
+                        metric,
+                        means[i],
+                        low[i],
+                        high[i],
+                        len(prepared.query_ids),
+                    )
+                )
+            self.per_query[prepared.key] = {
+                "query_ids": list(prepared.query_ids),
+                **{m: values[m].tolist() for m in self.metrics},
+            }
+
+        groups: list[tuple[str, str, list[_PreparedBenchmark]]] = [
+            ("macro", "all", [p for p, _ in per_benchmark])
+        ]
+        groups.append(("low_macro", "all", [p for p, _ in per_benchmark if self._is_low(p)]))
+        if len(self.levels) > 1:
+            for level in self.levels:
+                members = [p for p, _ in per_benchmark if p.level == level]
+                groups.append((f"{level}_macro", level, members))
+                groups.append((f"{level}_low_macro", level, [p for p in members if self._is_low(p)]))
+        means_by_key = {p.key: {m: metrics[f"{p.key}_{m}"] for m in self.metrics} for p, _ in per_benchmark}
+        for label, level, members in groups:
+            if not members:
+                continue
+            for i, metric in enumerate(self.metrics):
+                value = float(np.mean([means_by_key[p.key][metric] for p in members]))
+                metrics[f"{label}_{metric}"] = value
+                if replicates:
+                    macro_replicates = np.mean([replicates[p.key][i] for p in members], axis=0)
+                    alpha = (1 - self.confidence) / 2
+                    low, high = np.quantile(macro_replicates, [alpha, 1 - alpha])
+                else:
+                    low = high = np.nan
+                n_queries = sum(len(p.query_ids) for p in members)
+                rows.append(
+                    self._row(
+                        label, label, "*", "*", level, metric, value, low, high, n_queries, len(members)
+                    )
+                )
+        self.results = rows
+        return metrics
+
+    @staticmethod
+    def _row(
+        benchmark: str,
+        key: str,
+        query_language: str,
+        document_language: str,
+        level: str,
+        metric: str,
+        value: float,
+        ci_low: float,
+        ci_high: float,
+        n_queries: int,
+        n_benchmarks: int = 1,
+    ) -> dict[str, Any]:
+        kind, k = metric.split("@")
+        return {
+            "benchmark": benchmark,
+            "key": key,
+            "query_language": query_language,
+            "document_language": document_language,
+            "level": level,
+            "metric": kind,
+            "k": int(k),
+            "value": float(value),
+            "ci_low": float(ci_low),
+            "ci_high": float(ci_high),
+            "n_queries": int(n_queries),
+            "n_benchmarks": int(n_benchmarks),
+        }
+
+    # ---------------------------------------------------------------------------------------------
+    # Output
+    # ---------------------------------------------------------------------------------------------
+
+    def to_markdown(self, metrics: Sequence[str] | None = None, *, confidence_intervals: bool = False) -> str:
+        """The last results as a markdown table: one row per benchmark (then the macro rows), one column per metric."""
+        return results_to_markdown(self.results, metrics, confidence_intervals=confidence_intervals)
+
+    def save(
+        self,
+        output_path: str | Path,
+        *,
+        epoch: int = -1,
+        steps: int = -1,
+        model: SentenceTransformer | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write the last results to ``<output_path>/<name>_results[_e<epoch>_s<steps>].json`` and ``.md``."""
+        if not self.results:
+            raise ValueError("Nothing to save yet: call the evaluator on a model first.")
+        directory = Path(output_path)
+        directory.mkdir(parents=True, exist_ok=True)
+        suffix = "" if epoch == -1 and steps == -1 else f"_e{epoch}_s{steps}"
+        stem = f"{self.name or 'clir'}_results{suffix}"
+        metrics = {}
+        for row in self.results:
+            metrics[f"{row['key']}_{row['metric']}@{row['k']}"] = row["value"]
+        payload = {
+            "evaluator": type(self).__name__,
+            "name": self.name,
+            "model": _model_label(model) if model is not None else None,
+            "epoch": epoch,
+            "steps": steps,
+            "config": self.get_config_dict(),
+            "benchmarks": [
+                {
+                    "key": p.key,
+                    "name": p.benchmark.name,
+                    "query_language": p.benchmark.query_language,
+                    "document_language": p.benchmark.document_language,
+                    "level": p.level,
+                    "n_queries": len(p.query_ids),
+                    "n_documents": len(p.corpus_ids),
+                    "metadata": _jsonable(getattr(p.benchmark, "metadata", {}) or {}),
+                }
+                for p in self.benchmarks
+            ],
+            "metrics": {f"{self.name}_{k}" if self.name else k: v for k, v in metrics.items()},
+            "results": self.results,
+            "per_query": self.per_query,
+            **(dict(extra) if extra else {}),
+        }
+        path = directory / f"{stem}.json"
+        path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        (directory / f"{stem}.md").write_text(
+            self.to_markdown(confidence_intervals=True) + "\n", encoding="utf-8"
+        )
+        return path
+
+    def get_config_dict(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "k_values": self.k_values,
+            "mrr_at_k": self.mrr_at_k,
+            "ndcg_at_k": self.ndcg_at_k,
+            "n_bootstrap": self.n_bootstrap,
+            "confidence": self.confidence,
+            "seed": self.seed,
+        }
+        for key in ("query_prompt", "document_prompt", "query_prompt_name", "document_prompt_name"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        return config
+
+
+def _model_label(model: Any) -> str | None:
+    card = getattr(model, "model_card_data", None)
+    for candidate in (getattr(card, "model_id", None), getattr(card, "base_model", None)):
+        if candidate:
+            return str(candidate)
+    return getattr(model, "name_or_path", None) or getattr(
+        getattr(model, "tokenizer", None), "name_or_path", None
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def results_to_markdown(
+    rows: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str] | None = None,
+    *,
+    confidence_intervals: bool = False,
+    digits: int = 1,
+) -> str:
+    """Render tidy result rows (``evaluator.results`` or the JSON's ``"results"``) as a markdown table.
+
+    Values are shown in percent. Args:
+        rows: tidy rows.
+        metrics: columns such as ``["recall@1", "recall@10"]`` (default: all metrics in the rows).
+        confidence_intervals: append ``[low, high]`` to every cell.
+        digits: decimals.
+    """
+    if not rows:
+        raise ValueError("No result rows to render.")
+    available = list(dict.fromkeys(f"{row['metric']}@{row['k']}" for row in rows))
+    metrics = list(metrics) if metrics else available
+    unknown = [m for m in metrics if m not in available]
+    if unknown:
+        raise ValueError(f"Metrics {unknown} are not in the results; available: {available}.")
+    table: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = table.setdefault(row["key"], {"row": row, "cells": {}})
+        value = 100 * row["value"]
+        cell = f"{value:.{digits}f}"
+        if confidence_intervals and not np.isnan(row["ci_low"]):
+            cell += f" [{100 * row['ci_low']:.{digits}f}, {100 * row['ci_high']:.{digits}f}]"
+        entry["cells"][f"{row['metric']}@{row['k']}"] = cell
+    header = ["benchmark", "query", "documents", "level", "queries", *metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    for key, entry in table.items():
+        row = entry["row"]
+        label = key if row["query_language"] != "*" else f"**{key}** ({row['n_benchmarks']} benchmarks)"
+        first = [label, row["query_language"], row["document_language"], row["level"], str(row["n_queries"])]
+        lines.append("| " + " | ".join(first + [entry["cells"].get(m, "") for m in metrics]) + " |")
+    return "\n".join(lines)

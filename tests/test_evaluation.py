@@ -1,0 +1,313 @@
+"""CLIREvaluator: metrics against hand-computed rankings and sentence-transformers, CIs, paired test, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from datasets import Dataset
+
+from optical_st.evaluation import (
+    CLIREvaluator,
+    bootstrap_ci,
+    compare_runs,
+    paired_test,
+    per_query_metrics,
+    results_to_markdown,
+)
+
+N_PAIRS = 60
+
+
+@dataclass
+class HandBenchmark:
+    """A CLIRBenchmark built by hand (same attributes as optical_st.data.CLIRBenchmark)."""
+
+    name: str
+    queries: Dataset
+    corpus: Dataset
+    qrels: Dataset
+    query_language: str
+    document_language: str
+    metadata: dict = field(default_factory=dict)
+
+
+def make_benchmark(queries, documents, qrels, query_language, document_language, level="sentence", name=None):
+    return HandBenchmark(
+        name=name or f"hand-{query_language}-{document_language}-{level}",
+        queries=Dataset.from_dict(
+            {
+                "_id": list(queries),
+                "text": list(queries.values()),
+                "language": [query_language] * len(queries),
+            }
+        ),
+        corpus=Dataset.from_dict(
+            {
+                "_id": list(documents),
+                "title": [""] * len(documents),
+                "text": list(documents.values()),
+                "language": [document_language] * len(documents),
+            }
+        ),
+        qrels=Dataset.from_dict(
+            {
+                "query-id": [q for q, d, _ in qrels],
+                "corpus-id": [d for q, d, _ in qrels],
+                "score": [s for q, d, s in qrels],
+            }
+        ),
+        query_language=query_language,
+        document_language=document_language,
+        metadata={"level": level, "source": "hand"},
+    )
+
+
+@pytest.fixture(scope="module")
+def flores_pairs(shared_data):
+    english = (shared_data / "flores200" / "eng_Latn.txt").read_text(encoding="utf-8").splitlines()[:N_PAIRS]
+    nepali = (shared_data / "flores200" / "npi_Deva.txt").read_text(encoding="utf-8").splitlines()[:N_PAIRS]
+    hindi = (shared_data / "flores200" / "hin_Deva.txt").read_text(encoding="utf-8").splitlines()[:N_PAIRS]
+    return english, nepali, hindi
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, flores_pairs):
+    from tiny_models import make_tiny_model
+
+    english, nepali, hindi = flores_pairs
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-eval"), english + nepali + hindi, hidden_size=32)
+
+
+def sentence_benchmark(source, target, source_language, target_language):
+    queries = {f"q{i}": text for i, text in enumerate(source)}
+    documents = {f"d{i}": text for i, text in enumerate(target)}
+    qrels = [(f"q{i}", f"d{i}", 1) for i in range(len(source))]
+    return make_benchmark(queries, documents, qrels, source_language, target_language)
+
+
+@pytest.fixture(scope="module")
+def benchmarks(flores_pairs):
+    english, nepali, hindi = flores_pairs
+    return [
+        sentence_benchmark(nepali, english, "npi_Deva", "eng_Latn"),
+        sentence_benchmark(english, nepali, "eng_Latn", "npi_Deva"),
+        sentence_benchmark(hindi, english, "hin_Deva", "eng_Latn"),
+    ]
+
+
+def test_per_query_metrics_match_hand_computed_rankings():
+    rankings = {
+        "q1": ["a", "b", "c", "d"],  # relevant at rank 1
+        "q2": ["c", "a", "b", "d"],  # relevant b at rank 3
+        "q3": ["d", "x", "c", "a"],  # two relevant (a, x) at ranks 2 and 4
+        "q4": ["d", "c", "b", "a"],  # relevant e not retrieved
+    }
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"a": 1, "x": 1}, "q4": {"e": 1}}
+    values = per_query_metrics(rankings, qrels, [1, 2, 3, 4], mrr_at_k=3, ndcg_at_k=4)
+    np.testing.assert_allclose(values["recall@1"], [1, 0, 0, 0])
+    np.testing.assert_allclose(values["recall@2"], [1, 0, 0.5, 0])
+    np.testing.assert_allclose(values["recall@3"], [1, 1, 0.5, 0])
+    np.testing.assert_allclose(values["recall@4"], [1, 1, 1, 0])
+    np.testing.assert_allclose(values["mrr@3"], [1, 1 / 3, 1 / 2, 0])  # q3's rank-4 hit is beyond @3
+    ideal_two = 1 + 1 / math.log2(3)
+    expected_ndcg = [1, (1 / math.log2(4)), (1 / math.log2(3) + 1 / math.log2(5)) / ideal_two, 0]
+    np.testing.assert_allclose(values["ndcg@4"], expected_ndcg, rtol=1e-4)
+    with pytest.raises(ValueError, match="no relevant document"):
+        per_query_metrics({"q1": ["a"]}, {"q1": {"a": 0}}, [1])
+
+
+def test_ranking_order_is_kept_even_for_document_ids_that_sort_otherwise():
+    # trec_eval sorts by score then doc id; the ranking handed over must survive unchanged.
+    values = per_query_metrics({"q": ["z", "a"]}, {"q": {"a": 1}}, [1], mrr_at_k=10, ndcg_at_k=10)
+    assert values["recall@1"][0] == 0.0 and values["mrr@10"][0] == 0.5
+
+
+def test_evaluator_agrees_with_sentence_transformers_information_retrieval(tiny_model, benchmarks):
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    evaluator = CLIREvaluator(benchmarks, k_values=(1, 5, 10), n_bootstrap=0)
+    metrics = evaluator(tiny_model)
+    for benchmark in benchmarks:
+        reference = InformationRetrievalEvaluator(
+            queries=dict(zip(benchmark.queries["_id"], benchmark.queries["text"], strict=True)),
+            corpus=dict(zip(benchmark.corpus["_id"], benchmark.corpus["text"], strict=True)),
+            relevant_docs=benchmark.relevant_docs()
+            if hasattr(benchmark, "relevant_docs")
+            else {
+                q: {d} for q, d in zip(benchmark.qrels["query-id"], benchmark.qrels["corpus-id"], strict=True)
+            },
+            accuracy_at_k=[1],
+            precision_recall_at_k=[1, 5, 10],
+            mrr_at_k=[10],
+            ndcg_at_k=[10],
+            map_at_k=[10],
+            write_csv=False,
+        )(tiny_model)
+        key = f"clir_{benchmark.query_language}->{benchmark.document_language}"
+        for ours, theirs in (("recall@1", "recall@1"), ("recall@10", "recall@10"), ("mrr@10", "mrr@10"),
+                             ("ndcg@10", "ndcg@10")):  # fmt: skip
+            assert metrics[f"{key}_{ours}"] == pytest.approx(reference[f"cosine_{theirs}"], abs=1e-9), (
+                key,
+                ours,
+            )
+    # The tiny random model must not be perfect, or the comparison above would prove little.
+    assert 0 < metrics["clir_npi_Deva->eng_Latn_recall@10"] < 1
+
+
+def test_flat_dict_results_rows_and_macro_averages(tiny_model, benchmarks, tmp_path):
+    evaluator = CLIREvaluator(benchmarks, k_values=(1, 10), n_bootstrap=200)
+    metrics = evaluator(tiny_model, output_path=str(tmp_path))
+    assert evaluator.primary_metric == "clir_low_macro_recall@10"
+    assert evaluator.primary_metric in metrics
+    per_pair = [
+        metrics[f"clir_{key}_recall@10"]
+        for key in ("npi_Deva->eng_Latn", "eng_Latn->npi_Deva", "hin_Deva->eng_Latn")
+    ]
+    assert metrics["clir_macro_recall@10"] == pytest.approx(np.mean(per_pair))
+    assert metrics["clir_low_macro_recall@10"] == pytest.approx(np.mean(per_pair[:2]))  # Hindi is not low
+    assert set(metrics) >= {
+        "clir_npi_Deva->eng_Latn_mrr@10",
+        "clir_hin_Deva->eng_Latn_ndcg@10",
+        "clir_low_macro_ndcg@10",
+    }
+
+    rows = evaluator.results
+    assert {row["metric"] for row in rows} == {"recall", "mrr", "ndcg"}
+    for row in rows:
+        assert set(row) >= {"benchmark", "query_language", "document_language", "level", "metric", "k", "value",
+                            "ci_low", "ci_high", "n_queries"}  # fmt: skip
+        assert row["ci_low"] <= row["value"] + 1e-12 and row["value"] <= row["ci_high"] + 1e-12
+    npi_row = next(
+        r for r in rows if r["key"] == "npi_Deva->eng_Latn" and r["metric"] == "recall" and r["k"] == 10
+    )
+    assert (
+        npi_row["n_queries"] == N_PAIRS and npi_row["value"] == metrics["clir_npi_Deva->eng_Latn_recall@10"]
+    )
+    assert len(evaluator.per_query["npi_Deva->eng_Latn"]["recall@10"]) == N_PAIRS
+    assert np.mean(evaluator.per_query["npi_Deva->eng_Latn"]["recall@10"]) == pytest.approx(npi_row["value"])
+
+    saved = json.loads((tmp_path / "clir_results.json").read_text())
+    assert saved["metrics"]["clir_macro_recall@10"] == pytest.approx(metrics["clir_macro_recall@10"])
+    assert saved["per_query"]["hin_Deva->eng_Latn"]["query_ids"][:2] == ["q0", "q1"]
+    table = (tmp_path / "clir_results.md").read_text()
+    assert "| npi_Deva->eng_Latn | npi_Deva | eng_Latn | sentence | 60 |" in table
+    assert f"{100 * npi_row['value']:.1f} [" in table
+    assert (
+        len(results_to_markdown(saved["results"], ["recall@10"]).splitlines()) == 2 + 3 + 2
+    )  # header, rows, macros
+    with pytest.raises(ValueError, match="not in the results"):
+        results_to_markdown(rows, ["recall@5"])
+
+
+def test_prompts_reach_the_encoder(tiny_model, benchmarks):
+    plain = CLIREvaluator(benchmarks[:1], k_values=(1, 10), n_bootstrap=0)(tiny_model)
+    prompted = CLIREvaluator(benchmarks[:1], k_values=(1, 10), n_bootstrap=0, query_prompt="query: ",
+                             document_prompt="passage: ")(tiny_model)  # fmt: skip
+    assert plain != prompted
+    tiny_model.prompts = {"query": "query: ", "passage": "passage: "}
+    try:
+        from_model = CLIREvaluator(benchmarks[:1], k_values=(1, 10), n_bootstrap=0)(tiny_model)
+    finally:
+        tiny_model.prompts = {}
+    assert from_model == prompted
+
+
+def test_document_level_keys_and_level_macros(tiny_model, flores_pairs):
+    english, nepali, _ = flores_pairs
+    articles = {f"doc{j}": " ".join(english[j * 6 : (j + 1) * 6]) for j in range(N_PAIRS // 6)}
+    queries = {f"q{i}": text for i, text in enumerate(nepali)}
+    qrels = [(f"q{i}", f"doc{i // 6}", 1) for i in range(N_PAIRS)]
+    document_level = make_benchmark(queries, articles, qrels, "npi_Deva", "eng_Latn", level="document")
+    sentence_level = sentence_benchmark(nepali, english, "npi_Deva", "eng_Latn")
+    evaluator = CLIREvaluator([sentence_level, document_level], k_values=(1, 10), n_bootstrap=0)
+    metrics = evaluator(tiny_model)
+    assert "clir_npi_Deva->eng_Latn_document_recall@10" in metrics
+    assert metrics["clir_document_macro_recall@10"] == metrics["clir_npi_Deva->eng_Latn_document_recall@10"]
+    assert metrics["clir_sentence_low_macro_recall@1"] == metrics["clir_npi_Deva->eng_Latn_recall@1"]
+    # 10 candidate articles: recall@10 is 1 by construction, a sanity check of the qrels plumbing.
+    assert metrics["clir_npi_Deva->eng_Latn_document_recall@10"] == 1.0
+
+
+def test_clear_errors_for_bad_benchmarks():
+    good = make_benchmark({"q1": "a"}, {"d1": "x", "d2": "y"}, [("q1", "d1", 1)], "npi_Deva", "eng_Latn")
+    with pytest.raises(ValueError, match="at least one benchmark"):
+        CLIREvaluator([])
+    with pytest.raises(ValueError, match=r"k=100 is larger than the corpus .* \(2 documents\)"):
+        CLIREvaluator([good])
+    no_relevant = make_benchmark(
+        {"q1": "a", "q2": "b"},
+        {"d1": "x", "d2": "y"},
+        [("q1", "d1", 1), ("q2", "d2", 0)],
+        "npi_Deva",
+        "eng_Latn",
+    )
+    with pytest.raises(ValueError, match=r"1 of 2 queries have no relevant document.*'q2'"):
+        CLIREvaluator([no_relevant], k_values=(1,), mrr_at_k=1, ndcg_at_k=1)
+    unknown_doc = make_benchmark({"q1": "a"}, {"d1": "x"}, [("q1", "d9", 1)], "npi_Deva", "eng_Latn")
+    with pytest.raises(ValueError, match=r"not in the corpus.*d9"):
+        CLIREvaluator([unknown_doc], k_values=(1,), mrr_at_k=1, ndcg_at_k=1)
+    with pytest.raises(ValueError, match="positive"):
+        CLIREvaluator([good], k_values=(0,))
+
+
+def test_bootstrap_interval_covers_the_mean_and_shrinks_with_more_queries():
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 2, 50).astype(float)
+    large = rng.integers(0, 2, 5000).astype(float)
+    low_s, high_s, replicates = bootstrap_ci(small, n_resamples=500)
+    low_l, high_l, _ = bootstrap_ci(large, n_resamples=500)
+    assert low_s < small.mean() < high_s and low_l < large.mean() < high_l
+    assert (high_l - low_l) < (high_s - low_s) / 5
+    assert replicates.shape == (500,)
+    low, high, _ = bootstrap_ci(np.ones(30), n_resamples=100)
+    assert low == high == 1.0
+
+
+def test_paired_test_detects_a_real_difference_and_not_a_null_one():
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 2, 400).astype(float)
+    better = np.where(rng.random(400) < 0.3, 1.0, base)  # B fixes about 30% of A's misses, never worse
+    result = paired_test(better, base, metric="recall@1", n_resamples=2000)
+    assert result.difference == pytest.approx(better.mean() - base.mean())
+    assert result.p_value < 0.001 and result.ci_low > 0
+    noise = rng.permutation(base)
+    null = paired_test(base, noise, n_resamples=2000)
+    assert null.p_value > 0.05 and null.ci_low < 0 < null.ci_high
+    assert paired_test(base, base).p_value == 1.0
+    with pytest.raises(ValueError, match="same queries"):
+        paired_test(base, base[:10])
+    macro = paired_test(
+        {"a": better[:100], "b": better[100:]}, {"a": base[:100], "b": base[100:]}, n_resamples=500
+    )
+    assert macro.difference == pytest.approx(
+        0.5 * (better[:100].mean() - base[:100].mean()) + 0.5 * (better[100:].mean() - base[100:].mean())
+    )
+
+
+def test_compare_runs_pairs_two_models_on_the_same_queries(
+    tiny_model, benchmarks, tmp_path_factory, flores_pairs
+):
+    from tiny_models import make_tiny_model
+
+    english, nepali, hindi = flores_pairs
+    other = make_tiny_model(tmp_path_factory.mktemp("tiny-other"), english + nepali + hindi, seed=1)
+    evaluator = CLIREvaluator(benchmarks, k_values=(1, 10), n_bootstrap=0)
+    evaluator(tiny_model)
+    run_a = evaluator.per_query
+    evaluator(other)
+    run_b = evaluator.per_query
+    results = compare_runs(run_a, run_b, "recall@10", n_resamples=500)
+    assert [r.benchmark for r in results] == [*run_a, "macro"]
+    first = results[0]
+    assert first.difference == pytest.approx(
+        np.mean(run_a[first.benchmark]["recall@10"]) - np.mean(run_b[first.benchmark]["recall@10"])
+    )
+    assert 0 <= first.p_value <= 1
+    tampered = {key: dict(value) for key, value in run_b.items()}
+    tampered[first.benchmark]["query_ids"] = list(reversed(tampered[first.benchmark]["query_ids"]))
+    with pytest.raises(ValueError, match="different queries"):
+        compare_runs(run_a, tampered)
