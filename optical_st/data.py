@@ -295,6 +295,14 @@ def _language_of(value: str, where: str) -> str:
     return code
 
 
+def _argument_language(value: str) -> str:
+    """A ``language=`` argument as a FLORES code; unknown names raise :class:`UnknownLanguageError`."""
+    code = get_language(value).code
+    if code == ENGLISH:
+        raise ValueError("language= names the non-English side of the bitext, not English.")
+    return code
+
+
 def _check_unique_ids(rows: _Rows) -> None:
     seen: dict[tuple[str, str], str] = {}
     for language, row_id, where in zip(rows.columns["language"], rows.columns["id"], rows.where, strict=True):
@@ -685,7 +693,7 @@ def _table_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
     )
 
 
-def _load_table(path: Path, languages, name: str | None = None) -> _Rows:
+def _load_table(path: Path, languages, name: str | None = None, id_prefix: str = "") -> _Rows:
     records = _table_records(path)
     rows = _Rows()
     default_language = None
@@ -696,7 +704,7 @@ def _load_table(path: Path, languages, name: str | None = None) -> _Rows:
             and "," not in items[0]
             and items[0].casefold() not in ("all", "low", "mid", "high")
         ):
-            default_language = _language_of(items[0], str(path))
+            default_language = _argument_language(items[0])
     for index, (where, record) in enumerate(records):
         missing = [column for column in ("english", "target") if column not in record]
         if missing:
@@ -722,7 +730,7 @@ def _load_table(path: Path, languages, name: str | None = None) -> _Rows:
             )
         rows.add(
             where=where,
-            id=str(record.get("id", index) if record.get("id") not in (None, "") else index),
+            id=str(record["id"]) if record.get("id") not in (None, "") else f"{id_prefix}{index}",
             language=language,
             doc_id=str(record.get("doc_id") or ""),
             source=str(record.get("source") or name or path.stem),
@@ -817,7 +825,7 @@ def load_bitext(
         if split is not None:
             raise ValueError("A file pair has no splits; call load_bitext without split=.")
         english, target = (Path(p) for p in source)
-        code = _language_of(language, "language argument")
+        code = _argument_language(language)
         english_lines, target_lines = _read_aligned(english, target)
         rows = _Rows()
         for index, (en, xx) in enumerate(zip(english_lines, target_lines, strict=True)):
@@ -846,10 +854,11 @@ def _load_directory(directory: Path, language, split, name: str | None = None) -
         raise ValueError(f"{directory} is XQuAD-R, a retrieval benchmark, not bitext: use load_xquad_r().")
     if layout == "table":
         rows = _Rows()
-        for path in _table_files(directory, split):
-            if path.name == "metadata.json":
-                continue
-            rows.extend(_load_table(path, language, name=name))
+        files = [path for path in _table_files(directory, split) if path.name != "metadata.json"]
+        for path in files:
+            # Row numbers restart in every file: prefix them with the file so ids stay unique.
+            prefix = f"{path.relative_to(directory).with_suffix('')}:" if len(files) > 1 else ""
+            rows.extend(_load_table(path, language, name=name, id_prefix=prefix))
         return _filter_languages(rows, language, origin)
     splits = _wanted_splits(layout, split, origin)
     loaders = {
@@ -1036,8 +1045,9 @@ def _parse_direction(direction: str, language: str) -> tuple[str, str]:
         return language, ENGLISH
     if compact == "eng->xx":
         return ENGLISH, language
-    if "->" in compact:
-        query, document = (get_language(part).code for part in compact.split("->"))
+    parts = compact.split("->")
+    if len(parts) == 2 and all(_maybe_code(part) for part in parts):
+        query, document = (_maybe_code(part) for part in parts)
         if {query, document} == {language, ENGLISH}:
             return query, document
     raise ValueError(
