@@ -175,7 +175,8 @@ SPLITS: dict[str, tuple[str, ...]] = {
 }
 """Splits of the layouts that have them; every other layout has a single unnamed split."""
 
-_TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".parquet")
+_TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".parquet")
+"""Table files read from a folder (a single file may also be a ``.json`` array of records)."""
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -1031,9 +1032,8 @@ def _source_metadata(sources: Iterable[str]) -> dict[str, str]:
     return {
         "source": ", ".join(names),
         "source_name": "; ".join([e["name"] for e in known] + unknown),
-        "licence": "; ".join(
-            dict.fromkeys([e["licence"] for e in known] + ["unknown (user data)"] * bool(unknown))
-        ),
+        # one licence per source, in the order of source_name (hub.py pairs them by position)
+        "licence": "; ".join([e["licence"] for e in known] + ["unknown (user data)"] * len(unknown)),
         "citation": "\n".join(e["citation"] for e in known),
         "url": " ".join(e["url"] for e in known),
     }
@@ -1403,6 +1403,7 @@ def load_benchmark(
             path = _download_dataset(source, revision)
         else:
             raise FileNotFoundError(f"No benchmark folder and not a Hub dataset id (user/name): {source!r}.")
+    path = _benchmark_folder(path, query_language, document_language)
     info = {}
     if (path / "metadata.json").is_file():
         info = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
@@ -1419,7 +1420,14 @@ def load_benchmark(
     if len(queries) < len(parts["queries"]) or len(corpus) < len(parts["corpus"]):
         # A language filter removed rows of a multilingual pool: keep the qrels of what is left.
         query_ids, corpus_ids = set(_column(queries, "_id")), set(_column(corpus, "_id"))
-        qrels = qrels.filter(lambda row: row["query-id"] in query_ids and row["corpus-id"] in corpus_ids)
+        keep = [
+            i
+            for i, (q, d) in enumerate(
+                zip(_column(qrels, "query-id"), _column(qrels, "corpus-id"), strict=True)
+            )
+            if q in query_ids and d in corpus_ids
+        ]
+        qrels = qrels.select(keep)
     return CLIRBenchmark(
         name=info.get("name", path.name if path.name else str(source)),
         queries=queries.select_columns(list(QUERY_COLUMNS)),
@@ -1428,6 +1436,34 @@ def load_benchmark(
         query_language=query_language,
         document_language=document_language,
         metadata=info.get("metadata", {}),
+    )
+
+
+def _is_benchmark_folder(path: Path) -> bool:
+    return (path / "queries").is_dir() or (path / "queries.jsonl").is_file()
+
+
+def _benchmark_folder(path: Path, query_language: str | None, document_language: str | None) -> Path:
+    """The folder of one benchmark: ``path`` itself, or its ``{query}-{document}`` sub-folder.
+
+    ``hub.push_benchmark`` stores several language pairs in one repository, one sub-folder each.
+    """
+    if _is_benchmark_folder(path):
+        return path
+    pairs = sorted(child.name for child in path.iterdir() if child.is_dir() and _is_benchmark_folder(child))
+    if not pairs:
+        return path  # _read_benchmark_part names what is missing
+    if query_language and document_language:
+        wanted = f"{get_language(query_language).code}-{get_language(document_language).code}"
+        if wanted in pairs:
+            return path / wanted
+        raise BenchmarkValidationError(
+            f"{path}: no {wanted} benchmark; language pairs present: {', '.join(pairs)}."
+        )
+    if len(pairs) == 1:
+        return path / pairs[0]
+    raise BenchmarkValidationError(
+        f"{path} holds {len(pairs)} benchmarks ({', '.join(pairs)}); pass query_language= and document_language=."
     )
 
 
@@ -1465,6 +1501,8 @@ def _read_benchmark_part(directory: Path, part: str) -> Dataset:
     for column in ("_id", "query-id", "corpus-id"):
         if column in frame.columns:
             frame[column] = frame[column].astype(str)
+    if "language" in frame.columns:
+        frame["language"] = [_maybe_code(str(value)) or str(value) for value in frame["language"]]
     if part == "qrels":
         if "score" not in frame.columns:
             raise BenchmarkValidationError(
@@ -1475,18 +1513,24 @@ def _read_benchmark_part(directory: Path, part: str) -> Dataset:
 
 
 def _with_language(table: Dataset, language: str | None, part: str, where: Path) -> Dataset:
+    side = "query_language" if part == "queries" else "document_language"
     if "language" in table.column_names:
+        present = set(_column(table, "language"))
         if language is None:
+            if len(present) > 1:
+                raise BenchmarkValidationError(
+                    f"{where}: {part} mix languages ({', '.join(sorted(present))}); pass {side}= to pick one."
+                )
             return table
         code = get_language(language).code
-        present = set(_column(table, "language"))
         if code not in present:
             raise BenchmarkValidationError(
                 f"{where}: {part} has no {code} rows (languages present: {', '.join(sorted(present))})."
             )
-        return table.filter(lambda row: row["language"] == code) if len(present) > 1 else table
+        if len(present) == 1:
+            return table
+        return table.select([i for i, value in enumerate(_column(table, "language")) if value == code])
     if language is None:
-        side = "query_language" if part == "queries" else "document_language"
         raise BenchmarkValidationError(f"{where}: {part} has no language column; pass {side}=.")
     return table.add_column("language", [get_language(language).code] * len(table))
 

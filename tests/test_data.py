@@ -558,7 +558,7 @@ def test_save_load_round_trip(tmp_path, toy_benchmark):
 
 def test_load_mteb_jsonl_layout_with_language_filter(tmp_path):
     queries = [
-        {"_id": "q1", "text": "पानी", "language": "npi_Deva"},
+        {"_id": "q1", "text": "पानी", "language": "ne"},
         {"_id": "q2", "text": "Water?", "language": "eng_Latn"},
     ]
     corpus = [
@@ -572,8 +572,27 @@ def test_load_mteb_jsonl_layout_with_language_filter(tmp_path):
     benchmark = load_benchmark(tmp_path, query_language="ne", document_language="en")
     assert benchmark.queries["_id"][:] == ["q1"] and benchmark.corpus["_id"][:] == ["d1"]
     assert benchmark.relevant_docs() == {"q1": {"d1"}}
+    assert benchmark.queries["language"][:] == ["npi_Deva"] and benchmark.corpus["title"][:] == [""]
     with pytest.raises(BenchmarkValidationError, match="no relevant document"):
         load_benchmark(tmp_path, query_language="en", document_language="en")
+    with pytest.raises(BenchmarkValidationError, match=r"queries mix languages \(eng_Latn, npi_Deva\)"):
+        load_benchmark(tmp_path)
+
+
+def test_load_one_pair_of_a_multi_pair_folder(tmp_path, toy_bitext):
+    # hub.push_benchmark stores several language pairs as {query}-{document} sub-folders.
+    forward = sentence_retrieval_benchmark(toy_bitext, "xx->eng")
+    backward = sentence_retrieval_benchmark(toy_bitext, "eng->xx")
+    forward.save(tmp_path / "npi_Deva-eng_Latn")
+    backward.save(tmp_path / "eng_Latn-npi_Deva")
+    loaded = load_benchmark(tmp_path, query_language="en", document_language="ne")
+    assert loaded.name == backward.name and loaded.relevant_docs() == backward.relevant_docs()
+    with pytest.raises(
+        BenchmarkValidationError, match=r"holds 2 benchmarks \(eng_Latn-npi_Deva, npi_Deva-eng_Latn\)"
+    ):
+        load_benchmark(tmp_path)
+    with pytest.raises(BenchmarkValidationError, match="no sin_Sinh-eng_Latn benchmark"):
+        load_benchmark(tmp_path, query_language="si", document_language="en")
 
 
 def test_load_benchmark_errors(tmp_path):
