@@ -1,17 +1,189 @@
-"""`optical-st scale`: not yet available; the scaling-study issue fills it."""
+"""`optical-st scale`: the scaling study (parameter count vs recall@k, zero-shot and OT-distilled)."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+from pathlib import Path
 
-from optical_st.commands._unavailable import add_passthrough, not_yet_available
+HELP = "scaling study: many encoders x languages, zero-shot and OT-distilled -> table, plots, trends"
 
-HELP = "(not yet available) scale"
+EPILOG = """\
+model specs: PATH_OR_HUB_ID | NAME=PATH_OR_HUB_ID | truncate:SRC:N | ladder:SRC:3,6,9,12 | preset:NAME
+  (presets: public-families, me5-small-ladder). Example (the committed report, docs/scaling.md):
+  optical-st scale --models ladder:/work/cache/me5-small:3,6,9,12 --benchmark ../shared/data/flores200 \\
+      --languages all --k 1,5,10 --distill-bitext ../shared/data/floresv1_ne_si --distill-split dev \\
+      --distill-max-pairs 400 --output-dir runs/scaling --report-dir docs/results/scaling
+"""
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_passthrough(parser)
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--models", nargs="+", required=True, metavar="SPEC", help="model specs (see below)")
+    parser.add_argument(
+        "--benchmark",
+        action="append",
+        required=True,
+        metavar="SOURCE",
+        help="bitext source for sentence retrieval (e.g. shared/data/flores200) or a saved benchmark "
+        "folder (with metadata.json); repeatable",
+    )
+    parser.add_argument("--split", default=None, help="split of the benchmark bitext (default: all)")
+    parser.add_argument("--languages", default="all", help="languages, e.g. npi,sin or low or all")
+    parser.add_argument("--directions", default="xx->eng", help="comma-separated: xx->eng,eng->xx")
+    parser.add_argument("--k", default="1,5,10", help="recall cut-offs (default 1,5,10)")
+    parser.add_argument("--output-dir", required=True, type=Path, help="cells, skip records, checkpoints")
+    parser.add_argument("--report-dir", type=Path, default=None, help="report folder (default OUTPUT/report)")
+    parser.add_argument("--metric", default="recall", help="metric of the table and plots (default recall)")
+    parser.add_argument("--report-k", type=int, default=10, help="k of the table and plots (default 10)")
+    parser.add_argument("--title", default="Scaling study", help="report title")
+    parser.add_argument(
+        "--conditions", default=None, help="zero-shot,ot-distilled (default: both with a recipe)"
+    )
+    recipe = parser.add_argument_group("distillation recipe (adds the ot-distilled condition)")
+    recipe.add_argument("--distill-bitext", default=None, metavar="SOURCE", help="training bitext source")
+    recipe.add_argument("--distill-languages", default=None, help="training languages (default: all)")
+    recipe.add_argument("--distill-split", default=None, help="training split (e.g. dev)")
+    recipe.add_argument("--distill-max-pairs", type=int, default=None, help="pairs per language (sampled)")
+    recipe.add_argument(
+        "--teacher", default=None, help="teacher spec (default: each model's full-depth source)"
+    )
+    recipe.add_argument("--loss", default="ot", choices=("ot", "ot+sentence"))
+    recipe.add_argument("--distill-steps", type=int, default=None, help="optimizer steps (default: epochs)")
+    recipe.add_argument("--distill-epochs", type=float, default=1.0)
+    recipe.add_argument("--distill-batch-size", type=int, default=16)
+    recipe.add_argument("--distill-lr", type=float, default=2e-5)
+    recipe.add_argument("--distill-reg", type=float, default=0.05, help="entropic OT regularisation")
+    recipe.add_argument("--distill-max-length", type=int, default=128)
+    recipe.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--checkpoint-dir", type=Path, default=None, help="distilled students (default OUTPUT/checkpoints)"
+    )
+    parser.add_argument(
+        "--device", default=None, help="torch device (default: sentence-transformers' choice)"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="encoding batch size")
+    parser.add_argument(
+        "--n-bootstrap", type=int, default=1000, help="bootstrap replicates for CIs (0: none)"
+    )
+    parser.add_argument(
+        "--push-to-hub", default=None, metavar="REPO_ID", help="upload the report as a dataset"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(_scale_parser=parser)
+
+
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The ``optical-st scale`` command line that reproduces ``args`` (non-default options only)."""
+    parser: argparse.ArgumentParser = args._scale_parser
+    words = ["optical-st", "scale"]
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help", "_scale_parser"):
+            continue
+        value = getattr(args, action.dest, None)
+        if value is None or value == action.default:
+            continue
+        option = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            words.append(option)
+        elif isinstance(action, argparse._AppendAction):
+            for item in value:
+                words += [option, str(item)]
+        elif isinstance(value, list):
+            words += [option, *map(str, value)]
+        else:
+            words += [option, str(value)]
+    return shlex.join(words)
+
+
+def _benchmarks(args: argparse.Namespace) -> list:
+    from optical_st.data import load_benchmark
+    from optical_st.scaling import bitext_benchmarks
+
+    benchmarks = []
+    for source in args.benchmark:
+        if (Path(source) / "metadata.json").is_file():
+            benchmarks.append(load_benchmark(source))
+        else:
+            benchmarks.extend(
+                bitext_benchmarks(source, args.languages, directions=_csv(args.directions), split=args.split)
+            )
+    return benchmarks
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_yet_available("scale", "the scaling-study issue")
+    from optical_st.scaling import (
+        DistillationRecipe,
+        ScalingStudy,
+        parse_model_specs,
+        push_report,
+        write_report,
+    )
+
+    specs = parse_model_specs(args.models)  # duplicate names fail here, before any data is read
+    recipe = None
+    if args.distill_bitext:
+        recipe = DistillationRecipe(
+            bitext=args.distill_bitext,
+            languages=tuple(_csv(args.distill_languages)) if args.distill_languages else None,
+            split=args.distill_split,
+            max_pairs=args.distill_max_pairs,
+            teacher=args.teacher,
+            loss=args.loss,
+            steps=args.distill_steps,
+            epochs=args.distill_epochs,
+            batch_size=args.distill_batch_size,
+            max_length=args.distill_max_length,
+            lr=args.distill_lr,
+            reg=args.distill_reg,
+            seed=args.seed,
+        )
+    study = ScalingStudy(
+        specs,
+        _benchmarks(args),
+        args.output_dir,
+        k_values=[int(k) for k in _csv(args.k)],
+        languages=None if args.languages == "all" else args.languages,
+        recipe=recipe,
+        conditions=_csv(args.conditions) if args.conditions else None,
+        checkpoint_dir=args.checkpoint_dir,
+        device=args.device,
+        n_bootstrap=args.n_bootstrap,
+        batch_size=args.batch_size,
+        show_progress_bar=not args.no_progress,
+    )
+    results = study.run()
+    skipped = study.skipped()
+    for record in skipped:
+        print(
+            f"skipped {record['model']} ({record['condition']}, {record['stage']}): {record['reason']}",
+            file=sys.stderr,
+        )
+    if results.empty:
+        print("optical-st scale: no cell finished; nothing to report", file=sys.stderr)
+        return 1
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:
+        return 0
+    report_dir = args.report_dir or args.output_dir / "report"
+    command = reproduce_command(args)
+    files = write_report(
+        results,
+        report_dir,
+        metric=args.metric,
+        k=args.report_k,
+        skipped=skipped,
+        title=args.title,
+        command=command,
+    )
+    print(f"report: {files['report.md']}")
+    if args.push_to_hub:
+        print(f"pushed: {push_report(report_dir, args.push_to_hub)}")
+    return 0 if not skipped else 3

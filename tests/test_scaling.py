@@ -1,0 +1,350 @@
+"""The scaling study with tiny models: counting, truncation, resume/skip, bad input, report consistency."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+from tiny_models import make_tiny_model
+
+from optical_st.cli import main
+from optical_st.scaling import (
+    DISTILLED,
+    ZERO_SHOT,
+    DistillationRecipe,
+    ModelSpec,
+    ScalingStudy,
+    StaleResultsError,
+    bitext_benchmarks,
+    count_parameters,
+    fit_trends,
+    load_results,
+    parse_model_spec,
+    parse_model_specs,
+    truncate_layers,
+    write_report,
+)
+
+NOUNS = [
+    "river",
+    "mountain",
+    "school",
+    "market",
+    "temple",
+    "village",
+    "farmer",
+    "teacher",
+    "train",
+    "festival",
+]
+WORDS_NE = ["नदी", "पहाड", "विद्यालय", "बजार", "मन्दिर", "गाउँ", "किसान", "शिक्षक", "रेल", "चाड"]
+WORDS_SI = ["ගඟ", "කන්ද", "පාසල", "වෙළඳපොළ", "පන්සල", "ගම", "ගොවියා", "ගුරුවරයා", "දුම්රිය", "උත්සවය"]
+N_PAIRS = 24
+
+
+def _write_bitext(directory: Path, offset: int) -> Path:
+    english, nepali, sinhala = [], [], []
+    for i in range(offset, offset + N_PAIRS):
+        a, b = i % 10, (i * 3 + 1) % 10
+        english.append(f"the {NOUNS[a]} near the {NOUNS[b]} number {i}")
+        nepali.append(f"{WORDS_NE[a]} {WORDS_NE[b]} नजिक {i}")
+        sinhala.append(f"{WORDS_SI[a]} {WORDS_SI[b]} ළඟ {i}")
+    for name, lines in (("eng_Latn", english), ("npi_Deva", nepali), ("sin_Sinh", sinhala)):
+        (directory / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def bitext_dir(tmp_path_factory) -> Path:
+    """Evaluation bitext: a line-aligned folder (eng_Latn.txt, npi_Deva.txt, sin_Sinh.txt), 24 pairs."""
+    return _write_bitext(tmp_path_factory.mktemp("bitext"), 0)
+
+
+@pytest.fixture(scope="session")
+def train_dir(tmp_path_factory) -> Path:
+    """Training bitext disjoint from the evaluation bitext."""
+    return _write_bitext(tmp_path_factory.mktemp("train"), 100)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory, bitext_dir, train_dir) -> Path:
+    """A saved 3-layer tiny SentenceTransformer whose tokenizer knows the bitext."""
+    paths = sorted(bitext_dir.glob("*.txt")) + sorted(train_dir.glob("*.txt"))
+    texts = [line for path in paths for line in path.read_text().splitlines()]
+    directory = tmp_path_factory.mktemp("tiny")
+    make_tiny_model(directory, texts, num_layers=3)
+    return directory / "model"
+
+
+@pytest.fixture(scope="session")
+def benchmarks(bitext_dir):
+    return bitext_benchmarks(bitext_dir, ["npi", "sin"])
+
+
+def _embedding_size(config) -> int:
+    hidden = config.hidden_size
+    return (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * hidden
+
+
+# ---------------------------------------------------------------------------------------------- counting
+
+
+def test_count_parameters_splits_embedding_and_rest(tiny_dir):
+    model = ModelSpec("tiny", str(tiny_dir)).load("cpu")
+    config = model[0].auto_model.config
+    counts = count_parameters(model)
+    assert counts.total == sum(p.numel() for p in model.parameters())
+    assert counts.embedding == _embedding_size(config)
+    assert counts.non_embedding == counts.total - counts.embedding > 0
+
+
+def test_count_parameters_counts_tied_weights_once():
+    embedding = torch.nn.Embedding(7, 3)
+    head = torch.nn.Linear(3, 7, bias=False)
+    head.weight = embedding.weight
+    counts = count_parameters(torch.nn.ModuleList([embedding, head]))
+    assert (counts.total, counts.embedding, counts.non_embedding) == (21, 21, 0)
+
+
+# ---------------------------------------------------------------------------------------------- truncation
+
+
+def test_truncate_keeps_first_layers_and_saves(tiny_dir, tmp_path):
+    model = ModelSpec("tiny", str(tiny_dir)).load("cpu")
+    layers = model[0].auto_model.encoder.layer
+    first = {k: v.clone() for k, v in layers[0].state_dict().items()}
+    removed = sum(p.numel() for layer in layers[1:] for p in layer.parameters())
+    before = count_parameters(model)
+
+    truncate_layers(model, 1)
+    after = count_parameters(model)
+    assert len(model[0].auto_model.encoder.layer) == 1
+    assert model[0].auto_model.config.num_hidden_layers == 1
+    assert after.embedding == before.embedding
+    assert after.non_embedding == before.non_embedding - removed
+    kept = model[0].auto_model.encoder.layer[0].state_dict()
+    assert all(torch.equal(kept[k], first[k]) for k in first)
+
+    model.save(str(tmp_path / "cut"))
+    reloaded = ModelSpec("cut", str(tmp_path / "cut")).load("cpu")
+    assert count_parameters(reloaded) == after
+    sentence = ["the river near the school number 3"]
+    assert np.allclose(model.encode(sentence), reloaded.encode(sentence), atol=1e-6)
+
+
+@pytest.mark.parametrize("keep", [0, 4])
+def test_truncate_rejects_impossible_depth(tiny_dir, keep):
+    model = ModelSpec("tiny", str(tiny_dir)).load("cpu")
+    with pytest.raises(ValueError, match=r"1\.\.3"):
+        truncate_layers(model, keep)
+
+
+# ---------------------------------------------------------------------------------------------- specs
+
+
+def test_parse_model_specs():
+    ladder = parse_model_spec("ladder:/m/me5-small:3,6,9,12")
+    assert [(s.name, s.source, s.keep_layers) for s in ladder] == [
+        (f"me5-small-L{n}", "/m/me5-small", n) for n in (3, 6, 9, 12)
+    ]
+    (named,) = parse_model_spec("small=truncate:/m/me5-small:6")
+    assert (named.name, named.keep_layers) == ("small", 6)
+    (default,) = parse_model_spec("truncate:6")
+    assert default.source is None and default.keep_layers == 6
+    assert len(parse_model_spec("preset:public-families")) == 8
+    with pytest.raises(ValueError, match="unknown preset"):
+        parse_model_spec("preset:nope")
+    with pytest.raises(ValueError, match="positive integers"):
+        parse_model_spec("truncate:/m/x:zero")
+
+
+def test_duplicate_model_names_are_rejected():
+    with pytest.raises(ValueError, match=r"duplicate model names.*me5-small"):
+        parse_model_specs(["/a/me5-small", "/b/me5-small"])
+    with pytest.raises(ValueError, match="duplicate model names"):
+        parse_model_specs(["ladder:/a/m:3,6", "m-L3=/b/other"])
+    assert len(parse_model_specs(["a=/a/me5-small", "b=/b/me5-small"])) == 2
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+def test_missing_language_is_a_clear_error(bitext_dir, benchmarks, tiny_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"no benchmark for language.*tam_Taml"):
+        ScalingStudy([str(tiny_dir)], benchmarks, tmp_path, languages=["npi", "tam"])
+    with pytest.raises(ValueError, match=r"Tamil|tam_Taml"):
+        bitext_benchmarks(bitext_dir, ["npi", "tam"])
+    with pytest.raises(ValueError, match="needs a DistillationRecipe"):
+        ScalingStudy([str(tiny_dir)], benchmarks, tmp_path, conditions=[ZERO_SHOT, DISTILLED])
+
+
+# ---------------------------------------------------------------------------------------------- running
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory, tiny_dir, benchmarks, train_dir):
+    """Three models (full, truncated to 1 layer, one that cannot load), zero-shot and OT-distilled."""
+    output = tmp_path_factory.mktemp("study")
+    models = [f"tiny={tiny_dir}", f"truncate:{tiny_dir}:1", "broken=/nonexistent/model"]
+    recipe = DistillationRecipe(str(train_dir), languages=("npi",), steps=2, batch_size=4, max_pairs=8)
+    study = ScalingStudy(models, benchmarks, output, k_values=(1, 5, 10), recipe=recipe, n_bootstrap=50,
+                         device="cpu", show_progress_bar=False)  # fmt: skip
+    results = study.run()
+    return study, results
+
+
+def test_study_writes_one_cell_per_model_condition_language(finished_study):
+    study, results = finished_study
+    cells = sorted(
+        p.relative_to(study.output_dir).as_posix() for p in study.output_dir.glob("cells/*/*/*.json")
+    )
+    expected = sorted(
+        f"cells/{model}/{condition}/{language}.json"
+        for model in ("tiny", "model-L1")
+        for condition in (ZERO_SHOT, DISTILLED)
+        for language in ("npi_Deva", "sin_Sinh")
+    )
+    assert cells == expected
+    assert set(results["model"]) == {"tiny", "model-L1"}
+    assert results["value"].between(0, 1).all()
+    # the distilled student really changed: its results come from a trained checkpoint
+    assert (study.checkpoint_dir / "tiny" / "final" / "modules.json").is_file()
+
+
+def test_unloadable_model_is_skipped_with_reason(finished_study):
+    study, _ = finished_study
+    skipped = study.skipped()
+    assert {(r["model"], r["condition"], r["stage"]) for r in skipped} == {
+        ("broken", ZERO_SHOT, "load"),
+        ("broken", DISTILLED, "load"),
+    }
+    assert all("/nonexistent/model" in r["reason"] for r in skipped)
+
+
+def test_rerun_skips_finished_cells(finished_study, monkeypatch):
+    study, results = finished_study
+    loaded = []
+    original = ModelSpec.load
+
+    def counting_load(self, device=None):
+        loaded.append(self.name)
+        return original(self, device)
+
+    monkeypatch.setattr(ModelSpec, "load", counting_load)
+    again = ScalingStudy(study.specs[:2], [b for g in study.benchmarks.values() for b in g], study.output_dir,
+                         k_values=study.k_values, recipe=study.recipe, n_bootstrap=50, device="cpu",
+                         show_progress_bar=False)  # fmt: skip
+    rerun = again.run()
+    assert loaded == []
+    pd.testing.assert_frame_equal(rerun.reset_index(drop=True), results.reset_index(drop=True))
+
+    # one missing cell: only that model is loaded again (the distilled student is reused, not retrained)
+    cell = again.cell_path("model-L1", DISTILLED, "sin_Sinh")
+    before = json.loads(cell.read_text())
+    cell.unlink()
+    again = ScalingStudy(study.specs[:2], [b for g in study.benchmarks.values() for b in g], study.output_dir,
+                         k_values=study.k_values, recipe=study.recipe, n_bootstrap=50, device="cpu",
+                         show_progress_bar=False,
+                         distill_fn=lambda *a, **k: pytest.fail("retrained a saved student"))  # fmt: skip
+    again.run()
+    assert loaded == ["model-L1"]
+    after = json.loads(cell.read_text())
+    assert after["rows"] == before["rows"]
+
+
+def test_changed_configuration_is_not_mixed_in(finished_study):
+    study, _ = finished_study
+    changed = ScalingStudy(study.specs[:1], [b for g in study.benchmarks.values() for b in g], study.output_dir,
+                           k_values=(1, 10), show_progress_bar=False)  # fmt: skip
+    with pytest.raises(StaleResultsError, match="different study configuration"):
+        changed.run()
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def test_report_matches_cells(finished_study, tmp_path):
+    study, results = finished_study
+    files = write_report(results, tmp_path, k=10, skipped=study.skipped(), command="optical-st scale ...")
+    for name in ("results.csv", "results.json", "models.csv", "trends.csv", "report.md"):
+        assert files[name].is_file()
+    pngs = [p for p in files if p.endswith(".png")]
+    assert len(pngs) == 2 and all(files[p].read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+    from_cells = load_results(study.output_dir)
+    from_csv = pd.read_csv(files["results.csv"])
+    key = ["model", "condition", "language", "metric", "k"]
+    merged = from_csv.merge(from_cells, on=key, suffixes=("_csv", "_cell"))
+    assert len(merged) == len(from_cells) == len(from_csv)
+    assert np.allclose(merged["value_csv"], merged["value_cell"])
+
+    # every table cell is the cell file's value
+    report = files["report.md"].read_text()
+    for cell_path in study.output_dir.glob("cells/*/*/npi_Deva.json"):
+        cell = json.loads(cell_path.read_text())
+        value = next(r["value"] for r in cell["rows"] if r["metric"] == "recall" and r["k"] == 10)
+        assert f"{value:.3f}" in next(line for line in report.splitlines() if line.startswith("| Nepali"))
+    assert "broken" in report and "/nonexistent/model" in report
+
+    # models.csv carries the counts of the models as loaded
+    models = pd.read_csv(files["models.csv"])
+    tiny = count_parameters(ModelSpec("tiny", str(study.specs[0].source)).load("cpu"))
+    row = models[models["model"] == "tiny"].iloc[0]
+    assert (row["params_total"], row["params_embedding"]) == (tiny.total, tiny.embedding)
+
+
+def test_trend_fit_matches_scipy_on_cell_values(finished_study, tmp_path, tiny_dir):
+    study, _ = finished_study
+    # a third size so the fit has a confidence interval (t with 1 degree of freedom)
+    extra = ScalingStudy([f"truncate:{tiny_dir}:2"], [b for g in study.benchmarks.values() for b in g],
+                         study.output_dir, k_values=study.k_values, n_bootstrap=50, device="cpu",
+                         show_progress_bar=False)  # fmt: skip
+    extra.run()
+    everything = load_results(study.output_dir)
+    trends = fit_trends(
+        everything[everything["condition"] == ZERO_SHOT], "recall", 10, "params_non_embedding"
+    )
+    assert set(trends["language"]) == {"npi_Deva", "sin_Sinh"}
+    for row in trends.itertuples():
+        cells = everything[
+            (everything["language"] == row.language) & (everything["condition"] == ZERO_SHOT)
+            & (everything["metric"] == "recall") & (everything["k"] == 10)
+        ]  # fmt: skip
+        x = np.log10(cells["params_non_embedding"].to_numpy(float))
+        fit = stats.linregress(x, cells["value"].to_numpy(float))
+        assert row.n_models == 3
+        assert math.isclose(row.slope, fit.slope, abs_tol=1e-12)
+        half = stats.t.ppf(0.975, 1) * fit.stderr
+        if fit.stderr > 0:
+            assert math.isclose(row.ci_high - row.ci_low, 2 * half, rel_tol=1e-9)
+            assert row.ci_low < row.slope < row.ci_high
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_runs_and_reports(bitext_dir, tiny_dir, tmp_path, capsys):
+    code = main([
+        "scale", "--models", f"a={tiny_dir}", f"b=truncate:{tiny_dir}:1", "--benchmark", str(bitext_dir),
+        "--languages", "npi", "--output-dir", str(tmp_path / "out"), "--n-bootstrap", "0", "--no-progress",
+        "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 0
+    report = (tmp_path / "out" / "report" / "report.md").read_text()
+    assert "optical-st scale --models" in report and "--languages npi" in report
+    assert len(list((tmp_path / "out" / "cells").glob("*/*/*.json"))) == 2
+
+
+def test_cli_duplicate_names_fail_before_work(tmp_path, capsys):
+    code = main(
+        ["scale", "--models", "/a/m", "/b/m", "--benchmark", "x", "--output-dir", str(tmp_path / "o")]
+    )
+    assert code == 1
+    assert "duplicate model names" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
