@@ -381,7 +381,9 @@ def detect_layout(directory: PathLike) -> str:
     ``english``/``target`` columns (e.g. a Hub dataset snapshot).
     """
     directory = Path(directory)
-    names = {path.name for path in directory.iterdir()} if directory.is_dir() else set()
+    if not directory.is_dir():
+        raise NotADirectoryError(f"Not a data folder: {directory}")
+    names = {path.name for path in directory.iterdir()}
     if "metadata.tsv" in names and "eng_Latn.txt" in names:
         return "flores200"
     if "document_ids.txt" in names and "eng_Latn.txt" in names:
@@ -409,8 +411,9 @@ def detect_layout(directory: PathLike) -> str:
 
 def _looks_like_xquad(directory: Path) -> bool:
     for path in directory.glob("*.json"):
-        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
-        if '"sentence_breaks"' in head:
+        with path.open("rb") as file:
+            head = file.read(20_000)
+        if b'"sentence_breaks"' in head:
             return True
     return False
 
@@ -477,7 +480,7 @@ def _load_flores200(directory: Path, languages, splits) -> _Rows:
     english = directory / f"{ENGLISH}.txt"
     for language in _wanted_languages(languages, sorted(files), str(directory)):
         target = files[language]
-        # metadata.tsv has a header: pad its line list by one so counts compare line for line
+        # compare data rows of metadata.tsv (header excluded) with the sentence lines
         english_lines, target_lines = _read_aligned(english, target, {metadata_path: [""] * len(metadata)})
         for index, meta in enumerate(metadata):
             if splits is not None and meta["flores_split"] not in splits:
@@ -998,10 +1001,12 @@ class CLIRBenchmark:
         The folder can be read back with :func:`load_benchmark` and uploaded as a Hub dataset with
         configs ``corpus``, ``queries`` and ``qrels``.
         """
+        import pyarrow.parquet as pq
+
         directory = Path(directory)
         for part, table in (("corpus", self.corpus), ("queries", self.queries), ("qrels", self.qrels)):
             (directory / part).mkdir(parents=True, exist_ok=True)
-            table.to_parquet(str(directory / part / "test.parquet"))
+            pq.write_table(table.with_format("arrow")[:], directory / part / "test.parquet")
         info = {
             "name": self.name,
             "query_language": self.query_language,
@@ -1501,6 +1506,9 @@ def _read_benchmark_part(directory: Path, part: str) -> Dataset:
     for column in ("_id", "query-id", "corpus-id"):
         if column in frame.columns:
             frame[column] = frame[column].astype(str)
+    for column in ("title", "text"):
+        if column in frame.columns:
+            frame[column] = frame[column].fillna("").astype(str)
     if "language" in frame.columns:
         frame["language"] = [_maybe_code(str(value)) or str(value) for value in frame["language"]]
     if part == "qrels":
