@@ -352,6 +352,32 @@ def test_aligned_folder_of_language_files(tmp_path):
     assert counts(load_bitext(tmp_path)) == {"npi_Deva": 2, "sin_Sinh": 2}
 
 
+def test_layout_folders_validate_their_side_files(tmp_path):
+    ntrex = tmp_path / "ntrex"
+    ntrex.mkdir()
+    write(ntrex / "eng_Latn.txt", "Water\nFire\n")
+    write(ntrex / "npi_Deva.txt", "पानी\nआगो\n")
+    write(ntrex / "document_ids.txt", "doc1\n")
+    assert detect_layout(ntrex) == "ntrex128"
+    with pytest.raises(BitextValidationError, match=r"document_ids\.txt: 1 lines"):
+        load_bitext(ntrex)
+    flores = tmp_path / "flores"
+    flores.mkdir()
+    write(flores / "eng_Latn.txt", "Water\nFire\n")
+    write(flores / "sin_Sinh.txt", "ජලය\n\n")
+    write(flores / "metadata.tsv", "id\tflores_split\tURL\n0\tdev\tu1\n1\tdev\tu1\n")
+    assert detect_layout(flores) == "flores200"
+    with pytest.raises(BitextValidationError, match=r"sin_Sinh\.txt:2: empty line"):
+        load_bitext(flores)
+
+
+def test_tatoeba_folder_skips_languages_outside_the_registry(tmp_path):
+    for code, english, other in (("hin", "Water", "पानी"), ("awa", "Water", "पानी"), ("fra", "Water", "Eau")):
+        write(tmp_path / f"tatoeba.{code}-eng.eng", english + "\n")
+        write(tmp_path / f"tatoeba.{code}-eng.{code}", other + "\n")
+    assert counts(load_bitext(tmp_path)) == {"hin_Deva": 1}
+
+
 def test_missing_source_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a Hub dataset id"):
         load_bitext(tmp_path / "nowhere.tsv")
@@ -601,3 +627,12 @@ def test_load_benchmark_errors(tmp_path):
     (tmp_path / "queries").mkdir()
     with pytest.raises(BenchmarkValidationError, match="no queries data"):
         load_benchmark(tmp_path)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import optical_st.data
+
+    result = doctest.testmod(optical_st.data, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 5
