@@ -145,7 +145,9 @@ class HubHandler(BaseHTTPRequestHandler):
         pass
 
     # plumbing ------------------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None, head: bool = False):
+    def _send(
+        self, status: int, body: bytes = b"", headers: dict[str, str] | None = None, head: bool = False
+    ):
         self.send_response(status)
         headers = dict(headers or {})
         headers.setdefault("Content-Length", str(len(body)))
@@ -156,7 +158,9 @@ class HubHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+        self._send(
+            status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})}
+        )
 
     def _error(self, status: int, code: str | None, message: str, head: bool = False) -> None:
         headers = {"Content-Type": "application/json", "X-Error-Message": message}
@@ -248,8 +252,11 @@ class HubHandler(BaseHTTPRequestHandler):
         url = f"{self.hub.endpoint}/{prefix}{repo_id}"
         _, created = self.hub.create(repo_type, repo_id, bool(private))
         if not created:
-            self._json(409, {"error": f"You already created this {repo_type} repo", "url": url},
-                       {"X-Error-Message": f"You already created this {repo_type} repo"})  # fmt: skip
+            self._json(
+                409,
+                {"error": f"You already created this {repo_type} repo", "url": url},
+                {"X-Error-Message": f"You already created this {repo_type} repo"},
+            )
             return
         self._json(200, {"url": url, "name": repo_id, "id": repo_id})
 
@@ -274,14 +281,28 @@ class HubHandler(BaseHTTPRequestHandler):
                 if stored.lfs:
                     sibling["lfs"] = {"sha256": stored.sha256, "size": len(stored.data), "pointerSize": 134}
             siblings.append(sibling)
-        self._json(200, {
-            "_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24], "id": repo.repo_id,
-            "author": repo.repo_id.split("/")[0], "sha": sha, "private": repo.private, "disabled": False,
-            "gated": False, "downloads": 0, "likes": 0, "tags": [], "siblings": siblings,
-            "lastModified": "2026-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z",
-        })  # fmt: skip
+        self._json(
+            200,
+            {
+                "_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24],
+                "id": repo.repo_id,
+                "author": repo.repo_id.split("/")[0],
+                "sha": sha,
+                "private": repo.private,
+                "disabled": False,
+                "gated": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": [],
+                "siblings": siblings,
+                "lastModified": "2026-01-01T00:00:00.000Z",
+                "createdAt": "2026-01-01T00:00:00.000Z",
+            },
+        )
 
-    def get_tree(self, auth: str, query: dict, kind: str, repo_id: str, revision: str, path: str | None = None):
+    def get_tree(
+        self, auth: str, query: dict, kind: str, repo_id: str, revision: str, path: str | None = None
+    ):
         repo = self._repo(kind, repo_id, auth)
         if repo is None or (found := self._snapshot(repo, revision)) is None:
             return
@@ -300,8 +321,15 @@ class HubHandler(BaseHTTPRequestHandler):
             for depth in range(1, len(parts)):
                 directory = "/".join(([prefix] if prefix else []) + parts[:depth])
                 if recursive or depth == 1:
-                    entries.setdefault(directory, {"type": "directory", "oid": git_blob_sha1(directory.encode()),
-                                                   "size": 0, "path": directory})  # fmt: skip
+                    entries.setdefault(
+                        directory,
+                        {
+                            "type": "directory",
+                            "oid": git_blob_sha1(directory.encode()),
+                            "size": 0,
+                            "path": directory,
+                        },
+                    )
             if recursive or len(parts) == 1:
                 entries[file_path] = stored.entry(file_path)
         self._json(200, list(entries.values()))
@@ -322,7 +350,9 @@ class HubHandler(BaseHTTPRequestHandler):
             if wanted in files:
                 result.append(files[wanted].entry(wanted))
             elif any(p.startswith(wanted + "/") for p in files):
-                result.append({"type": "directory", "oid": git_blob_sha1(wanted.encode()), "size": 0, "path": wanted})
+                result.append(
+                    {"type": "directory", "oid": git_blob_sha1(wanted.encode()), "size": 0, "path": wanted}
+                )
         self._json(200, result)
 
     # routes: upload ------------------------------------------------------------------------------
@@ -359,7 +389,9 @@ class HubHandler(BaseHTTPRequestHandler):
                     "verify": {"href": f"{self.hub.endpoint}/__lfs/{oid}/verify"},
                 }
             objects.append(entry)
-        self._json(200, {"transfer": "basic", "objects": objects}, {"Content-Type": "application/vnd.git-lfs+json"})
+        self._json(
+            200, {"transfer": "basic", "objects": objects}, {"Content-Type": "application/vnd.git-lfs+json"}
+        )
 
     def put_lfs_object(self, auth: str, query: dict, oid: str) -> None:
         data = self._body()
@@ -414,7 +446,9 @@ class HubHandler(BaseHTTPRequestHandler):
         self._json(200, {"success": True, "commitOid": sha, "commitUrl": url, "pullRequestUrl": None})
 
     # routes: download ----------------------------------------------------------------------------
-    def _resolve(self, auth: str, kind: str | None, repo_id: str, revision: str, path: str, head: bool) -> None:
+    def _resolve(
+        self, auth: str, kind: str | None, repo_id: str, revision: str, path: str, head: bool
+    ) -> None:
         repo = self._repo(kind, repo_id, auth, head=head)
         if repo is None or (found := self._snapshot(repo, revision, head=head)) is None:
             return
@@ -424,8 +458,12 @@ class HubHandler(BaseHTTPRequestHandler):
             self._error(404, "EntryNotFound", f"{unquote(path)} does not exist", head=head)
             return
         data = stored.data
-        headers = {"X-Repo-Commit": sha, "ETag": f'"{stored.etag()}"', "Accept-Ranges": "bytes",
-                   "Content-Type": "application/octet-stream"}  # fmt: skip
+        headers = {
+            "X-Repo-Commit": sha,
+            "ETag": f'"{stored.etag()}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+        }
         if stored.lfs:
             headers.update({"X-Linked-Etag": f'"{stored.sha256}"', "X-Linked-Size": str(len(data))})
         status = 200

@@ -1,17 +1,68 @@
-"""`optical-st push-benchmark`: not yet available; the Hub issue fills it."""
+"""`optical-st push-benchmark`: publish a CLIR benchmark as a Hub dataset (configs corpus/queries/qrels)."""
 
 from __future__ import annotations
 
 import argparse
 
-from optical_st.commands._unavailable import add_passthrough, not_yet_available
-
-HELP = "(not yet available) push-benchmark"
+HELP = "publish a CLIR benchmark as a Hugging Face Hub dataset with a card (corpus/queries/qrels configs)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_passthrough(parser)
+    parser.add_argument(
+        "source",
+        help="a saved benchmark folder (CLIRBenchmark.save / MTEB layout), or a bitext source "
+        "(e.g. ../shared/data/flores200) together with --languages",
+    )
+    parser.add_argument("repo_id", help="Hub dataset repository, user/name")
+    parser.add_argument(
+        "--languages", help="build from bitext for these languages, e.g. npi,sin or low (one pair each)"
+    )
+    parser.add_argument(
+        "--direction", default="xx->eng", choices=["xx->eng", "eng->xx"], help="query -> document direction"
+    )
+    parser.add_argument(
+        "--level", default="sentence", choices=["sentence", "document"], help="retrieval unit"
+    )
+    parser.add_argument("--split", help="bitext split to use (e.g. devtest)")
+    parser.add_argument("--license", help="Hub licence id overriding the one derived from the sources")
+    parser.add_argument("--pretty-name", help="card title")
+    parser.add_argument("--private", action="store_true", help="create the repository private")
+    parser.add_argument("--exist-ok", action="store_true", help="add a commit to an existing repository")
+    parser.add_argument("--local-dir", help="folder written before the upload (default ./optical-st-hub/...)")
+    parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`; prefer those)")
+    parser.add_argument("--message", help="commit message")
+
+
+def build_benchmarks(args: argparse.Namespace) -> list:
+    from optical_st import data
+    from optical_st.languages import parse_languages
+
+    if not args.languages:
+        return [data.load_benchmark(args.source)]
+    builder = (
+        data.sentence_retrieval_benchmark if args.level == "sentence" else data.document_retrieval_benchmark
+    )
+    benchmarks = []
+    for language in parse_languages(args.languages):
+        bitext = data.load_bitext(args.source, language, split=args.split)
+        benchmarks.append(builder(bitext, direction=args.direction))
+    return benchmarks
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_yet_available("push-benchmark", "the Hub issue")
+    from optical_st.hub import push_benchmark
+
+    benchmarks = build_benchmarks(args)
+    url = push_benchmark(
+        benchmarks if len(benchmarks) > 1 else benchmarks[0],
+        args.repo_id,
+        license=args.license,
+        pretty_name=args.pretty_name,
+        private=args.private,
+        token=args.token,
+        local_dir=args.local_dir,
+        exist_ok=args.exist_ok,
+        commit_message=args.message,
+    )
+    print(url)
+    return 0

@@ -1,0 +1,1094 @@
+"""Every network call of optical-st: model and dataset cards, push and pull, the offline cache.
+
+Pushing always writes the exact repository content to a local folder first (model files or the
+benchmark's parquet files, ``README.md`` with the card, ``.eval_results/`` or ``eval.yaml``), then
+uploads that folder in one commit. A failed push (missing or rejected token, unreachable Hub,
+existing repository) raises a :class:`HubError` naming the local folder, which stays complete.
+
+Pulling goes through ``huggingface_hub.snapshot_download``, so ``HF_HUB_OFFLINE=1``, ``HF_HOME`` /
+``HF_HUB_CACHE`` and ``HF_ENDPOINT`` work as everywhere in the Hugging Face ecosystem; a local
+directory is accepted wherever a Hub id is.
+
+Cards are rendered from the Jinja templates in ``hub_cards/`` (``model_card.md``,
+``dataset_card.md``), the way ``ModelCard.from_template`` does. The model card builds on
+sentence-transformers' own :class:`~sentence_transformers.SentenceTransformerModelCardData`
+(architecture, usage snippet, hyperparameters, loss citations, framework versions) and adds the
+OPTICAL parts: teacher, loss settings, training bitext with licences and citations, the CLIR table
+per language and direction, ``model-index`` metadata and the newer ``.eval_results/*.yaml`` format.
+
+Tokens are read from the explicit argument, ``HF_TOKEN`` or the ``hf auth login`` cache, in that
+order. A token never appears in a card, a log line or an exception message.
+
+Example::
+
+    from optical_st.hub import download_model, push_model
+
+    url = push_model("runs/npi-sin-ot", "me/e5-small-optical-npi-sin",
+                     evaluation_results="runs/npi-sin-ot/eval/results.json")
+    local = download_model("me/e5-small-optical-npi-sin")   # cached; works with HF_HUB_OFFLINE=1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from optical_st.languages import UnknownLanguageError, get_language
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from optical_st.data import CLIRBenchmark
+
+logger = logging.getLogger(__name__)
+
+RUN_INFO_FILE = "optical_st_run.json"
+"""Written next to a trained model by :func:`save_run_info`; :func:`push_model` reads it back."""
+
+EVAL_RESULTS_FILE = ".eval_results/optical-st.yaml"
+BENCHMARK_PARTS = ("corpus", "queries", "qrels")
+RESULT_FIELDS = ("benchmark", "query_language", "document_language", "metric", "k", "value")
+MODEL_CARD_REQUIRED = ("language", "library_name", "pipeline_tag", "tags")
+DATASET_CARD_REQUIRED = ("license", "language", "configs", "task_categories", "pretty_name")
+SECRET_KEY = re.compile(r"token|secret|password|api_?key|authorization", re.IGNORECASE)
+
+OPTICAL_CITATION = """@inproceedings{huang2023optical,
+  title = {Improving Cross-lingual Information Retrieval on Low-Resource Languages via Optimal Transport Distillation},
+  author = {Huang, Zhiqi and Yu, Puxuan and Allan, James},
+  booktitle = {Proceedings of the Sixteenth ACM International Conference on Web Search and Data Mining (WSDM '23)},
+  year = {2023},
+  eprint = {2301.12566},
+  archivePrefix = {arXiv}
+}"""
+
+# Spellings found in SOURCE.md files and user metadata -> Hub licence ids.
+_LICENSE_IDS = {
+    "cc by-sa 4.0": "cc-by-sa-4.0",
+    "cc-by-sa-4.0": "cc-by-sa-4.0",
+    "cc by-sa 3.0": "cc-by-sa-3.0",
+    "cc-by-sa-3.0": "cc-by-sa-3.0",
+    "cc by 4.0": "cc-by-4.0",
+    "cc-by-4.0": "cc-by-4.0",
+    "cc by 2.0 fr": "cc-by-2.0",
+    "cc by 2.0": "cc-by-2.0",
+    "cc-by-2.0": "cc-by-2.0",
+    "cc0": "cc0-1.0",
+    "cc0 1.0": "cc0-1.0",
+    "cc0-1.0": "cc0-1.0",
+    "mit": "mit",
+    "apache-2.0": "apache-2.0",
+    "apache 2.0": "apache-2.0",
+}
+
+
+# errors ------------------------------------------------------------------------------------------
+class HubError(RuntimeError):
+    """A push or pull failed; the message says what to do and never contains a token."""
+
+
+class HubAuthenticationError(HubError):
+    """No token was found, or the Hub rejected it."""
+
+
+class HubRepoExistsError(HubError):
+    """The repository already exists and ``exist_ok`` was not given."""
+
+
+class HubConnectionError(HubError):
+    """The Hub could not be reached (network failure, or ``HF_HUB_OFFLINE=1`` for a push)."""
+
+
+def _redact(text: str, token: str | None) -> str:
+    return text.replace(token, "<redacted token>") if token else text
+
+
+def resolve_token(token: str | None = None) -> str:
+    """The token to push with: ``token`` if given, else ``HF_TOKEN``, else the ``hf auth login`` cache.
+
+    Raises:
+        HubAuthenticationError: when none of the three holds a token.
+    """
+    if token:
+        return token
+    from huggingface_hub import get_token
+
+    found = get_token()
+    if not found:
+        raise HubAuthenticationError(
+            "No Hugging Face token found: set HF_TOKEN, run `hf auth login`, or pass token=... (--token)."
+        )
+    return found
+
+
+@contextlib.contextmanager
+def _hub_errors(action: str, token: str | None, local_dir: Path | None, endpoint: str) -> Iterator[None]:
+    """Turn huggingface_hub/httpx failures into one readable :class:`HubError` without the token."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    safe = f" Nothing was lost: the files are in {local_dir}." if local_dir is not None else ""
+    try:
+        yield
+    except HubError:
+        raise
+    except OfflineModeIsEnabled:
+        raise HubConnectionError(f"Cannot {action}: HF_HUB_OFFLINE=1 is set.{safe}") from None
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        server = _redact(str(getattr(error, "server_message", "") or ""), token).strip()
+        detail = f" (HTTP {status}{': ' + server if server else ''})"
+        if status in (401, 403):
+            raise HubAuthenticationError(
+                f"The Hub at {endpoint} rejected the token while trying to {action}{detail}. Check HF_TOKEN, "
+                f"`hf auth login` or --token, and that the token may write to this namespace.{safe}"
+            ) from None
+        if status == 409:
+            raise HubRepoExistsError(
+                f"Cannot {action}: the repository already exists{detail}. Pass exist_ok=True "
+                f"(--exist-ok) to add a new commit to it.{safe}"
+            ) from None
+        raise HubError(f"The Hub refused to {action}{detail}.{safe}") from None
+    except OSError as error:  # httpx transport errors are not OSError; see below
+        raise HubConnectionError(
+            f"Could not reach the Hub at {endpoint} to {action}: {_redact(type(error).__name__, token)}.{safe}"
+        ) from None
+    except Exception as error:
+        if _is_transport_error(error):
+            raise HubConnectionError(
+                f"Could not reach the Hub at {endpoint} to {action} ({type(error).__name__}).{safe}"
+            ) from None
+        raise
+
+
+def _is_transport_error(error: BaseException) -> bool:
+    module = type(error).__module__ or ""
+    return module.split(".")[0] in ("httpx", "httpx2", "httpcore") or isinstance(error, TimeoutError)
+
+
+def _endpoint(endpoint: str | None) -> str:
+    from huggingface_hub import constants
+
+    return (endpoint or constants.ENDPOINT).rstrip("/")
+
+
+# pull ----------------------------------------------------------------------------------------------
+def _snapshot(repo_id: str | Path, repo_type: str, revision: str | None) -> Path:
+    local = Path(repo_id).expanduser()
+    if local.is_dir():
+        return local
+    repo_id = str(repo_id)
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        return Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision))
+    except RepositoryNotFoundError:
+        raise HubError(
+            f"No {repo_type} repository {repo_id!r} on {_endpoint(None)} and no such local directory "
+            "(if it is private, set HF_TOKEN)."
+        ) from None
+    except RevisionNotFoundError:
+        raise HubError(f"{repo_type} repository {repo_id!r} has no revision {revision!r}.") from None
+    except LocalEntryNotFoundError:
+        raise HubConnectionError(
+            f"{repo_type} repository {repo_id!r} is not in the local Hugging Face cache and the Hub cannot be "
+            "used (HF_HUB_OFFLINE=1 or no network). Download it once online, or give a local directory."
+        ) from None
+
+
+def download_model(repo_id: str | Path, revision: str | None = None) -> Path:
+    """Local folder of a model given as a Hub id (downloaded or taken from the cache) or a local path.
+
+    Honors ``HF_HUB_OFFLINE=1`` (cache only) and ``HF_ENDPOINT``/``HF_HOME``. Raises :class:`HubError`.
+    """
+    return _snapshot(repo_id, "model", revision)
+
+
+def download_dataset(repo_id: str | Path, revision: str | None = None) -> Path:
+    """Local folder of a dataset repository (Hub id or local path); see :func:`download_model`."""
+    return _snapshot(repo_id, "dataset", revision)
+
+
+# helpers shared by both cards ----------------------------------------------------------------------
+def cards_dir() -> Path:
+    """The folder holding the Jinja card templates (packaged copy first, then the source tree)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "hub_cards", here.parent / "hub_cards"):
+        if (candidate / "model_card.md").is_file():
+            return candidate
+    raise FileNotFoundError(f"Card templates not found next to {here} (expected hub_cards/model_card.md).")
+
+
+def license_id(licence: str | None) -> str | None:
+    """Hub licence id for a spelling such as ``"CC BY-SA 4.0"``; ``None`` when unknown."""
+    if not licence:
+        return None
+    key = re.sub(
+        r"\s+", " ", str(licence).strip().lower().replace("licence", "").replace("license", "")
+    ).strip()
+    return _LICENSE_IDS.get(key)
+
+
+def _iso(code: str) -> str | None:
+    try:
+        language = get_language(code)
+    except UnknownLanguageError:
+        return None
+    return language.iso639_1 or language.iso639_3
+
+
+def _language_label(code: str) -> str:
+    try:
+        return f"{get_language(code).name} (`{get_language(code).code}`)"
+    except UnknownLanguageError:
+        return f"`{code}`"
+
+
+def _scrub(value: Any) -> Any:
+    """Copy of a JSON-like value with secret-looking keys dropped (tokens never reach a card)."""
+    if isinstance(value, Mapping):
+        return {k: _scrub(v) for k, v in value.items() if not SECRET_KEY.search(str(k))}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str | Mapping):
+        return [value]
+    return list(value)
+
+
+def _yaml_front_matter(text: str) -> dict:
+    match = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, re.DOTALL)
+    if not match:
+        raise ValueError("The card has no YAML front matter.")
+    data = yaml.safe_load(match.group(1)) or {}
+    if not isinstance(data, dict):
+        raise ValueError("The card's YAML front matter is not a mapping.")
+    return data
+
+
+def validate_card(text: str, kind: str) -> dict:
+    """Parse a card's YAML metadata and check the fields the Hub and this project rely on.
+
+    Args:
+        text: the whole ``README.md``.
+        kind: ``"model"`` or ``"dataset"``.
+
+    Returns:
+        The parsed metadata.
+
+    Raises:
+        ValueError: metadata does not parse, or required fields are missing/empty (all named).
+    """
+    data = _yaml_front_matter(text)
+    required = MODEL_CARD_REQUIRED if kind == "model" else DATASET_CARD_REQUIRED
+    missing = [name for name in required if not data.get(name)]
+    if missing:
+        raise ValueError(f"The {kind} card lacks required metadata: {', '.join(missing)}.")
+    if kind == "model" and "model-index" in data:
+        from huggingface_hub.repocard_data import model_index_to_eval_results
+
+        model_index_to_eval_results(data["model-index"])  # raises on a malformed model-index
+    if kind == "dataset":
+        for config in data["configs"]:
+            if not config.get("config_name") or not config.get("data_files"):
+                raise ValueError(f"Dataset card config without name or data_files: {config!r}")
+    return data
+
+
+# evaluation rows -----------------------------------------------------------------------------------
+def load_results(evaluation_results: Any) -> list[dict]:
+    """Tidy evaluation rows from a ``CLIREvaluator`` (``.results``), a list of rows, or a JSON file.
+
+    A row has ``benchmark, query_language, document_language, metric, k, value`` and optionally
+    ``level, ci_low, ci_high, n_queries`` (the ``CLIREvaluator.results`` layout).
+
+    Raises:
+        ValueError: a row lacks a field or has a non-finite value (never a silent wrong table).
+    """
+    if evaluation_results is None:
+        return []
+    if hasattr(evaluation_results, "results") and not isinstance(evaluation_results, Mapping):
+        evaluation_results = evaluation_results.results
+    if isinstance(evaluation_results, str | Path):
+        path = Path(evaluation_results)
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, Mapping):
+            loaded = loaded.get("results") or loaded.get("rows")
+        if not isinstance(loaded, list):
+            raise ValueError(f"{path}: expected a list of result rows (or {{'results': [...]}}).")
+        evaluation_results = loaded
+    rows = []
+    for index, row in enumerate(evaluation_results):
+        if not isinstance(row, Mapping):
+            raise ValueError(f"Evaluation result {index} is not a mapping: {row!r}")
+        missing = [name for name in RESULT_FIELDS if name not in row or row[name] is None]
+        if missing:
+            raise ValueError(f"Evaluation result {index} lacks {', '.join(missing)}: {dict(row)!r}")
+        value = float(row["value"])
+        if not math.isfinite(value):
+            raise ValueError(f"Evaluation result {index} has a non-finite value: {dict(row)!r}")
+        clean = {**row, "value": value}
+        for bound in ("ci_low", "ci_high"):  # NaN = no interval computed (n_bootstrap=0)
+            if clean.get(bound) is not None and not math.isfinite(float(clean[bound])):
+                clean[bound] = None
+        rows.append(clean)
+    return rows
+
+
+def _is_aggregate(row: Mapping) -> bool:
+    """Macro-average rows of ``CLIREvaluator`` have ``*`` as languages."""
+    return row["query_language"] == "*" or row["document_language"] == "*"
+
+
+def _metric_label(metric: str, k: Any) -> str:
+    names = {
+        "recall": "Recall",
+        "mrr": "MRR",
+        "ndcg": "nDCG",
+        "map": "MAP",
+        "precision": "Precision",
+        "accuracy": "Accuracy",
+    }
+    name = names.get(str(metric).lower(), str(metric))
+    return f"{name}@{k}" if k not in (None, "", 0) else name
+
+
+def _metric_type(metric: str, k: Any) -> str:
+    return f"{str(metric).lower()}_at_{k}" if k not in (None, "", 0) else str(metric).lower()
+
+
+def _row_config(row: Mapping) -> str:
+    return f"{row['query_language']}-{row['document_language']}"
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def results_table(rows: Sequence[Mapping]) -> dict:
+    """Per-(benchmark, level, direction) table: ``{"columns": [...], "rows": [{"cells": [...]}, ...]}``.
+
+    Cells are ``value`` or ``value [ci_low, ci_high]`` with 4 decimals; ``n`` is the number of queries.
+    """
+    metrics: list[tuple[str, Any]] = []
+    groups: dict[tuple, dict] = {}
+    for row in rows:
+        key_metric = (str(row["metric"]), row["k"])
+        if key_metric not in metrics:
+            metrics.append(key_metric)
+        group = (row["benchmark"], row.get("level") or "", row["query_language"], row["document_language"])
+        groups.setdefault(group, {"n": row.get("n_queries"), "cells": {}})["cells"][key_metric] = row
+    order = {"recall": 0, "mrr": 1, "ndcg": 2}
+    metrics.sort(key=lambda m: (order.get(m[0].lower(), 9), m[0], int(m[1]) if str(m[1]).isdigit() else 0))
+    table_rows = []
+    for (benchmark, level, query, document), group in groups.items():
+        cells = []
+        for metric in metrics:
+            row = group["cells"].get(metric)
+            if row is None:
+                cells.append("")
+            elif row.get("ci_low") is not None and row.get("ci_high") is not None:
+                cells.append(f"{_fmt(row['value'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]")
+            else:
+                cells.append(_fmt(row["value"]))
+        first = next(iter(group["cells"].values()))
+        if _is_aggregate(first):
+            query_label = "macro average"
+            count = first.get("n_benchmarks")
+            document_label = f"over {count} benchmark{'' if count == 1 else 's'}" if count else ""
+        else:
+            query_label, document_label = _language_label(query), _language_label(document)
+        table_rows.append(
+            {
+                "benchmark": benchmark,
+                "level": level,
+                "query": query_label,
+                "document": document_label,
+                "n": group["n"] if group["n"] is not None else "",
+                "cells": cells,
+            }
+        )
+    return {"columns": [_metric_label(*m) for m in metrics], "rows": table_rows}
+
+
+def results_to_eval_results(
+    rows: Sequence[Mapping], benchmark_ids: Mapping[str, str] | None = None, source_url: str | None = None
+):
+    """``huggingface_hub.EvalResult`` per row, for the ``model-index`` metadata."""
+    from huggingface_hub import EvalResult
+
+    benchmark_ids = dict(benchmark_ids or {})
+    results = []
+    for row in rows:
+        if _is_aggregate(row):
+            continue  # macro averages are not results on one dataset
+        dataset_id = benchmark_ids.get(row["benchmark"]) or str(row["benchmark"])
+        level = f", {row['level']}" if row.get("level") else ""
+        results.append(
+            EvalResult(
+                task_type="retrieval",
+                task_name="Cross-Lingual Information Retrieval",
+                dataset_type=dataset_id,
+                dataset_name=f"{row['benchmark']} ({row['query_language']} -> {row['document_language']}{level})",
+                dataset_config=_row_config(row),
+                dataset_split=str(row.get("split") or "test"),
+                metric_type=_metric_type(row["metric"], row["k"]),
+                metric_name=_metric_label(row["metric"], row["k"]),
+                metric_value=round(float(row["value"]), 6),
+                source_name="optical-st CLIREvaluator" if source_url else None,
+                source_url=source_url,
+            )
+        )
+    return results
+
+
+def results_to_eval_result_entries(
+    rows: Sequence[Mapping],
+    benchmark_ids: Mapping[str, str] | None = None,
+    *,
+    metric: str = "recall",
+    k: int = 10,
+    date: str | None = None,
+    source_url: str | None = None,
+):
+    """Entries of the Hub's newer ``.eval_results/*.yaml`` format (``huggingface_hub.EvalResultEntry``).
+
+    That format holds one value per (benchmark dataset on the Hub, task), so only rows whose
+    benchmark has a Hub dataset id (``benchmark_ids`` or a benchmark named ``owner/name``) and whose
+    metric is the headline ``metric@k`` are kept; ``task_id`` is ``"{query}-{document}"``, the task
+    ids that :func:`push_benchmark` declares in the dataset's ``eval.yaml``.
+    """
+    from huggingface_hub import EvalResultEntry
+
+    benchmark_ids = dict(benchmark_ids or {})
+    entries = []
+    for row in rows:
+        dataset_id = benchmark_ids.get(row["benchmark"]) or (
+            str(row["benchmark"]) if re.fullmatch(r"[\w.-]+/[\w.-]+", str(row["benchmark"])) else None
+        )
+        if (
+            _is_aggregate(row)
+            or dataset_id is None
+            or str(row["metric"]).lower() != metric
+            or str(row["k"]) != str(k)
+        ):
+            continue
+        notes = _metric_label(row["metric"], row["k"])
+        if row.get("ci_low") is not None and row.get("ci_high") is not None:
+            notes += f", 95% CI [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
+        if row.get("n_queries") is not None:
+            notes += f", {row['n_queries']} queries"
+        if row.get("level"):
+            notes += f", {row['level']} level"
+        entries.append(
+            EvalResultEntry(
+                dataset_id=dataset_id,
+                task_id=_row_config(row),
+                value=round(float(row["value"]), 6),
+                date=date,
+                source_url=source_url,
+                source_name="optical-st" if source_url else None,
+                notes=notes,
+            )
+        )
+    return entries
+
+
+# model card ----------------------------------------------------------------------------------------
+def _model_card_data_class():
+    """Build the subclass lazily: importing sentence-transformers costs seconds (keeps the CLI fast)."""
+    from sentence_transformers import SentenceTransformerModelCardData
+
+    @dataclass
+    class OpticalModelCardData(SentenceTransformerModelCardData):
+        """sentence-transformers' card data plus the OPTICAL training and CLIR evaluation facts.
+
+        Everything sentence-transformers knows (architecture, usage snippet, hyperparameters,
+        dataset and loss details recorded by its trainer, citations) is kept; this adds the
+        teacher, the OT loss settings, the training bitext with licences/citations and the CLIR
+        rows, and renders ``hub_cards/model_card.md`` instead of the stock template.
+        """
+
+        teacher: str | None = None
+        loss_name: str | None = None
+        loss_config: dict[str, Any] = field(default_factory=dict)
+        training_bitext: list[dict[str, Any]] = field(default_factory=list)
+        training_languages: list[str] = field(default_factory=list)
+        extra_hyperparameters: dict[str, Any] = field(default_factory=dict)
+        clir_results: list[dict[str, Any]] = field(default_factory=list)
+        benchmark_ids: dict[str, str] = field(default_factory=dict)
+        template_path: Path = field(
+            default_factory=lambda: cards_dir() / "model_card.md", init=False, repr=False
+        )
+
+        def to_dict(self) -> dict[str, Any]:
+            data = super().to_dict()  # cached by sentence-transformers for to_yaml(): update in place
+            from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
+
+            ours = results_to_eval_results(self.clir_results, self.benchmark_ids)
+            if ours:
+                existing = data.get("model-index")
+                previous = model_index_to_eval_results(existing)[1] if existing else []
+                data["model-index"] = eval_results_to_model_index(self.model_name, previous + ours)
+            data["clir_table"] = results_table(self.clir_results) if self.clir_results else None
+            data["training_language_labels"] = [_language_label(code) for code in self.training_languages]
+            data["optical_citation"] = OPTICAL_CITATION
+            return data
+
+    return OpticalModelCardData
+
+
+def _card_languages(training_info: Mapping, rows: Sequence[Mapping]) -> tuple[list[str], list[str]]:
+    """(FLORES codes trained on, ISO codes for the YAML ``language:`` list incl. English)."""
+    trained = []
+    for code in _as_list(training_info.get("languages")) + [
+        b.get("language") for b in _as_list(training_info.get("bitext")) if isinstance(b, Mapping)
+    ]:
+        if code:
+            flores = get_language(code).code
+            if flores not in trained:
+                trained.append(flores)
+    codes = ["eng_Latn", *trained]
+    for row in rows:
+        codes += [row["query_language"], row["document_language"]]
+    iso = []
+    for code in codes:
+        short = _iso(code)
+        if short and short not in iso:
+            iso.append(short)
+    return trained, iso
+
+
+def _looks_like_hub_id(value: Any) -> bool:
+    return (
+        isinstance(value, str) and bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value)) and not Path(value).exists()
+    )
+
+
+def build_model_card_data(
+    model: SentenceTransformer,
+    *,
+    repo_id: str | None = None,
+    evaluation_results: Any = None,
+    training_info: Mapping[str, Any] | None = None,
+    benchmark_ids: Mapping[str, str] | None = None,
+    license: str | None = None,
+):
+    """Attach OPTICAL card data to ``model`` (keeping what sentence-transformers recorded) and return it."""
+    info = _scrub(dict(training_info or {}))
+    rows = load_results(evaluation_results)
+    trained, iso_languages = _card_languages(info, rows)
+    card_class = _model_card_data_class()
+    old = model.model_card_data
+    new = card_class(local_files_only=True, generate_widget_examples=False)
+    for item in fields(old):  # keep everything sentence-transformers' trainer recorded
+        if hasattr(new, item.name) and item.name != "template_path":
+            setattr(new, item.name, getattr(old, item.name))
+    new.local_files_only = True  # the card must render offline; base_model comes from training_info
+    new.all_hyperparameters = _scrub(new.all_hyperparameters or {})
+    new.non_default_hyperparameters = _scrub(new.non_default_hyperparameters or {})
+    new.generate_widget_examples = False
+    loss = info.get("loss") or {}
+    if isinstance(loss, str):
+        loss = {"name": loss}
+    new.teacher = info.get("teacher")
+    new.loss_name = loss.get("name")
+    new.loss_config = dict(loss.get("config") or {})
+    if loss.get("citation") and loss.get("name"):
+        new.citations = {**new.citations, loss["name"]: loss["citation"]}
+    new.training_bitext = [dict(b) for b in _as_list(info.get("bitext")) if isinstance(b, Mapping)]
+    for bitext in new.training_bitext:
+        bitext["license_id"] = license_id(bitext.get("license") or bitext.get("licence"))
+        bitext["license"] = bitext.get("license") or bitext.get("licence") or "unknown"
+        if bitext.get("language"):
+            bitext["language_label"] = _language_label(bitext["language"])
+    new.training_languages = trained
+    new.extra_hyperparameters = dict(info.get("hyperparameters") or {})
+    new.clir_results = rows
+    if rows and new.eval_results_dict:
+        # The tidy rows supersede the flat metrics CLIREvaluator stored during training (no duplicates).
+        new.eval_results_dict = {
+            evaluator: metrics
+            for evaluator, metrics in new.eval_results_dict.items()
+            if type(evaluator).__name__ != "CLIREvaluator"
+        }
+    new.benchmark_ids = dict(benchmark_ids or info.get("benchmark_ids") or {})
+    new.set_language(iso_languages)
+    if license or info.get("license"):
+        new.set_license(license or info.get("license"))
+    if repo_id:
+        new.set_model_id(repo_id)
+    base_model = info.get("base_model")
+    if _looks_like_hub_id(base_model) and not new.base_model:
+        new.base_model = base_model
+    if new.base_model and not new.model_name:
+        new.model_name = f"OPTICAL-distilled {Path(str(new.base_model)).name}"
+    new.add_tags(["optical-st", "cross-lingual-retrieval", "optimal-transport", "distillation"])
+    datasets = list(new.datasets or [])
+    for bitext in new.training_bitext:
+        if _looks_like_hub_id(bitext.get("id")) and bitext["id"] not in datasets:
+            datasets.append(bitext["id"])
+    for dataset_id in new.benchmark_ids.values():
+        if dataset_id not in datasets:
+            datasets.append(dataset_id)
+    new.datasets = datasets
+    model.model_card_data = new
+    new.register_model(model)
+    return new
+
+
+def render_model_card(
+    model: SentenceTransformer,
+    *,
+    repo_id: str | None = None,
+    evaluation_results: Any = None,
+    training_info: Mapping[str, Any] | None = None,
+    benchmark_ids: Mapping[str, str] | None = None,
+    license: str | None = None,
+) -> str:
+    """The model card text (``README.md``) for ``model``; raises instead of writing a partial card."""
+    from huggingface_hub import ModelCard
+
+    data = build_model_card_data(
+        model,
+        repo_id=repo_id,
+        evaluation_results=evaluation_results,
+        training_info=training_info,
+        benchmark_ids=benchmark_ids,
+        license=license,
+    )
+    card = ModelCard.from_template(card_data=data, template_path=str(data.template_path), hf_emoji="🤗")
+    text = str(card)
+    validate_card(text, "model")
+    return text
+
+
+def save_run_info(
+    directory: str | Path, training_info: Mapping[str, Any] | None = None, evaluation_results: Any = None
+) -> Path:
+    """Write ``optical_st_run.json`` (training facts and CLIR rows) next to a saved model.
+
+    :func:`push_model` reads it when given that directory, so the card of a run pushed later (or by
+    ``optical-st push-model``) has the same training details. Secret-looking keys are dropped.
+    """
+    path = Path(directory) / RUN_INFO_FILE
+    payload = {
+        "training_info": _scrub(dict(training_info or {})),
+        "evaluation_results": load_results(evaluation_results),
+    }
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def load_run_info(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / RUN_INFO_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno}).") from None
+
+
+# pushing -------------------------------------------------------------------------------------------
+def _default_local_dir(repo_id: str) -> Path:
+    return Path.cwd() / "optical-st-hub" / repo_id.replace("/", "__")
+
+
+def _check_repo_id(repo_id: str) -> None:
+    if not isinstance(repo_id, str) or not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
+        raise ValueError(f"repo_id must look like 'user/name', got {repo_id!r}.")
+
+
+def _upload(
+    folder: Path,
+    repo_id: str,
+    repo_type: str,
+    *,
+    token: str | None,
+    private: bool,
+    exist_ok: bool,
+    endpoint: str | None,
+    commit_message: str,
+    card_text: str,
+) -> str:
+    from huggingface_hub import HfApi
+    from huggingface_hub.constants import is_offline_mode
+
+    url = _endpoint(endpoint)
+    if is_offline_mode():
+        raise HubConnectionError(
+            f"Cannot push {repo_id}: HF_HUB_OFFLINE=1 is set. The files are in {folder}."
+        )
+    token = resolve_token(token)
+    if token in card_text:  # defence in depth: a token must never be published
+        raise HubError(
+            f"Refusing to push: the card in {folder} contains the token. Remove it from the metadata."
+        )
+    api = HfApi(endpoint=url, token=token)
+    with _hub_errors(f"create {repo_type} repository {repo_id}", token, folder, url):
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=exist_ok)
+    with _hub_errors(f"upload {folder} to {repo_id}", token, folder, url):
+        commit = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type=repo_type,
+            commit_message=commit_message,
+            ignore_patterns=["checkpoint-*", "*.partial", "**/__pycache__/**"],
+        )
+    logger.info("Pushed %s to %s (%s)", folder, repo_id, commit.commit_url)
+    return str(commit.commit_url)
+
+
+def push_model(
+    model_or_dir: SentenceTransformer | str | Path,
+    repo_id: str,
+    *,
+    evaluation_results: Any = None,
+    training_info: Mapping[str, Any] | None = None,
+    benchmark_ids: Mapping[str, str] | None = None,
+    license: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    local_dir: str | Path | None = None,
+    exist_ok: bool = False,
+    endpoint: str | None = None,
+    commit_message: str | None = None,
+) -> str:
+    """Save a model with its OPTICAL card locally, then push that folder to the Hub in one commit.
+
+    Args:
+        model_or_dir: a ``SentenceTransformer`` or the directory of a saved one (e.g. ``optical-st
+            train --output``). A directory's ``optical_st_run.json`` supplies ``training_info`` and
+            ``evaluation_results`` when they are not given.
+        repo_id: ``"user/name"`` of the model repository.
+        evaluation_results: ``CLIREvaluator`` (its ``.results``), a list of its tidy rows, or a JSON
+            file of them; rendered as the per-language/direction table, ``model-index`` and
+            ``.eval_results/optical-st.yaml`` (rows whose benchmark is a Hub dataset).
+        training_info: ``base_model``, ``teacher``, ``loss`` (``{"name", "config", "citation"}``),
+            ``languages``, ``bitext`` (list of ``{"name", "id", "language", "pairs", "license",
+            "citation", "url"}``), ``hyperparameters``, ``license``. Secret-looking keys are dropped.
+        benchmark_ids: benchmark name -> Hub dataset id, for result metadata that links to the data.
+        license: licence id of the model (default: ``training_info["license"]``, else none given).
+        private: create the repository private.
+        token: Hub token; default ``HF_TOKEN`` or the ``hf auth login`` cache.
+        local_dir: folder written before the upload: default the model directory itself when
+            ``model_or_dir`` is one (its ``README.md`` is regenerated), else
+            ``./optical-st-hub/<user>__<name>``.
+        exist_ok: add a commit to an existing repository instead of failing.
+        endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
+        commit_message: default ``"Upload OPTICAL-distilled model with optical-st"``.
+
+    Returns:
+        The commit URL.
+
+    Raises:
+        HubAuthenticationError, HubRepoExistsError, HubConnectionError, HubError: the message says what
+            to do and where the local copy is; ValueError for a bad ``repo_id`` or evaluation row.
+    """
+    _check_repo_id(repo_id)
+    from sentence_transformers import SentenceTransformer
+
+    if isinstance(model_or_dir, str | Path):
+        source = Path(model_or_dir)
+        if not source.is_dir():
+            raise FileNotFoundError(f"Model directory not found: {source}")
+        run = load_run_info(source)
+        training_info = training_info if training_info is not None else run.get("training_info")
+        evaluation_results = (
+            evaluation_results if evaluation_results is not None else run.get("evaluation_results")
+        )
+        model = SentenceTransformer(str(source), device="cpu")
+        folder = Path(local_dir) if local_dir is not None else source
+    else:
+        model = model_or_dir
+        folder = Path(local_dir) if local_dir is not None else _default_local_dir(repo_id)
+    text = render_model_card(
+        model,
+        repo_id=repo_id,
+        evaluation_results=evaluation_results,
+        training_info=training_info,
+        benchmark_ids=benchmark_ids,
+        license=license,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    if not isinstance(model_or_dir, str | Path) or folder.resolve() != Path(model_or_dir).resolve():
+        model.save(str(folder), create_model_card=False)
+    (folder / "README.md").write_text(text, encoding="utf-8")
+    data = model.model_card_data
+    entries = results_to_eval_result_entries(
+        data.clir_results,
+        data.benchmark_ids,
+        date=_dt.date.today().isoformat(),
+        source_url=f"{_endpoint(endpoint)}/{repo_id}",
+    )
+    eval_file = folder / EVAL_RESULTS_FILE
+    if entries:
+        from huggingface_hub import eval_result_entries_to_yaml
+
+        eval_file.parent.mkdir(exist_ok=True)
+        eval_file.write_text(
+            yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8"
+        )
+    elif eval_file.is_file():
+        eval_file.unlink()  # stale results of an earlier push must not be re-published
+    save_run_info(folder, training_info, data.clir_results)
+    return _upload(
+        folder,
+        repo_id,
+        "model",
+        token=token,
+        private=private,
+        exist_ok=exist_ok,
+        endpoint=endpoint,
+        commit_message=commit_message or "Upload OPTICAL-distilled model with optical-st",
+        card_text=text,
+    )
+
+
+# benchmarks ----------------------------------------------------------------------------------------
+@dataclass
+class _BenchmarkLayout:
+    benchmark: Any
+    prefix: str  # "" for a single benchmark, else the folder/config prefix "{query}-{document}"
+    files: dict[str, list[str]]
+    counts: dict[str, int]
+
+
+def _benchmark_meta(benchmark: Any, *names: str) -> Any:
+    metadata = getattr(benchmark, "metadata", None) or {}
+    for name in names:
+        if metadata.get(name):
+            return metadata[name]
+    return None
+
+
+def _benchmark_key(benchmark: Any) -> str:
+    return f"{benchmark.query_language}-{benchmark.document_language}"
+
+
+def _collect_parquet(folder: Path, part: str) -> list[str]:
+    found = sorted(folder.glob(f"{part}/**/*.parquet")) + sorted(folder.glob(f"{part}*.parquet"))
+    return [path.relative_to(folder).as_posix() for path in found]
+
+
+def _dataset_license(benchmarks: Sequence[Any], license: str | None) -> tuple[str, str, list[dict]]:
+    """(Hub licence id, sentence for the card, per-source rows). Share-alike wins when present."""
+    sources = []
+    for benchmark in benchmarks:
+        licences = [
+            part.strip() for part in str(_benchmark_meta(benchmark, "license", "licence") or "").split(";")
+        ]
+        names = _benchmark_meta(benchmark, "source_name", "source", "sources") or benchmark.name
+        names = [n.strip() for n in (names.split(";") if isinstance(names, str) else names) if str(n).strip()]
+        for position, name in enumerate(names):
+            # data.py joins one licence per source in the same order; one licence may cover all.
+            licence = licences[position] if len(licences) == len(names) else "; ".join(licences)
+            entry = {"name": str(name), "license": licence or None, "license_id": license_id(licence)}
+            if entry not in sources:
+                sources.append(entry)
+    if license:
+        return license, f"Released under `{license}` as given by the publisher.", sources
+    unknown = [s["name"] for s in sources if not s["license_id"]]
+    if unknown:
+        raise ValueError(
+            f"No known licence for benchmark source(s) {', '.join(sorted(set(unknown)))}: set "
+            "benchmark.metadata['license'] (e.g. 'CC BY-SA 4.0') or pass license=... (--license)."
+        )
+    ids = {s["license_id"] for s in sources}
+    share_alike = sorted(i for i in ids if "-sa-" in i)
+    if share_alike:
+        chosen = share_alike[-1]
+        sentence = (
+            f"Derived from share-alike data, so this dataset is released under `{chosen}` (CC BY-SA "
+            "requires derivatives to keep the same licence); attribute every source below."
+        )
+        return chosen, sentence, sources
+    if len(ids) == 1:
+        chosen = ids.pop()
+        return chosen, f"All sources are `{chosen}`; this dataset keeps that licence.", sources
+    raise ValueError(
+        f"The benchmarks mix licences {sorted(ids)} with no share-alike rule to combine them: push them "
+        "separately or pass license=... after checking compatibility."
+    )
+
+
+def render_dataset_card(
+    layouts: Sequence[_BenchmarkLayout],
+    repo_id: str,
+    *,
+    license: str | None = None,
+    pretty_name: str | None = None,
+) -> str:
+    """The dataset card (``README.md``) with ``configs`` for corpus/queries/qrels per language pair."""
+    import jinja2
+
+    benchmarks = [layout.benchmark for layout in layouts]
+    chosen, license_sentence, sources = _dataset_license(benchmarks, license)
+    configs, pairs, iso, citations, total = [], [], [], [], 0
+    for layout in layouts:
+        benchmark = layout.benchmark
+        for part in BENCHMARK_PARTS:
+            name = f"{layout.prefix}-{part}" if layout.prefix else part
+            configs.append(
+                {"config_name": name, "data_files": [{"split": "test", "path": layout.files[part]}]}
+            )
+        for code in (benchmark.query_language, benchmark.document_language):
+            short = _iso(code)
+            if short and short not in iso:
+                iso.append(short)
+        citation = _benchmark_meta(benchmark, "citation")
+        for item in _as_list(citation):
+            if item and str(item).strip() not in citations:
+                citations.append(str(item).strip())
+        total += sum(layout.counts.values())
+        pairs.append(
+            {
+                "name": benchmark.name,
+                "prefix": layout.prefix,
+                "query": _language_label(benchmark.query_language),
+                "document": _language_label(benchmark.document_language),
+                "level": _benchmark_meta(benchmark, "level") or "",
+                **layout.counts,
+                "url": next(iter(str(_benchmark_meta(benchmark, "url", "source_url") or "").split()), ""),
+            }
+        )
+    size = (
+        "n<1K"
+        if total < 1_000
+        else "1K<n<10K"
+        if total < 10_000
+        else "10K<n<100K"
+        if total < 100_000
+        else "100K<n<1M"
+    )
+    metadata = {
+        "pretty_name": pretty_name
+        or (benchmarks[0].name if len(benchmarks) == 1 else repo_id.split("/")[-1]),
+        "license": chosen,
+        "language": iso,
+        "multilinguality": "multilingual" if len(iso) > 1 else "monolingual",
+        "task_categories": ["text-retrieval"],
+        "task_ids": ["document-retrieval"],
+        "size_categories": [size],
+        "source_datasets": sorted({s["name"] for s in sources}),
+        "tags": ["optical-st", "cross-lingual-retrieval", "clir", "south-asian-languages", "mteb-layout"],
+        "configs": configs,
+    }
+    template = jinja2.Template((cards_dir() / "dataset_card.md").read_text(encoding="utf-8"))
+    text = template.render(
+        card_data=yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True).strip(),
+        repo_id=repo_id,
+        pairs=pairs,
+        sources=sources,
+        license_sentence=license_sentence,
+        citations=citations,
+        single=len(layouts) == 1,
+        **metadata,
+    )
+    validate_card(text, "dataset")
+    return text
+
+
+def _eval_yaml(layouts: Sequence[_BenchmarkLayout], pretty_name: str) -> dict:
+    tasks = []
+    for layout in layouts:
+        config = f"{layout.prefix}-queries" if layout.prefix else "queries"
+        tasks.append({"id": _benchmark_key(layout.benchmark), "config": config, "split": "test"})
+    return {
+        "name": pretty_name,
+        "description": "Cross-lingual retrieval (queries -> corpus, relevance in qrels); headline metric recall@10.",
+        "evaluation_framework": "optical-st",
+        "tasks": tasks,
+    }
+
+
+def push_benchmark(
+    benchmark: CLIRBenchmark | Iterable[CLIRBenchmark],
+    repo_id: str,
+    *,
+    license: str | None = None,
+    pretty_name: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    local_dir: str | Path | None = None,
+    exist_ok: bool = False,
+    endpoint: str | None = None,
+    commit_message: str | None = None,
+) -> str:
+    """Save a CLIR benchmark (or several language pairs) as a Hub dataset with a card, then push it.
+
+    The repository holds exactly what ``CLIRBenchmark.save`` writes (parquet ``corpus``, ``queries``,
+    ``qrels`` and ``metadata.json``; one sub-folder ``{query}-{document}`` per pair when several are
+    given), a ``README.md`` whose ``configs`` make ``load_dataset(repo_id, "corpus")`` (or
+    ``"{query}-{document}-corpus"``) work, and an ``eval.yaml`` declaring one task per pair.
+
+    Args:
+        benchmark: one ``CLIRBenchmark`` or an iterable of them (distinct language pairs).
+        repo_id: ``"user/name"`` of the dataset repository.
+        license: Hub licence id overriding the one derived from the benchmarks' metadata (CC BY-SA
+            sources make the dataset CC BY-SA); required when a source's licence is unknown.
+        pretty_name: card title (default the benchmark name).
+        private, token, exist_ok, endpoint, commit_message: as in :func:`push_model`.
+        local_dir: folder written before the upload (default ``./optical-st-hub/<user>__<name>``).
+
+    Returns:
+        The commit URL.
+    """
+    _check_repo_id(repo_id)
+    benchmarks = [benchmark] if hasattr(benchmark, "corpus") else list(benchmark)
+    if not benchmarks:
+        raise ValueError("No benchmark to push.")
+    keys = [_benchmark_key(b) for b in benchmarks]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"Benchmarks must have distinct language pairs, got {keys}.")
+    folder = Path(local_dir) if local_dir is not None else _default_local_dir(repo_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    layouts = []
+    for item, key in zip(benchmarks, keys, strict=True):
+        prefix = "" if len(benchmarks) == 1 else key
+        target = folder / prefix if prefix else folder
+        item.save(target)
+        files, counts = {}, {}
+        for part in BENCHMARK_PARTS:
+            found = _collect_parquet(target, part)
+            if not found:
+                raise HubError(f"{item.name}: save() wrote no parquet file for {part!r} under {target}.")
+            files[part] = [f"{prefix}/{path}" if prefix else path for path in found]
+            counts[part] = len(getattr(item, part))
+        layouts.append(_BenchmarkLayout(item, prefix, files, counts))
+    text = render_dataset_card(layouts, repo_id, license=license, pretty_name=pretty_name)
+    (folder / "README.md").write_text(text, encoding="utf-8")
+    title = _yaml_front_matter(text)["pretty_name"]
+    (folder / "eval.yaml").write_text(
+        yaml.safe_dump(_eval_yaml(layouts, title), sort_keys=False), encoding="utf-8"
+    )
+    return _upload(
+        folder,
+        repo_id,
+        "dataset",
+        token=token,
+        private=private,
+        exist_ok=exist_ok,
+        endpoint=endpoint,
+        commit_message=commit_message or "Upload CLIR benchmark with optical-st",
+        card_text=text,
+    )

@@ -1,0 +1,385 @@
+"""Hub round trips for tests/test_hub.py, run in a subprocess whose environment points at the test server.
+
+``huggingface_hub`` and ``datasets`` read ``HF_ENDPOINT``, ``HF_HOME`` and ``HF_HUB_OFFLINE`` when
+they are imported, and pytest imports them while collecting other test modules, so the round trips
+run here, in a fresh interpreter started by the test with that environment. Each step records what
+it measured in a JSON report; the assertions live in tests/test_hub.py.
+
+Usage: ``python tests/hub_worker.py online|offline WORKDIR REPORT.json``
+Environment: ``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_DISABLE_XET=1``, ``HF_TOKEN`` (online),
+``HF_HUB_OFFLINE=1`` (offline), ``HUB_FAKE_TOKEN`` (a token the server rejects),
+``HUB_DEAD_ENDPOINT`` (a URL nothing listens on).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+MODEL_REPO = "user/tiny-optical"
+DIR_MODEL_REPO = "user/tiny-optical-from-dir"
+BENCHMARK_REPO = "user/tiny-clir"
+
+PAIRS = [
+    ("नेपाल एक सुन्दर देश हो", "Nepal is a beautiful country"),
+    ("म भात खान्छु", "I eat rice"),
+    ("हिमाल अग्लो छ", "The mountain is tall"),
+    ("पानी परिरहेको छ", "It is raining"),
+    ("बच्चाहरू स्कूल जान्छन्", "The children go to school"),
+    ("उनी किताब पढ्छिन्", "She reads a book"),
+    ("बजार नजिकै छ", "The market is nearby"),
+    ("आज मौसम राम्रो छ", "The weather is nice today"),
+    ("मेरो घर काठमाडौंमा छ", "My house is in Kathmandu"),
+    ("हामी नदीमा पौडी खेल्छौं", "We swim in the river"),
+    ("चिया तातो छ", "The tea is hot"),
+    ("कुकुर दौडिरहेको छ", "The dog is running"),
+]
+TRAINING_INFO = {
+    "base_model": "intfloat/multilingual-e5-small",
+    "teacher": "intfloat/multilingual-e5-small",
+    "loss": {"name": "OTDistillLoss", "config": {"reg": 0.05, "cost": "cosine", "ot_weight": 1.0}},
+    "languages": ["npi_Deva"],
+    "bitext": [
+        {
+            "name": "Tiny Nepali-English test pairs",
+            "language": "npi_Deva",
+            "pairs": 12,
+            "license": "CC0",
+            "citation": "@misc{tinypairs, title={Tiny pairs}, year={2026}}",
+        }
+    ],
+    "hyperparameters": {"max_steps": 4, "per_device_train_batch_size": 4, "learning_rate": 1e-3, "seed": 0},
+    "hub_token": "must never reach a card",  # scrubbed by optical_st.hub
+}
+
+
+def record(report: dict, name: str, function) -> None:
+    """Run one step; store its measurements or its error (type, message, traceback)."""
+    start = time.perf_counter()
+    try:
+        report[name] = {"ok": True, **(function() or {})}
+    except Exception as error:
+        report[name] = {
+            "ok": False,
+            "error_type": type(error).__name__,
+            "message": str(error),
+            "traceback": "".join(traceback.format_exception(error)),
+        }
+    report[name]["seconds"] = round(time.perf_counter() - start, 2)
+
+
+def tiny_benchmark():
+    from datasets import Dataset
+
+    from optical_st.data import CLIRBenchmark
+
+    return CLIRBenchmark(
+        name="tiny-npi-eng",
+        queries=Dataset.from_dict(
+            {
+                "_id": [f"q{i}" for i in range(len(PAIRS))],
+                "text": [p[0] for p in PAIRS],
+                "language": ["npi_Deva"] * 12,
+            }
+        ),
+        corpus=Dataset.from_dict(
+            {
+                "_id": [f"d{i}" for i in range(len(PAIRS))],
+                "title": [""] * 12,
+                "text": [p[1] for p in PAIRS],
+                "language": ["eng_Latn"] * 12,
+            }
+        ),
+        qrels=Dataset.from_dict(
+            {
+                "query-id": [f"q{i}" for i in range(12)],
+                "corpus-id": [f"d{i}" for i in range(12)],
+                "score": [1] * 12,
+            }
+        ),
+        query_language="npi_Deva",
+        document_language="eng_Latn",
+        metadata={
+            "level": "sentence",
+            "source": "tiny",
+            "licence": "CC BY-SA 4.0",
+            "citation": "@misc{tiny}",
+        },
+    )
+
+
+def train_tiny_model(workdir: Path):
+    """A tiny model from tests/tiny_models.py, trained 4 steps with sentence-transformers' trainer."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from tiny_models import make_tiny_model
+
+    texts = [t for pair in PAIRS for t in pair]
+    model = make_tiny_model(workdir / "tiny", texts)
+    train = Dataset.from_dict({"anchor": [p[0] for p in PAIRS], "positive": [p[1] for p in PAIRS]})
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(workdir / "trainer"),
+        max_steps=4,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        seed=0,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=2,
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    before = model.encode(["नेपाल"], convert_to_numpy=True).copy()
+    SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train, loss=MultipleNegativesRankingLoss(model)
+    ).train()
+    after = model.encode(["नेपाल"], convert_to_numpy=True)
+    return model, float(abs(after - before).max())
+
+
+def all_text_under(folder: Path) -> str:
+    chunks = []
+    for path in folder.rglob("*"):
+        if path.is_file():
+            chunks.append(path.read_bytes().decode("utf-8", errors="replace"))
+    return "\n".join(chunks)
+
+
+def online(workdir: Path, report: dict) -> None:
+    import numpy as np
+    import yaml
+    from datasets import load_dataset
+    from huggingface_hub import DatasetCard, ModelCard, hf_hub_download, parse_eval_result_entries
+    from sentence_transformers import SentenceTransformer
+
+    from optical_st import hub
+    from optical_st.cli import main as cli_main
+    from optical_st.data import load_benchmark
+    from optical_st.evaluation import CLIREvaluator
+
+    log_file = workdir / "worker.log"
+    logging.basicConfig(filename=log_file, level=logging.DEBUG, force=True)
+    fake = os.environ["HUB_FAKE_TOKEN"]
+    probe = ["नेपाल सुन्दर छ", "The market is nearby", "चिया"]
+    state: dict = {}
+
+    def train():
+        model, change = train_tiny_model(workdir)
+        state["model"] = model
+        return {"weights_changed_by": change}
+
+    def push_benchmark():
+        benchmark = tiny_benchmark()
+        state["benchmark"] = benchmark
+        url = hub.push_benchmark(benchmark, BENCHMARK_REPO, local_dir=workdir / "bench-local")
+        local_card = (workdir / "bench-local" / "README.md").read_text(encoding="utf-8")
+        remote = DatasetCard.load(BENCHMARK_REPO, repo_type="dataset")
+        return {
+            "url": url,
+            "card_yaml_equal": remote.data.to_dict() == hub.validate_card(local_card, "dataset"),
+            "license": remote.data.to_dict().get("license"),
+            "configs": [c["config_name"] for c in remote.data.to_dict()["configs"]],
+            "eval_yaml": yaml.safe_load((workdir / "bench-local" / "eval.yaml").read_text()),
+        }
+
+    def load_benchmark_back():
+        benchmark = state["benchmark"]
+        tables = {
+            part: load_dataset(BENCHMARK_REPO, part, split="test") for part in ("corpus", "queries", "qrels")
+        }
+        equal = {part: tables[part].to_list() == getattr(benchmark, part).to_list() for part in tables}
+        loaded = load_benchmark(BENCHMARK_REPO)
+        state["loaded"] = loaded
+        return {
+            "load_dataset_equal": equal,
+            "load_benchmark_equal": {
+                p: getattr(loaded, p).to_list() == getattr(benchmark, p).to_list() for p in tables
+            },
+            "languages": [loaded.query_language, loaded.document_language],
+        }
+
+    def evaluate():
+        local = CLIREvaluator([state["benchmark"]], k_values=(1, 5, 10), n_bootstrap=50)
+        local(state["model"])
+        remote = CLIREvaluator([state["loaded"]], k_values=(1, 5, 10), n_bootstrap=50)
+        remote(state["model"])
+        state["evaluator"] = local
+        pick = {(r["benchmark"], r["metric"], r["k"]): r["value"] for r in local.results}
+        pick_remote = {(r["benchmark"], r["metric"], r["k"]): r["value"] for r in remote.results}
+        return {
+            "recall@10": pick[("tiny-npi-eng", "recall", 10)],
+            "same_results_from_hub": local.results == remote.results,
+            "n_rows": len(local.results),
+            "remote_recall@10": pick_remote[("tiny-npi-eng", "recall", 10)],
+        }
+
+    def push_model():
+        model = state["model"]
+        reference = model.encode(probe, convert_to_numpy=True)
+        url = hub.push_model(
+            model,
+            MODEL_REPO,
+            evaluation_results=state["evaluator"],
+            training_info=TRAINING_INFO,
+            benchmark_ids={"tiny-npi-eng": BENCHMARK_REPO},
+            license="mit",
+            local_dir=workdir / "model-local",
+        )
+        loaded = SentenceTransformer(MODEL_REPO, device="cpu")
+        again = loaded.encode(probe, convert_to_numpy=True)
+        local_text = (workdir / "model-local" / "README.md").read_text(encoding="utf-8")
+        remote = ModelCard.load(MODEL_REPO)
+        entries_path = hf_hub_download(MODEL_REPO, hub.EVAL_RESULTS_FILE)
+        entries = parse_eval_result_entries(yaml.safe_load(Path(entries_path).read_text()))
+        metadata = remote.data.to_dict()
+        return {
+            "url": url,
+            "max_abs_diff": float(np.abs(reference - again).max()),
+            "card_yaml_equal": metadata == hub.validate_card(local_text, "model"),
+            "card_text_equal": str(remote) == local_text,
+            "metadata": json.loads(json.dumps(metadata, default=str)),
+            "eval_entries": [
+                {"dataset_id": e.dataset_id, "task_id": e.task_id, "value": e.value, "notes": e.notes}
+                for e in entries
+            ],
+            "card_mentions": {
+                word: word in local_text
+                for word in (
+                    "OTDistillLoss",
+                    "Nepali",
+                    "huang2023optical",
+                    "Tiny Nepali-English test pairs",
+                    "CC0",
+                )
+            },
+            "card_has_scrubbed_key": "must never reach a card" in all_text_under(workdir / "model-local"),
+        }
+
+    def push_from_directory_with_cli():
+        directory = workdir / "model-local"  # holds optical_st_run.json from the previous push
+        code = cli_main(
+            ["push-model", str(directory), DIR_MODEL_REPO, "--local-dir", str(workdir / "dir-local")]
+        )
+        card = ModelCard.load(DIR_MODEL_REPO)
+        return {
+            "exit_code": code,
+            "has_model_index": "model-index" in card.data.to_dict(),
+            "teacher_in_card": "Teacher" in card.text,
+        }
+
+    def errors():
+        cases = {}
+        original = os.environ.get("HF_TOKEN")
+
+        def attempt(name, **kwargs):
+            target = workdir / f"err-{name}"
+            try:
+                hub.push_model(state["model"], f"user/err-{name}", local_dir=target, **kwargs)
+            except Exception as error:
+                formatted = "".join(traceback.format_exception(error))
+                kept = SentenceTransformer(str(target), device="cpu").encode(probe, convert_to_numpy=True)
+                cases[name] = {
+                    "type": type(error).__name__,
+                    "message": str(error),
+                    "token_in_message": fake in formatted,
+                    "token_in_files": fake in all_text_under(target),
+                    "local_kept": float(
+                        np.abs(kept - state["model"].encode(probe, convert_to_numpy=True)).max()
+                    )
+                    == 0.0,
+                    "mentions_local_dir": str(target) in str(error),
+                }
+            else:
+                cases[name] = {"type": None}
+
+        attempt("wrong-token", token=fake)
+        os.environ["HF_TOKEN"] = fake
+        attempt("wrong-token-env")
+        os.environ.pop("HF_TOKEN")
+        attempt("missing-token")
+        os.environ["HF_TOKEN"] = original or ""
+        attempt("dead-endpoint", token=fake, endpoint=os.environ["HUB_DEAD_ENDPOINT"])
+        hub.push_model(state["model"], "user/err-exists", local_dir=workdir / "err-exists-first")
+        attempt("exists")
+        attempt_ok = workdir / "err-exists-ok"
+        hub.push_model(state["model"], "user/err-exists", local_dir=attempt_ok, exist_ok=True)
+        cases["exists-ok"] = {"type": None}
+        cases["token_in_log"] = fake in log_file.read_text(encoding="utf-8", errors="replace")
+        return {"cases": cases}
+
+    for name, step in [
+        ("train", train),
+        ("push_benchmark", push_benchmark),
+        ("load_benchmark", load_benchmark_back),
+        ("evaluate", evaluate),
+        ("push_model", push_model),
+        ("push_from_directory", push_from_directory_with_cli),
+        ("errors", errors),
+    ]:
+        record(report, name, step)
+        if name in ("train", "push_benchmark") and not report[name]["ok"]:
+            break
+    if "model" in state:
+        np.save(workdir / "reference.npy", state["model"].encode(probe, convert_to_numpy=True))
+
+
+def offline(workdir: Path, report: dict) -> None:
+    import numpy as np
+    from datasets import load_dataset
+    from sentence_transformers import SentenceTransformer
+
+    from optical_st import hub
+    from optical_st.data import load_benchmark
+
+    probe = ["नेपाल सुन्दर छ", "The market is nearby", "चिया"]
+
+    def model():
+        loaded = SentenceTransformer(MODEL_REPO, device="cpu")
+        reference = np.load(workdir / "reference.npy")
+        return {
+            "max_abs_diff": float(np.abs(loaded.encode(probe, convert_to_numpy=True) - reference).max()),
+            "download_model_is_snapshot": "snapshots" in str(hub.download_model(MODEL_REPO)),
+        }
+
+    def benchmark():
+        folder = hub.download_dataset(BENCHMARK_REPO)
+        loaded = load_benchmark(BENCHMARK_REPO)
+        corpus = load_dataset(str(folder), "corpus", split="test")
+        return {"n_queries": len(loaded.queries), "n_corpus": len(corpus)}
+
+    def missing():
+        try:
+            hub.download_model("user/never-pushed")
+        except Exception as error:
+            return {"type": type(error).__name__, "message": str(error)}
+        return {"type": None}
+
+    def push_offline():
+        try:
+            hub.push_model(workdir / "model-local", "user/offline-push", local_dir=workdir / "offline-push")
+        except Exception as error:
+            return {"type": type(error).__name__, "message": str(error)}
+        return {"type": None}
+
+    for name, step in [
+        ("model", model),
+        ("benchmark", benchmark),
+        ("missing", missing),
+        ("push", push_offline),
+    ]:
+        record(report, name, step)
+
+
+if __name__ == "__main__":
+    mode, workdir, output = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    results: dict = {}
+    try:
+        (online if mode == "online" else offline)(workdir, results)
+    finally:
+        output.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
