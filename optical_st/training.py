@@ -1,0 +1,488 @@
+"""The distillation recipe as one function: :func:`distill` (used by ``optical-st train`` and the scaling study).
+
+A frozen teacher encodes the English side of the bitext, the student the other side, and the student
+is trained with one of three objectives, all through :class:`~sentence_transformers.SentenceTransformerTrainer`
+(so through accelerate: ``accelerate launch`` scales the same call to several GPUs/processes):
+
+``"ot"``
+    :class:`~optical_st.losses.OTDistillLoss` (OPTICAL, token-level optimal transport).
+``"ot+sentence"``
+    the same loss plus its sentence-level term (``sentence_weight``, default 1.0).
+``"mse"``
+    sentence-transformers' :class:`~sentence_transformers.losses.MSELoss` (Reimers & Gurevych 2020):
+    ``student(target) ~ teacher(english)`` on pooled embeddings, the teacher's embeddings computed once
+    up front. Like the OT loss, the student only sees the non-English side.
+
+Everything a run produces goes under ``output_dir``: ``final/`` (the trained student),
+``checkpoints/`` (trainer checkpoints, for ``resume_from_checkpoint``), ``best/`` (when an evaluator
+is given, see :class:`~optical_st.callbacks.OTDistillCallback`) and ``training_run.json`` (the
+configuration, data counts, timings, the log history and the best metric). ``final/`` and ``best/``
+also carry ``optical_st_run.json`` (:func:`optical_st.hub.save_run_info`), so ``optical-st push-model
+<output_dir>/final`` writes a model card describing the run.
+
+Example:
+    ::
+
+        from optical_st.data import load_bitext
+        from optical_st.training import distill
+
+        bitext = load_bitext("../shared/data/floresv1_ne_si", "npi_Deva", split="dev")
+        final = distill("intfloat/multilingual-e5-small", "intfloat/multilingual-e5-small", bitext,
+                        loss="ot", steps=200, batch_size=16, output_dir="runs/npi-ot")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from optical_st.callbacks import BEST_DIRNAME, OTDistillCallback, Schedule
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+LossName = Literal["ot", "mse", "ot+sentence"]
+LOSS_NAMES: tuple[str, ...] = ("ot", "mse", "ot+sentence")
+RUN_FILE = "training_run.json"
+FINAL_DIRNAME = "final"
+CHECKPOINTS_DIRNAME = "checkpoints"
+
+
+class OutputDirectoryInUseError(FileExistsError):
+    """``output_dir`` already holds another run (pass ``overwrite=True`` or resume it)."""
+
+
+def clean_bitext(
+    bitext: Dataset,
+    *,
+    languages: Iterable[str] | None = None,
+    exclude_texts: Iterable[str] = (),
+) -> tuple[Dataset, dict[str, int]]:
+    """Keep the usable training pairs: both sides non-blank, wanted languages, not in evaluation data.
+
+    Args:
+        bitext: a dataset with ``english`` and ``target`` columns (and ``language`` when filtering);
+            the :func:`optical_st.data.load_bitext` layout.
+        languages: keep only these languages (any code :func:`optical_st.languages.normalize_code` reads).
+        exclude_texts: sentences that must not be trained on (e.g. every text of the evaluation
+            benchmarks); a pair is dropped when its English or target side (stripped) is among them.
+
+    Returns:
+        the filtered dataset and counts ``{"input", "blank", "other_language", "overlap", "kept"}``.
+
+    Raises:
+        ValueError: a required column is missing, or no pair is left.
+    """
+    missing = {"english", "target"} - set(bitext.column_names)
+    if missing:
+        raise ValueError(f"bitext lacks column(s) {sorted(missing)}; it has {bitext.column_names}")
+    counts = {"input": len(bitext), "blank": 0, "other_language": 0, "overlap": 0}
+    english, target = bitext["english"], bitext["target"]
+    keep_languages = None
+    if languages is not None:
+        from optical_st.languages import normalize_code
+
+        keep_languages = {normalize_code(code) for code in languages}
+        if "language" not in bitext.column_names:
+            raise ValueError("cannot filter by language: the bitext has no `language` column")
+        row_languages = bitext["language"]
+    excluded = {text.strip() for text in exclude_texts}
+    keep = []
+    for index, (source, translation) in enumerate(zip(english, target, strict=True)):
+        source, translation = (source or "").strip(), (translation or "").strip()
+        if not source or not translation:
+            counts["blank"] += 1
+        elif keep_languages is not None and row_languages[index] not in keep_languages:
+            counts["other_language"] += 1
+        elif source in excluded or translation in excluded:
+            counts["overlap"] += 1
+        else:
+            keep.append(index)
+    counts["kept"] = len(keep)
+    if not keep:
+        raise ValueError(
+            f"no training pairs left after validation ({counts['input']} input: {counts['blank']} blank, "
+            f"{counts['other_language']} in other languages, {counts['overlap']} overlapping the evaluation data)"
+        )
+    return bitext.select(keep), counts
+
+
+def benchmark_texts(benchmarks: Iterable[Any]) -> set[str]:
+    """Every query and document text of some :class:`~optical_st.data.CLIRBenchmark` objects (stripped)."""
+    texts: set[str] = set()
+    for benchmark in benchmarks:
+        texts.update(text.strip() for text in benchmark.queries["text"])
+        texts.update(text.strip() for text in benchmark.corpus["text"])
+    return texts
+
+
+def evaluator_languages(evaluator: Any) -> set[str]:
+    """Languages an evaluator covers (query and document side), from its ``benchmarks``."""
+    languages: set[str] = set()
+    for benchmark in getattr(evaluator, "benchmarks", []):
+        benchmark = getattr(benchmark, "benchmark", benchmark)  # CLIREvaluator wraps each benchmark
+        languages.update({benchmark.query_language, benchmark.document_language})
+    return languages
+
+
+def check_languages_evaluated(bitext_languages: Iterable[str], evaluated: set[str]) -> None:
+    """Refuse to train on a language the evaluation cannot measure (so its effect would go unseen)."""
+    missing = sorted(set(bitext_languages) - evaluated)
+    if missing:
+        raise ValueError(
+            f"the bitext has language(s) {missing} that the evaluation benchmarks lack "
+            f"(they cover {sorted(evaluated)}); add benchmarks for them or filter the bitext"
+        )
+
+
+def prepare_output_dir(output_dir: str | Path, *, overwrite: bool = False, resume: bool = False) -> Path:
+    """Create ``output_dir``; refuse one that holds another run unless ``overwrite`` (or ``resume``)."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputDirectoryInUseError(f"output_dir {output_dir} exists and is not a directory")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not resume:
+        if not overwrite:
+            raise OutputDirectoryInUseError(
+                f"output_dir {output_dir} is not empty (another run?); pass --overwrite to replace it "
+                "or --resume-from-checkpoint to continue it"
+            )
+        for name in (FINAL_DIRNAME, CHECKPOINTS_DIRNAME, BEST_DIRNAME, RUN_FILE):
+            path = output_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return output_dir
+
+
+def _load_model(model: SentenceTransformer | str | Path) -> SentenceTransformer:
+    if isinstance(model, (str, Path)):
+        from optical_st.pretrained import load_sentence_transformer
+
+        return load_sentence_transformer(str(model))
+    return model
+
+
+def _label(model: Any) -> str | None:
+    if isinstance(model, (str, Path)):
+        return str(model)
+    source = getattr(model, "optical_st_source", None)
+    card = getattr(model, "model_card_data", None)
+    return getattr(source, "requested", None) or getattr(card, "base_model", None) or None
+
+
+def _bitext_summary(bitext: Dataset) -> list[dict[str, Any]]:
+    """One entry per (source, language) with its pair count, for the model card."""
+    sources = bitext["source"] if "source" in bitext.column_names else ["bitext"] * len(bitext)
+    languages = bitext["language"] if "language" in bitext.column_names else [""] * len(bitext)
+    counts: dict[tuple[str, str], int] = {}
+    for key in zip(sources, languages, strict=True):
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        {"name": name, "language": language, "pairs": n} for (name, language), n in sorted(counts.items())
+    ]
+
+
+def _device(model: Any) -> Any:
+    return next(model.parameters()).device
+
+
+def build_loss(
+    kind: LossName,
+    student: SentenceTransformer,
+    teacher: SentenceTransformer,
+    *,
+    reg: float = 0.05,
+    cost: str = "cosine",
+    sentence_weight: float | None = None,
+    loss_options: Mapping[str, Any] | None = None,
+) -> Any:
+    """The training loss object for ``kind`` (see the module docstring)."""
+    if kind == "mse":
+        from sentence_transformers.sentence_transformer.losses import MSELoss
+
+        return MSELoss(student)
+    if kind not in ("ot", "ot+sentence"):
+        raise ValueError(f"unknown loss {kind!r}; choose one of {', '.join(LOSS_NAMES)}")
+    from optical_st.losses import OTDistillLoss
+
+    if sentence_weight is None:
+        sentence_weight = 1.0 if kind == "ot+sentence" else 0.0
+    elif kind == "ot" and sentence_weight != 0.0:
+        raise ValueError("loss='ot' has no sentence term; use loss='ot+sentence' to set sentence_weight")
+    return OTDistillLoss(
+        student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight, **dict(loss_options or {})
+    )
+
+
+def _training_prompt(student: SentenceTransformer, prompt: str | None) -> str | None:
+    """``prompt`` may name one of the student's prompts (e.g. E5's ``"query"``) or be literal text."""
+    if prompt is None:
+        return None
+    prompts = getattr(student, "prompts", None) or {}
+    return prompts.get(prompt, prompt if prompt not in ("query", "passage", "document") else None)
+
+
+def distill(
+    student: SentenceTransformer | str | Path,
+    teacher: SentenceTransformer | str | Path,
+    bitext: Dataset,
+    *,
+    output_dir: str | Path,
+    loss: LossName = "ot",
+    steps: int | None = None,
+    epochs: float = 1.0,
+    batch_size: int = 16,
+    max_length: int | None = 128,
+    lr: float = 2e-5,
+    warmup_ratio: float = 0.1,
+    weight_decay: float = 0.01,
+    seed: int = 0,
+    reg: float = 0.05,
+    cost: str = "cosine",
+    sentence_weight: float | None = None,
+    loss_options: Mapping[str, Any] | None = None,
+    schedules: Mapping[str, Schedule] | None = None,
+    prompt: str | None = "query",
+    languages: Iterable[str] | None = None,
+    exclude_texts: Iterable[str] = (),
+    evaluator: Any = None,
+    eval_steps: int | None = None,
+    metric: str | None = None,
+    hub_model_id: str | None = None,
+    push_fn: Callable[..., Any] | None = None,
+    save_steps: int | None = 500,
+    logging_steps: int = 10,
+    report_to: str | list[str] = "none",
+    resume_from_checkpoint: str | bool | None = None,
+    overwrite: bool = False,
+    show_progress_bar: bool = True,
+    callbacks: Iterable[Any] = (),
+) -> Path:
+    """Distil ``teacher`` (English side) into ``student`` (other side) on ``bitext``; return the final model dir.
+
+    Args:
+        student: the model to train (a ``SentenceTransformer`` or a name/path for
+            :func:`optical_st.pretrained.load_sentence_transformer`). Trained in place.
+        teacher: the frozen teacher (same forms). May be the same checkpoint as the student (OPTICAL's
+            setup); it is never updated.
+        bitext: ``english``/``target`` pairs (:func:`optical_st.data.load_bitext` layout).
+        output_dir: run directory (see the module docstring); refused if it holds another run unless
+            ``overwrite`` or ``resume_from_checkpoint``.
+        loss: ``"ot"``, ``"ot+sentence"`` or ``"mse"``.
+        steps: optimizer steps (overrides ``epochs`` when given).
+        epochs: passes over the bitext when ``steps`` is ``None``.
+        batch_size: pairs per device per step.
+        max_length: token limit of student and teacher (``None`` keeps the models' own).
+        lr, warmup_ratio, weight_decay, seed: optimisation (linear decay after warm-up; AdamW).
+        reg, cost, sentence_weight, loss_options: passed to :class:`~optical_st.losses.OTDistillLoss`.
+        schedules: loss attribute -> :class:`~optical_st.callbacks.Schedule` (OT losses only).
+        prompt: prompt prepended to both sides during training: the name of one of the student's
+            prompts (default ``"query"``, E5's symmetric prompt; ignored when the model has none) or
+            literal text; ``None`` for no prompt.
+        languages: train only on these languages of the bitext.
+        exclude_texts: texts never to train on (e.g. :func:`benchmark_texts` of the evaluation).
+        evaluator: e.g. a :class:`~optical_st.evaluation.CLIREvaluator`; every bitext language must be
+            one it evaluates. Runs every ``eval_steps`` and at the end; the best model by ``metric``
+            (default: the evaluator's ``primary_metric``) goes to ``output_dir/best``.
+        hub_model_id, push_fn: push each new best model (after saving it locally); a failed push is
+            reported and training continues.
+        save_steps: trainer checkpoint interval (``None`` or 0: no intermediate checkpoints).
+        logging_steps: log interval (loss, ``ot/*`` diagnostics).
+        report_to: transformers reporters (``"tensorboard"``, ``"wandb"``, ...).
+        resume_from_checkpoint: a checkpoint path, or ``True`` for the latest under ``output_dir``.
+        overwrite: replace a previous run in ``output_dir``.
+        show_progress_bar: tqdm progress bar for training.
+        callbacks: extra ``TrainerCallback`` objects.
+
+    Returns:
+        ``output_dir / "final"``, the trained student (a sentence-transformers folder).
+
+    Raises:
+        ValueError: unknown loss, teacher and student on different devices, bitext languages the
+            evaluation lacks, no usable training pairs.
+        OutputDirectoryInUseError: ``output_dir`` holds another run.
+    """
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    if loss not in LOSS_NAMES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_NAMES)}")
+    if steps is not None and steps <= 0:
+        raise ValueError(f"steps must be positive, got {steps}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if schedules and loss == "mse":
+        raise ValueError("schedules apply to the OT loss's reg/ot_weight/sentence_weight, not to loss='mse'")
+    output_dir = prepare_output_dir(output_dir, overwrite=overwrite, resume=bool(resume_from_checkpoint))
+
+    student_label, teacher_label = _label(student), _label(teacher)
+    student, teacher = _load_model(student), _load_model(teacher)
+    if student is teacher:
+        raise ValueError("teacher and student must be two model objects (load the checkpoint twice)")
+    if _device(student) != _device(teacher):
+        raise ValueError(
+            f"teacher is on {_device(teacher)} but student on {_device(student)}; "
+            "load both on the same device (the trainer moves them together)"
+        )
+    if max_length is not None:
+        student.max_seq_length = teacher.max_seq_length = int(max_length)
+    teacher.eval()
+    teacher.requires_grad_(False)
+
+    bitext, counts = clean_bitext(bitext, languages=languages, exclude_texts=exclude_texts)
+    trained_languages = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
+    if evaluator is not None:
+        check_languages_evaluated(trained_languages, evaluator_languages(evaluator))
+        metric = metric or getattr(evaluator, "primary_metric", None)
+        name = getattr(evaluator, "name", "")
+        if metric and name and not metric.startswith(f"{name}_"):
+            metric = f"{name}_{metric}"
+    logger.info("training pairs: %s", counts)
+
+    text_prompt = _training_prompt(student, prompt)
+    loss_object = build_loss(loss, student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight,
+                             loss_options=loss_options)  # fmt: skip
+    if loss == "mse":
+        train_dataset = _with_teacher_labels(bitext, teacher, text_prompt, batch_size, show_progress_bar)
+    else:
+        train_dataset = bitext.select_columns(["english", "target"])
+
+    run_info = {
+        "base_model": student_label,
+        "teacher": teacher_label,
+        "loss": {
+            "name": {"mse": "MSELoss"}.get(loss, "OTDistillLoss"),
+            "config": loss_object.get_config_dict() if hasattr(loss_object, "get_config_dict") else {},
+            "citation": getattr(loss_object, "citation", ""),
+        },
+        "languages": trained_languages,
+        "bitext": _bitext_summary(bitext),
+        "hyperparameters": {
+            "objective": loss, "steps": steps, "epochs": epochs, "batch_size": batch_size,
+            "max_length": max_length, "learning_rate": lr, "warmup_ratio": warmup_ratio,
+            "weight_decay": weight_decay, "seed": seed, "prompt": text_prompt,
+            "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
+        },
+    }  # fmt: skip
+    callback = OTDistillCallback(
+        None if loss == "mse" else loss_object,
+        schedules=schedules,
+        evaluator=evaluator,
+        eval_steps=eval_steps if evaluator is not None else None,
+        metric=metric,
+        output_dir=output_dir,
+        hub_model_id=hub_model_id,
+        push_fn=push_fn,
+        run_info=run_info,
+    )
+    n_steps = steps if steps is not None else math.ceil(len(train_dataset) / batch_size * epochs)
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir / CHECKPOINTS_DIRNAME),
+        max_steps=steps if steps is not None else -1,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        warmup_steps=round(warmup_ratio * n_steps),
+        weight_decay=weight_decay,
+        seed=seed,
+        data_seed=seed,
+        logging_steps=logging_steps,
+        logging_first_step=True,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        save_total_limit=2,
+        report_to=report_to,
+        disable_tqdm=not show_progress_bar,
+        prompts=text_prompt,
+        dataloader_drop_last=False,
+    )
+    data_collator = None
+    if loss != "mse" and not loss_object.shared_tokenizer:
+        # the teacher must tokenize the English column itself (see OTDistillLoss)
+        data_collator = loss_object.data_collator(prompts=text_prompt)
+    trainer = SentenceTransformerTrainer(
+        model=student,
+        args=args,
+        train_dataset=train_dataset,
+        loss=loss_object,
+        data_collator=data_collator,
+        callbacks=list(callbacks),
+    )
+    callback.attach(trainer)
+    teacher.to(args.device)  # under `accelerate launch` each process trains on its own device
+
+    _write_run_file(output_dir, {
+        "status": "running",
+        "loss": loss, "steps": steps, "epochs": epochs, "batch_size": batch_size, "max_length": max_length,
+        "lr": lr, "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "seed": seed,
+        "loss_config": loss_object.get_config_dict() if hasattr(loss_object, "get_config_dict") else {},
+        "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
+        "prompt": text_prompt, "languages": trained_languages, "pairs": counts,
+        "metric": metric, "eval_steps": eval_steps, "world_size": args.world_size,
+    })  # fmt: skip
+    if resume_from_checkpoint is True and not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
+        raise FileNotFoundError(f"no checkpoint to resume under {output_dir / CHECKPOINTS_DIRNAME}")
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    seconds = time.perf_counter() - started
+
+    final_dir = output_dir / FINAL_DIRNAME
+    if trainer.is_world_process_zero():
+        student.save(str(final_dir))
+        from optical_st.hub import save_run_info
+
+        final_rows = None
+        if (
+            evaluator is not None
+            and callback.evaluations
+            and callback.evaluations[-1]["step"] == result.global_step
+        ):
+            final_rows = getattr(evaluator, "results", None) or None
+        save_run_info(final_dir, run_info, final_rows)
+        run = json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
+        run.update({
+            "status": "done",
+            "train_seconds": round(seconds, 1),
+            "global_step": result.global_step,
+            "train_loss": result.training_loss,
+            "best": None if callback.best_metric is None else {
+                "metric": metric, "value": callback.best_metric, "step": callback.best_step,
+                "path": str(callback.best_path),
+            },
+            "push_errors": callback.push_errors,
+            "log_history": trainer.state.log_history,
+        })  # fmt: skip
+        _write_run_file(output_dir, run)
+    return final_dir
+
+
+def _with_teacher_labels(
+    bitext: Dataset,
+    teacher: SentenceTransformer,
+    prompt: str | None,
+    batch_size: int,
+    show_progress_bar: bool,
+) -> Dataset:
+    """``target`` + ``label`` (the teacher's embedding of ``english``), MSELoss's input layout."""
+    embeddings = teacher.encode(
+        bitext["english"], prompt=prompt, batch_size=max(batch_size, 32), convert_to_numpy=True,
+        show_progress_bar=show_progress_bar,
+    )  # fmt: skip
+    return bitext.select_columns(["target"]).add_column("label", [row.tolist() for row in embeddings])
+
+
+def _write_run_file(output_dir: Path, content: Mapping[str, Any]) -> None:
+    path = output_dir / RUN_FILE
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
+    partial.replace(path)
