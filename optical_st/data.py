@@ -710,6 +710,8 @@ def _load_table(path: Path, languages, name: str | None = None, id_prefix: str =
         ):
             default_language = _argument_language(items[0])
     for index, (where, record) in enumerate(records):
+        if "english" not in record and isinstance(record.get("translation"), dict):
+            record = {**record, **_from_translation(record["translation"], where)}
         missing = [column for column in ("english", "target") if column not in record]
         if missing:
             raise BitextValidationError(
@@ -741,6 +743,17 @@ def _load_table(path: Path, languages, name: str | None = None, id_prefix: str =
             **values,
         )
     return rows
+
+
+def _from_translation(translation: dict[str, Any], where: str) -> dict[str, Any]:
+    """The Hub's translation format ``{"en": ..., "ne": ...}`` as english / target / language."""
+    english_keys = [key for key in translation if _maybe_code(key) == ENGLISH]
+    others = [key for key in translation if key not in english_keys]
+    if len(english_keys) != 1 or len(others) != 1:
+        raise BitextValidationError(
+            f"{where}: a translation record needs one English and one other language, got {sorted(translation)}."
+        )
+    return {"english": translation[english_keys[0]], "target": translation[others[0]], "language": others[0]}
 
 
 def _filter_languages(rows: _Rows, languages, origin: str) -> _Rows:
@@ -792,7 +805,8 @@ def load_bitext(
             * a folder of line-aligned ``{language}.txt`` files with ``eng_Latn.txt``;
             * a pair ``(english_file, target_file)`` of line-aligned text files (``language`` required);
             * a TSV (header line, tab-separated, no quoting), CSV, JSONL or Parquet file with columns
-              ``english``, ``target`` and optionally ``language``, ``id``, ``doc_id``;
+              ``english``, ``target`` and optionally ``language``, ``id``, ``doc_id`` (JSONL/Parquet
+              may instead hold the Hub translation format ``{"translation": {"en": ..., "ne": ...}}``);
             * a Hub dataset id (``user/name``), downloaded through :mod:`optical_st.hub`.
         language: the non-English language(s) to keep, in any spelling (``ne``, ``npi``, ``npi_Deva``,
             ``Nepali``), a tier (``low``), ``all``, or a list. ``None`` keeps every language present.

@@ -326,6 +326,15 @@ def test_user_jsonl(tmp_path):
         load_bitext(path)
 
 
+def test_hub_translation_format(tmp_path):
+    path = write(tmp_path / "opus.jsonl", json.dumps({"translation": {"en": "Water", "si": "ජලය"}}) + "\n")
+    bitext = load_bitext(path)
+    assert (bitext[0]["english"], bitext[0]["target"], bitext[0]["language"]) == ("Water", "ජලය", "sin_Sinh")
+    write(path, json.dumps({"translation": {"en": "Water", "si": "ජලය", "ne": "पानी"}}) + "\n")
+    with pytest.raises(BitextValidationError, match=r"opus\.jsonl:1: a translation record needs"):
+        load_bitext(path)
+
+
 def test_repeated_ids_are_an_error(tmp_path):
     path = write(tmp_path / "ids.tsv", "id\tenglish\ttarget\nx\tWater\tपानी\nx\tFire\tआगो\n")
     with pytest.raises(BitextValidationError, match=r"ids\.tsv:3: id 'x' already used at .*ids\.tsv:2"):
