@@ -1401,6 +1401,7 @@ def load_benchmark(
     *,
     query_language: str | None = None,
     document_language: str | None = None,
+    split: str = "test",
     revision: str | None = None,
 ) -> CLIRBenchmark:
     """Load a benchmark saved with :meth:`CLIRBenchmark.save`, an MTEB-style folder, or a Hub dataset.
@@ -1414,7 +1415,14 @@ def load_benchmark(
         source: folder or Hub dataset id (``user/name``).
         query_language, document_language: keep only queries / documents of these languages (for
             multilingual pools); required when the files have no ``language`` column and no metadata.
+        split: when the qrels come in several split files (MTEB's ``qrels/{train,dev,test}.tsv``),
+            the one to use; the queries are then restricted to those of that split.
         revision: Hub revision when ``source`` is a Hub id.
+
+    Example::
+
+        >>> benchmark = load_benchmark("benchmarks/flores-npi-eng")  # doctest: +SKIP
+        >>> benchmark = load_benchmark("user/clir-benchmarks", query_language="ne", document_language="en")  # doctest: +SKIP
     """
     path = Path(source)
     if not path.is_dir():
@@ -1426,7 +1434,14 @@ def load_benchmark(
     info = {}
     if (path / "metadata.json").is_file():
         info = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
-    parts = {part: _read_benchmark_part(path, part) for part in ("queries", "corpus", "qrels")}
+    parts = {part: _read_benchmark_part(path, part) for part in ("queries", "corpus")}
+    parts["qrels"], split_files = _read_benchmark_part(path, "qrels", split), _qrels_split_files(path, split)
+    if split_files:
+        # MTEB keeps every split's queries in one file: evaluate only the queries of this split.
+        in_split = set(_column(parts["qrels"], "query-id"))
+        ids = _column(parts["queries"], "_id")
+        parts["queries"] = parts["queries"].select([i for i, q in enumerate(ids) if q in in_split])
+        info.setdefault("metadata", {})["split"] = split
     query_language = query_language or info.get("query_language")
     document_language = document_language or info.get("document_language")
     queries = _with_language(parts["queries"], query_language, "queries", path)
@@ -1486,9 +1501,10 @@ def _benchmark_folder(path: Path, query_language: str | None, document_language:
     )
 
 
-def _read_benchmark_part(directory: Path, part: str) -> Dataset:
-    import pandas as pd
+_SPLIT_NAMES = ("train", "dev", "validation", "test")
 
+
+def _part_files(directory: Path, part: str) -> list[Path]:
     folders = [directory / part] + ([directory / "default"] if part == "qrels" else [])
     files = [
         p
@@ -1497,9 +1513,32 @@ def _read_benchmark_part(directory: Path, part: str) -> Dataset:
         for p in sorted(folder.rglob("*"))
         if p.suffix in (".parquet", ".jsonl", ".tsv", ".csv")
     ]
-    files = files or [
-        p for suffix in (".parquet", ".jsonl") if (p := directory / f"{part}{suffix}").is_file()
-    ]
+    return files or [p for suffix in (".parquet", ".jsonl") if (p := directory / f"{part}{suffix}").is_file()]
+
+
+def _split_of(path: Path) -> str | None:
+    tokens = re.split(r"[._-]", path.name)
+    return next((token for token in tokens if token in _SPLIT_NAMES), None)
+
+
+def _qrels_split_files(directory: Path, split: str) -> list[Path]:
+    """The qrels files of ``split`` when the qrels are stored per split (else ``[]``: use them all)."""
+    files = _part_files(directory, "qrels")
+    splits = {_split_of(path) for path in files} - {None}
+    if len(splits) < 2:
+        return []
+    chosen = [path for path in files if _split_of(path) == split]
+    if not chosen:
+        raise BenchmarkValidationError(
+            f"{directory}: no qrels for split {split!r}; splits present: {sorted(splits)}."
+        )
+    return chosen
+
+
+def _read_benchmark_part(directory: Path, part: str, split: str = "test") -> Dataset:
+    import pandas as pd
+
+    files = (_qrels_split_files(directory, split) if part == "qrels" else []) or _part_files(directory, part)
     if not files:
         raise BenchmarkValidationError(
             f"{directory}: no {part} data (expected {part}/*.parquet, {part}/*.jsonl or {part}.jsonl)."

@@ -614,6 +614,24 @@ def test_load_mteb_jsonl_layout_with_language_filter(tmp_path):
         load_benchmark(tmp_path)
 
 
+def test_mteb_qrels_per_split_select_their_queries(tmp_path):
+    queries = [{"_id": f"q{i}", "text": f"प्रश्न {i}"} for i in range(3)]
+    write(tmp_path / "queries.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in queries))
+    write(tmp_path / "corpus.jsonl", json.dumps({"_id": "d0", "title": "T", "text": "Answer"}) + "\n")
+    (tmp_path / "qrels").mkdir()
+    write(tmp_path / "qrels" / "train.tsv", "query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td0\t1\n")
+    write(tmp_path / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\nq2\td0\t1\n")
+    test = load_benchmark(tmp_path, query_language="ne", document_language="en")
+    assert test.queries["_id"][:] == ["q2"] and test.metadata["split"] == "test"
+    assert test.corpus[0]["language"] == "eng_Latn" and test.corpus[0]["title"] == "T"
+    train = load_benchmark(tmp_path, query_language="ne", document_language="en", split="train")
+    assert train.queries["_id"][:] == ["q0", "q1"]
+    with pytest.raises(
+        BenchmarkValidationError, match=r"no qrels for split 'dev'; splits present: \['test', 'train'\]"
+    ):
+        load_benchmark(tmp_path, query_language="ne", document_language="en", split="dev")
+
+
 def test_load_one_pair_of_a_multi_pair_folder(tmp_path, toy_bitext):
     # hub.push_benchmark stores several language pairs as {query}-{document} sub-folders.
     forward = sentence_retrieval_benchmark(toy_bitext, "xx->eng")
