@@ -1095,8 +1095,9 @@ def sentence_retrieval_benchmark(
     Identical texts are merged on both sides, so no correct answer is ever scored as a miss: a
     repeated English line becomes one document relevant to all its translations' queries, and a
     repeated query text becomes one query relevant to all its translations (the counts are in
-    ``metadata["merged_duplicate_documents"]`` / ``["merged_duplicate_queries"]``). Query and document
-    ids are the bitext ``id`` of the first pair with that text.
+    ``metadata["merged_duplicate_documents"]`` / ``["merged_duplicate_queries"]``). Ids are
+    ``{language}:{bitext id}`` of the first pair with that text (``npi_Deva:12`` -> ``eng_Latn:12``), so
+    a query never shares its id with its answer (BEIR-style evaluators drop such hits).
 
     Args:
         bitext: output of :func:`load_bitext` with a single language.
@@ -1110,7 +1111,7 @@ def sentence_retrieval_benchmark(
         ...     "english": ["Hello", "Thanks"], "target": ["नमस्ते", "धन्यवाद"], "doc_id": ["", ""],
         ...     "source": ["toy", "toy"]})
         >>> sentence_retrieval_benchmark(bitext, "xx->eng").relevant_docs()
-        {'0': {'0'}, '1': {'1'}}
+        {'npi_Deva:0': {'eng_Latn:0'}, 'npi_Deva:1': {'eng_Latn:1'}}
     """
     language = _single_language(bitext)
     query_language, document_language = _parse_direction(direction, language)
@@ -1118,7 +1119,11 @@ def sentence_retrieval_benchmark(
         ("target", "english") if query_language == language else ("english", "target")
     )
     queries, corpus, qrels = _group_pairs(
-        _column(bitext, "id"), _column(bitext, query_column), _column(bitext, document_column)
+        _column(bitext, "id"),
+        _column(bitext, query_column),
+        _column(bitext, document_column),
+        query_language,
+        document_language,
     )
     sources = _column(bitext, "source") if "source" in bitext.column_names else ["unknown"]
     meta = _source_metadata(sources)
@@ -1156,14 +1161,24 @@ def sentence_retrieval_benchmark(
     )
 
 
-def _group_pairs(ids: Sequence[str], query_texts: Sequence[str], document_texts: Sequence[str]):
-    """Merge identical texts: ({query_id: text}, {doc_id: text}, {query_id: [doc_id, ...]})."""
+def _group_pairs(
+    ids: Sequence[str],
+    query_texts: Sequence[str],
+    document_texts: Sequence[str],
+    query_language: str,
+    document_language: str,
+):
+    """Merge identical texts: ({query_id: text}, {doc_id: text}, {query_id: [doc_id, ...]}).
+
+    Ids are ``{language}:{bitext id}``: a query and its translation must not share an id, because
+    BEIR-style evaluators drop retrieved documents whose id equals the query id.
+    """
     query_by_text: dict[str, str] = {}
     document_by_text: dict[str, str] = {}
     qrels: dict[str, list[str]] = defaultdict(list)
     for row_id, query, document in zip(ids, query_texts, document_texts, strict=True):
-        query_id = query_by_text.setdefault(query, row_id)
-        document_id = document_by_text.setdefault(document, row_id)
+        query_id = query_by_text.setdefault(query, f"{query_language}:{row_id}")
+        document_id = document_by_text.setdefault(document, f"{document_language}:{row_id}")
         if document_id not in qrels[query_id]:
             qrels[query_id].append(document_id)
     queries = {query_id: text for text, query_id in query_by_text.items()}
@@ -1187,7 +1202,8 @@ def document_retrieval_benchmark(
     FLoRes v1 article title, TICO-19 tuid prefix): the sentences of one document joined by a space in
     bitext order, with exact repeats inside a document kept once. The document ``_id`` is the
     ``doc_id``; titles are left empty because some ``doc_id`` values (URLs, titles) would leak the answer.
-    A query text occurring in several documents is one query relevant to all of them.
+    A query text occurring in several documents is one query relevant to all of them; query ids are
+    ``{language}:{bitext id}`` as in :func:`sentence_retrieval_benchmark`.
 
     Args:
         bitext: output of :func:`load_bitext` with a single language and non-empty ``doc_id``.
@@ -1201,7 +1217,7 @@ def document_retrieval_benchmark(
         ...     "english": ["A cat.", "It sleeps.", "Rain."], "target": ["बिरालो।", "सुत्छ।", "पानी।"],
         ...     "doc_id": ["cats", "cats", "weather"], "source": ["toy"] * 3})
         >>> benchmark = document_retrieval_benchmark(bitext, "xx->eng")
-        >>> benchmark.corpus["text"][:], benchmark.relevant_docs()["1"]
+        >>> benchmark.corpus["text"][:], benchmark.relevant_docs()["npi_Deva:1"]
         (['A cat. It sleeps.', 'Rain.'], {'cats'})
     """
     language = _single_language(bitext)
@@ -1230,7 +1246,7 @@ def document_retrieval_benchmark(
     ):
         if sentence not in documents[doc_id]:
             documents[doc_id].append(sentence)
-        query_id = query_by_text.setdefault(query, row_id)
+        query_id = query_by_text.setdefault(query, f"{query_language}:{row_id}")
         if doc_id not in qrels[query_id]:
             qrels[query_id].append(doc_id)
     queries = {query_id: text for text, query_id in query_by_text.items()}

@@ -208,7 +208,7 @@ def test_flores_document_benchmark_each_sentence_is_inside_its_article(flores200
     corpus = dict(zip(benchmark.corpus["_id"][:], benchmark.corpus["text"][:], strict=True))
     relevant = benchmark.relevant_docs()
     for row in nepali.select(range(0, 1040, 7)):
-        (doc,) = relevant[row["id"]]
+        (doc,) = relevant[f"npi_Deva:{row['id']}"]
         assert doc == row["doc_id"] and row["english"] in corpus[doc]
 
 
@@ -463,11 +463,18 @@ def toy_benchmark(toy_bitext) -> CLIRBenchmark:
 
 def test_sentence_benchmark_merges_repeated_documents(toy_benchmark):
     assert toy_benchmark.corpus["text"][:] == ["A cat.", "It sleeps.", "Rain falls.", "Sun."]
-    assert toy_benchmark.corpus["_id"][:] == ["0", "1", "2", "4"]
+    assert toy_benchmark.corpus["_id"][:] == ["eng_Latn:0", "eng_Latn:1", "eng_Latn:2", "eng_Latn:4"]
     # "A cat." appears twice in English: both Nepali translations retrieve the single document "0";
     # "सुत्छ।" appears twice in Nepali: one query, relevant to both of its English sentences.
-    assert toy_benchmark.relevant_docs() == {"0": {"0"}, "1": {"1", "4"}, "2": {"2"}, "3": {"0"}}
-    assert toy_benchmark.queries["_id"][:] == ["0", "1", "2", "3"]
+    assert toy_benchmark.relevant_docs() == {
+        "npi_Deva:0": {"eng_Latn:0"},
+        "npi_Deva:1": {"eng_Latn:1", "eng_Latn:4"},
+        "npi_Deva:2": {"eng_Latn:2"},
+        "npi_Deva:3": {"eng_Latn:0"},
+    }
+    assert toy_benchmark.queries["_id"][:] == ["npi_Deva:0", "npi_Deva:1", "npi_Deva:2", "npi_Deva:3"]
+    # A query never shares its id with its answer (BEIR-style evaluators would drop that hit).
+    assert not set(toy_benchmark.queries["_id"][:]) & set(toy_benchmark.corpus["_id"][:])
     assert toy_benchmark.metadata["merged_duplicate_documents"] == 1
     assert toy_benchmark.metadata["merged_duplicate_queries"] == 1
     assert toy_benchmark.metadata["level"] == "sentence"
@@ -477,7 +484,7 @@ def test_sentence_benchmark_reverse_direction(toy_bitext):
     benchmark = sentence_retrieval_benchmark(toy_bitext.select(range(3)), "eng->xx")
     assert (benchmark.query_language, benchmark.document_language) == ("eng_Latn", "npi_Deva")
     assert benchmark.queries["text"][:] == ["A cat.", "It sleeps.", "Rain falls."]
-    assert benchmark.relevant_docs() == {"0": {"0"}, "1": {"1"}, "2": {"2"}}
+    assert benchmark.relevant_docs() == {f"eng_Latn:{i}": {f"npi_Deva:{i}"} for i in range(3)}
     assert sentence_retrieval_benchmark(toy_bitext, "eng_Latn->npi").query_language == "eng_Latn"
     with pytest.raises(ValueError, match="direction must be"):
         sentence_retrieval_benchmark(toy_bitext, "xx->fra")
@@ -488,15 +495,15 @@ def test_document_benchmark_groups_sentences_in_order(toy_bitext):
     corpus = dict(zip(benchmark.corpus["_id"][:], benchmark.corpus["text"][:], strict=True))
     assert corpus == {"cats": "A cat. It sleeps.", "weather": "Rain falls. Sun."}
     assert benchmark.relevant_docs() == {
-        "0": {"cats"},
-        "1": {"cats", "weather"},
-        "2": {"weather"},
-        "3": {"cats"},
+        "npi_Deva:0": {"cats"},
+        "npi_Deva:1": {"cats", "weather"},
+        "npi_Deva:2": {"weather"},
+        "npi_Deva:3": {"cats"},
     }
     reverse = document_retrieval_benchmark(toy_bitext, "eng->xx")
     reverse_corpus = dict(zip(reverse.corpus["_id"][:], reverse.corpus["text"][:], strict=True))
     assert reverse_corpus["cats"] == "बिरालो। सुत्छ। एउटा बिरालो।"
-    assert reverse.relevant_docs()["0"] == {"cats"} and reverse.metadata["level"] == "document"
+    assert reverse.relevant_docs()["eng_Latn:0"] == {"cats"} and reverse.metadata["level"] == "document"
 
 
 def test_document_benchmark_needs_doc_ids(toy_bitext):
