@@ -8,7 +8,8 @@ Bitext (:func:`load_bitext`) has the columns
 =========  =========================================================================
 column     content
 =========  =========================================================================
-id         row id, unique per language (FLORES: the SIB-200 id; others: ``split:line``)
+id         unique per language: FLORES SIB-200 id, ``split:line`` (FLoRes v1), ``split:tuid`` (TICO-19),
+           0-based line (other files) or the file's own ``id`` column
 language   FLORES-200 code of the non-English side, e.g. ``npi_Deva``
 english    English sentence
 target     its translation
@@ -27,8 +28,8 @@ Example::
     >>> len(bitext)  # doctest: +SKIP
     509
     >>> benchmark = sentence_retrieval_benchmark(bitext, "xx->eng")  # doctest: +SKIP
-    >>> benchmark.relevant_docs()["0"]  # doctest: +SKIP
-    {'0'}
+    >>> benchmark.relevant_docs()["npi_Deva:0"]  # doctest: +SKIP
+    {'eng_Latn:0'}
 """
 
 from __future__ import annotations
@@ -1027,7 +1028,9 @@ class CLIRBenchmark:
             "document_language": self.document_language,
             "metadata": self.metadata,
         }
-        (directory / "metadata.json").write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
+        (directory / "metadata.json").write_text(
+            json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
         return directory
 
     def __repr__(self) -> str:
