@@ -738,7 +738,10 @@ def _upload(
         raise HubConnectionError(
             f"Cannot push {repo_id}: HF_HUB_OFFLINE=1 is set. The files are in {folder}."
         )
-    token = resolve_token(token)
+    try:
+        token = resolve_token(token)
+    except HubAuthenticationError as error:
+        raise HubAuthenticationError(f"{error} Nothing was lost: the files are in {folder}.") from None
     if token in card_text:  # defence in depth: a token must never be published
         raise HubError(
             f"Refusing to push: the card in {folder} contains the token. Remove it from the metadata."
@@ -805,12 +808,12 @@ def push_model(
             to do and where the local copy is; ValueError for a bad ``repo_id`` or evaluation row.
     """
     _check_repo_id(repo_id)
+    if isinstance(model_or_dir, str | Path) and not Path(model_or_dir).is_dir():
+        raise FileNotFoundError(f"Model directory not found: {model_or_dir}")
     from sentence_transformers import SentenceTransformer
 
     if isinstance(model_or_dir, str | Path):
         source = Path(model_or_dir)
-        if not source.is_dir():
-            raise FileNotFoundError(f"Model directory not found: {source}")
         run = load_run_info(source)
         training_info = training_info if training_info is not None else run.get("training_info")
         evaluation_results = (

@@ -1,0 +1,365 @@
+"""optical_st.hub against a real Hub-compatible HTTP server, plus the card logic without a network.
+
+How the server is reached: ``huggingface_hub`` and ``datasets`` read ``HF_ENDPOINT``, ``HF_HOME``
+and ``HF_HUB_OFFLINE`` once, at import time, and pytest imports them while collecting other test
+modules, long before any fixture here runs. So this module starts ``tests/hub_server.py`` (standard
+library, a thread on 127.0.0.1 with a free port) and runs the round trips in fresh interpreters,
+``tests/hub_worker.py``, whose environment points at the server: one online worker (push, pull,
+errors) and one offline worker (``HF_HUB_OFFLINE=1``, the cache the online worker filled, the
+server already stopped). Nothing in the clients is mocked: the real ``huggingface_hub``,
+``datasets`` and ``sentence-transformers`` code talks HTTP to the server. The offline worker is
+started together with the online one and waits, after its imports, until the cache is ready, so
+the two interpreter start-ups overlap. The workers write JSON reports; the assertions are here.
+
+The tests in the second half call the card helpers in-process (no server, no token).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from optical_st import hub
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+VALID_TOKEN = "hf_test_valid_token_for_the_local_server"
+FAKE_TOKEN = "hf_FAKEsecretTOKEN9f8e7d6c5b4a"  # recognisable: must never show up anywhere
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict:
+    from hub_server import HubTestServer
+
+    workdir = tmp_path_factory.mktemp("hub")
+    server = HubTestServer(valid_tokens={VALID_TOKEN}).start()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HF_", "HUGGING_FACE_", "TRANSFORMERS_"))
+    }
+    env.update(
+        HF_ENDPOINT=server.endpoint,
+        HF_HOME=str(workdir / "hf-home"),
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HUB_FAKE_TOKEN=FAKE_TOKEN,
+        HUB_DEAD_ENDPOINT=f"http://127.0.0.1:{_free_port()}",
+        PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT), env.get("PYTHONPATH", "")]),
+        TOKENIZERS_PARALLELISM="false",
+    )
+    ready = workdir / "cache-ready"
+    offline_env = dict(env, HF_HUB_OFFLINE="1", HUB_WAIT_FOR=str(ready))
+    worker = [sys.executable, str(TESTS / "hub_worker.py")]
+    offline = subprocess.Popen(
+        [*worker, "offline", str(workdir), str(workdir / "offline.json")],
+        env=offline_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        online = subprocess.run(
+            [*worker, "online", str(workdir), str(workdir / "online.json")],
+            env=dict(env, HF_TOKEN=VALID_TOKEN),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        server.stop()  # the offline worker must manage without any server
+        ready.touch()
+    offline_output, _ = offline.communicate(timeout=600)
+    assert online.returncode == 0, online.stderr[-4000:]
+    assert offline.returncode == 0, offline_output[-4000:]
+    result = {
+        "online": json.loads((workdir / "online.json").read_text()),
+        "offline": json.loads((workdir / "offline.json").read_text()),
+        "requests": server.requests,
+        "workdir": workdir,
+    }
+    return result
+
+
+def step(reports: dict, mode: str, name: str) -> dict:
+    found = reports[mode].get(name)
+    assert found is not None, f"{mode} step {name!r} did not run (an earlier step failed)"
+    assert found["ok"], f"{mode} step {name!r} failed:\n{found.get('traceback')}"
+    return found
+
+
+# round trips against the server ---------------------------------------------------------------
+@pytest.mark.hub
+def test_trained_model_round_trips_with_identical_embeddings(reports):
+    assert step(reports, "online", "train")["weights_changed_by"] > 0  # the pushed model was trained
+    pushed = step(reports, "online", "push_model")
+    assert "/user/tiny-optical/commit/" in pushed["url"]
+    assert pushed["max_abs_diff"] == 0.0
+
+
+@pytest.mark.hub
+def test_model_card_read_back_equals_what_was_written(reports):
+    pushed = step(reports, "online", "push_model")
+    assert pushed["card_yaml_equal"] and pushed["card_text_equal"]
+    metadata = pushed["metadata"]
+    assert metadata["language"] == ["en", "ne"]
+    assert metadata["base_model"] == "intfloat/multilingual-e5-small"
+    assert metadata["library_name"] == "sentence-transformers"
+    assert {"optical-st", "cross-lingual-retrieval", "generated_from_trainer"} <= set(metadata["tags"])
+    assert metadata["datasets"] == ["user/tiny-clir"]
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    _, results = model_index_to_eval_results(metadata["model-index"])
+    recall = {r.metric_type: r.metric_value for r in results if r.dataset_type == "user/tiny-clir"}
+    evaluated = step(reports, "online", "evaluate")
+    assert recall["recall_at_10"] == pytest.approx(evaluated["recall@10"], abs=1e-6)
+    assert {"recall_at_1", "recall_at_5", "mrr_at_10", "ndcg_at_10"} <= set(recall)
+    assert all(r.dataset_config == "npi_Deva-eng_Latn" for r in results)  # macro rows stay out
+
+
+@pytest.mark.hub
+def test_model_card_content_and_no_secrets(reports):
+    pushed = step(reports, "online", "push_model")
+    assert all(pushed["card_mentions"].values()), pushed["card_mentions"]
+    assert not pushed["card_has_scrubbed_key"]  # training_info["hub_token"] was dropped
+
+
+@pytest.mark.hub
+def test_eval_results_in_the_newer_hub_format(reports):
+    pushed = step(reports, "online", "push_model")
+    recall = step(reports, "online", "evaluate")["recall@10"]
+    (entry,) = pushed["eval_entries"]
+    assert entry["dataset_id"] == "user/tiny-clir" and entry["task_id"] == "npi_Deva-eng_Latn"
+    assert entry["value"] == pytest.approx(recall, abs=1e-6)
+    assert entry["notes"].startswith("Recall@10, 95% CI [")
+    tasks = step(reports, "online", "push_benchmark")["eval_yaml"]["tasks"]
+    assert [task["id"] for task in tasks] == ["npi_Deva-eng_Latn"]  # declared by the benchmark repo
+
+
+@pytest.mark.hub
+def test_benchmark_round_trip_with_load_dataset_and_load_benchmark(reports):
+    pushed = step(reports, "online", "push_benchmark")
+    assert pushed["card_yaml_equal"]
+    assert pushed["configs"] == ["corpus", "queries", "qrels"]
+    assert pushed["license"] == "cc-by-sa-4.0"  # the source is CC BY-SA: share-alike applies
+    loaded = step(reports, "online", "load_benchmark")
+    assert all(loaded["load_dataset_equal"].values()), loaded["load_dataset_equal"]
+    assert all(loaded["load_benchmark_equal"].values()), loaded["load_benchmark_equal"]
+    assert loaded["languages"] == ["npi_Deva", "eng_Latn"]
+
+
+@pytest.mark.hub
+def test_evaluation_on_the_pushed_benchmark_matches_the_local_one(reports):
+    evaluated = step(reports, "online", "evaluate")
+    assert evaluated["same_results_from_hub"]
+    assert 0.0 <= evaluated["recall@10"] <= 1.0 and evaluated["n_rows"] > 0
+
+
+@pytest.mark.hub
+def test_cli_pushes_a_saved_run_directory(reports):
+    pushed = step(reports, "online", "push_from_directory")
+    assert pushed["exit_code"] == 0
+    assert pushed["has_model_index"] and pushed["teacher_in_card"]  # from optical_st_run.json
+
+
+@pytest.mark.hub
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        ("wrong-token-env", "HubAuthenticationError"),
+        ("missing-token", "HubAuthenticationError"),
+        ("dead-endpoint", "HubConnectionError"),
+        ("exists", "HubRepoExistsError"),
+    ],
+)
+def test_push_failures_are_clear_keep_the_files_and_never_show_the_token(reports, case, error):
+    cases = step(reports, "online", "errors")["cases"]
+    found = cases[case]
+    assert found["type"] == error, found
+    assert not found["token_in_message"], found["message"]
+    assert not found["token_in_files"]
+    assert found["local_kept"] and found["mentions_local_dir"], found["message"]
+    assert not cases["token_in_log"]
+    assert cases["exists-ok"]["type"] is None  # exist_ok=True adds a commit instead
+
+
+@pytest.mark.hub
+def test_offline_loads_from_the_prefilled_cache(reports):
+    model = step(reports, "offline", "model")
+    assert model["max_abs_diff"] == 0.0 and model["download_model_is_snapshot"]
+    benchmark = step(reports, "offline", "benchmark")
+    assert benchmark == {**benchmark, "n_queries": 12, "n_corpus": 12}
+    missing = step(reports, "offline", "missing")
+    assert missing["type"] == "HubConnectionError" and "HF_HUB_OFFLINE=1" in missing["message"]
+    push = step(reports, "offline", "push")
+    assert push["type"] == "HubConnectionError" and "HF_HUB_OFFLINE=1" in push["message"]
+
+
+@pytest.mark.hub
+def test_the_clients_really_talked_to_the_server(reports):
+    paths = {(method, path) for method, path, _ in reports["requests"]}
+    assert ("POST", "/api/repos/create") in paths
+    assert ("POST", "/api/models/user/tiny-optical/commit/main") in paths
+    assert ("POST", "/api/datasets/user/tiny-clir/commit/main") in paths
+    assert any(path.startswith("/user/tiny-optical/resolve/") for _, path in paths)
+
+
+# card logic without a server ----------------------------------------------------------------------
+def _row(
+    benchmark="flores-npi", metric="recall", k=10, value=0.5, query="npi_Deva", document="eng_Latn", **extra
+):
+    return {
+        "benchmark": benchmark,
+        "query_language": query,
+        "document_language": document,
+        "level": "sentence",
+        "metric": metric,
+        "k": k,
+        "value": value,
+        "ci_low": value - 0.1,
+        "ci_high": value + 0.1,
+        "n_queries": 100,
+        **extra,
+    }
+
+
+def test_results_become_a_table_and_a_model_index_that_parses_back():
+    from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
+
+    rows = [
+        _row(metric="recall", k=1, value=0.25),
+        _row(metric="recall", k=10, value=0.75),
+        _row(metric="mrr", k=10, value=0.4),
+        _row(benchmark="flores-sin", query="sin_Sinh", value=0.6),
+        _row(
+            benchmark="macro",
+            query="*",
+            document="*",
+            value=0.7,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            n_benchmarks=2,
+        ),
+    ]
+    rows = hub.load_results(rows)
+    table = hub.results_table(rows)
+    assert table["columns"] == ["Recall@1", "Recall@10", "MRR@10"]
+    first = table["rows"][0]
+    assert first["query"] == "Nepali (`npi_Deva`)" and first["cells"][1] == "0.7500 [0.6500, 0.8500]"
+    macro = table["rows"][-1]
+    assert macro["query"] == "macro average" and macro["document"] == "over 2 benchmarks"
+    assert macro["cells"][1] == "0.7000"  # NaN interval -> no interval, not "nan"
+    results = hub.results_to_eval_results(rows, {"flores-npi": "me/flores-npi"})
+    assert len(results) == 4  # the macro row is not a dataset result
+    _, parsed = model_index_to_eval_results(eval_results_to_model_index("m", results))
+    assert {(r.dataset_type, r.metric_type, r.metric_value) for r in parsed} == {
+        ("me/flores-npi", "recall_at_1", 0.25),
+        ("me/flores-npi", "recall_at_10", 0.75),
+        ("me/flores-npi", "mrr_at_10", 0.4),
+        ("flores-sin", "recall_at_10", 0.6),
+    }
+    entries = hub.results_to_eval_result_entries(rows, {"flores-npi": "me/flores-npi"})
+    assert [(e.dataset_id, e.task_id, e.value) for e in entries] == [
+        ("me/flores-npi", "npi_Deva-eng_Latn", 0.75)
+    ]
+
+
+def test_results_file_from_the_evaluator_json(tmp_path):
+    path = tmp_path / "clir_results.json"
+    path.write_text(json.dumps({"evaluator": "CLIREvaluator", "results": [_row()]}))
+    assert hub.load_results(path)[0]["value"] == 0.5
+    assert hub.load_results(SimpleNamespace(results=[_row(value=0.9)]))[0]["value"] == 0.9
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"benchmark": "b", "metric": "recall", "k": 10, "value": 0.5}, "query_language"),
+        (_row(value=math.nan), "non-finite"),
+    ],
+)
+def test_bad_result_rows_are_rejected(row, message):
+    with pytest.raises(ValueError, match=message):
+        hub.load_results([row])
+
+
+def _bench(name, licence, source=None):
+    return SimpleNamespace(
+        name=name,
+        query_language="npi_Deva",
+        document_language="eng_Latn",
+        metadata={"licence": licence, "source_name": source or name},
+    )
+
+
+def test_dataset_licence_share_alike_wins_and_unknown_licences_are_refused():
+    chosen, sentence, sources = hub._dataset_license(
+        [_bench("flores", "CC BY-SA 4.0"), _bench("tatoeba", "CC BY 2.0 FR")], None
+    )
+    assert chosen == "cc-by-sa-4.0" and "share-alike" in sentence
+    assert [s["license_id"] for s in sources] == ["cc-by-sa-4.0", "cc-by-2.0"]
+    # data.py joins one licence per source, in order
+    _, _, sources = hub._dataset_license([_bench("mix", "CC BY-SA 4.0; CC0", "FLORES; TICO-19")], None)
+    assert [(s["name"], s["license_id"]) for s in sources] == [
+        ("FLORES", "cc-by-sa-4.0"),
+        ("TICO-19", "cc0-1.0"),
+    ]
+    assert hub._dataset_license([_bench("tico", "CC0")], None)[0] == "cc0-1.0"
+    with pytest.raises(ValueError, match="No known licence"):
+        hub._dataset_license([_bench("mine", "unknown (user data)")], None)
+    with pytest.raises(ValueError, match="mix licences"):
+        hub._dataset_license([_bench("a", "CC BY 2.0 FR"), _bench("b", "CC0")], None)
+    assert hub._dataset_license([_bench("mine", "unknown (user data)")], "cc-by-4.0")[0] == "cc-by-4.0"
+
+
+def test_card_validation_names_missing_fields():
+    with pytest.raises(ValueError, match="no YAML front matter"):
+        hub.validate_card("# just text\n", "model")
+    with pytest.raises(ValueError, match="pipeline_tag, tags"):
+        hub.validate_card("---\nlanguage: [en]\nlibrary_name: sentence-transformers\n---\n", "model")
+    with pytest.raises(ValueError, match="license"):
+        hub.validate_card("---\nlanguage: [ne]\nconfigs: [{config_name: corpus}]\n---\n", "dataset")
+
+
+def test_secret_keys_are_scrubbed_and_tokens_redacted():
+    cleaned = hub._scrub({"teacher": "t", "hub_token": "x", "nested": [{"api_key": "y", "lr": 1}]})
+    assert cleaned == {"teacher": "t", "nested": [{"lr": 1}]}
+    assert FAKE_TOKEN not in hub._redact(f"bad {FAKE_TOKEN} here", FAKE_TOKEN)
+
+
+def test_templates_ship_inside_the_package():
+    packaged = ROOT / "optical_st" / "hub_cards"
+    assert packaged.is_symlink() and packaged.resolve() == (ROOT / "hub_cards").resolve()
+    assert hub.cards_dir().resolve() == (ROOT / "hub_cards").resolve()
+    assert '"hub_cards/*.md"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_cli_parses_benchmark_ids():
+    from optical_st.commands.push_model import parse_benchmark_ids
+
+    assert parse_benchmark_ids(["flores-npi=me/flores-npi"]) == {"flores-npi": "me/flores-npi"}
+    with pytest.raises(ValueError, match="NAME=user/dataset"):
+        parse_benchmark_ids(["flores-npi"])
+
+
+def test_bad_repo_id_fails_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="user/name"):
+        hub.push_model(tmp_path, "no-namespace")
+    with pytest.raises(FileNotFoundError):
+        hub.push_model(tmp_path / "missing", "user/name")
+    with pytest.raises(ValueError, match="user/name"):
+        hub.push_benchmark([], "bad id")
