@@ -35,6 +35,7 @@ Example::
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -191,6 +192,19 @@ class BenchmarkValidationError(ValueError):
 
 class DuplicatePairsWarning(UserWarning):
     """Bitext contains repeated pairs or repeated sentences (counts in the message)."""
+
+
+class HeldOutDataWarning(UserWarning):
+    """FLORES-200 devtest rows from the articles this project keeps held out for final evaluation."""
+
+
+def is_held_out_flores_article(url: str) -> bool:
+    """The project's held-out rule for FLORES-200 devtest articles (see ../shared/data/flores200/SOURCE.md).
+
+    A devtest article is held out iff ``int(sha256(URL as UTF-8).hexdigest(), 16) % 2 == 1``; the
+    shared ``flores200`` folder holds only the other half. Not used for the dev split.
+    """
+    return int(hashlib.sha256(url.encode("utf-8")).hexdigest(), 16) % 2 == 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -490,6 +504,18 @@ def _load_flores200(directory: Path, languages, splits) -> _Rows:
                 doc_id=meta["URL"],
                 source="flores200",
             )
+    held_out = {
+        meta["URL"]
+        for meta in metadata
+        if meta["flores_split"] == "devtest" and is_held_out_flores_article(meta["URL"])
+    }
+    if held_out:
+        warnings.warn(
+            f"{metadata_path}: {len(held_out)} FLORES-200 devtest articles are in the project's held-out "
+            "half (sha256(URL) odd): keep them for the final evaluation only, never for tuning.",
+            HeldOutDataWarning,
+            stacklevel=4,
+        )
     return rows
 
 
@@ -1623,8 +1649,10 @@ __all__ = [
     "BitextValidationError",
     "CLIRBenchmark",
     "DuplicatePairsWarning",
+    "HeldOutDataWarning",
     "detect_layout",
     "document_retrieval_benchmark",
+    "is_held_out_flores_article",
     "load_benchmark",
     "load_bitext",
     "load_xquad_r",

@@ -20,8 +20,10 @@ from optical_st.data import (
     BitextValidationError,
     CLIRBenchmark,
     DuplicatePairsWarning,
+    HeldOutDataWarning,
     detect_layout,
     document_retrieval_benchmark,
+    is_held_out_flores_article,
     load_benchmark,
     load_bitext,
     load_xquad_r,
@@ -90,6 +92,24 @@ def test_flores200_counts_splits_and_documents(shared_data, flores200):
     assert nepali[0]["doc_id"].startswith("https://") and set(flores200["source"][:]) == {"flores200"}
     assert len(load_bitext(shared_data / "flores200", "ne", split="dev")) == 509
     assert len(load_bitext(shared_data / "flores200", "ne", split="devtest")) == 531
+
+
+def test_shared_flores200_has_no_held_out_article(shared_data, flores200):
+    devtest_urls = set(load_bitext(shared_data / "flores200", "hi", split="devtest")["doc_id"][:])
+    assert len(devtest_urls) == 143
+    assert not any(is_held_out_flores_article(url) for url in devtest_urls)
+
+
+def test_held_out_flores_articles_are_flagged(tmp_path):
+    urls = [f"https://en.wikinews.org/wiki/Article_{i}" for i in range(6)]
+    held_out = [url for url in urls if is_held_out_flores_article(url)]
+    assert 0 < len(held_out) < len(urls)  # the rule splits articles, it does not flag everything
+    write(tmp_path / "eng_Latn.txt", "".join(f"Sentence {i}.\n" for i in range(6)))
+    write(tmp_path / "npi_Deva.txt", "".join(f"वाक्य {i}।\n" for i in range(6)))
+    rows = "".join(f"{i}\tdevtest\t{url}\n" for i, url in enumerate(urls))
+    write(tmp_path / "metadata.tsv", "id\tflores_split\tURL\n" + rows)
+    with pytest.warns(HeldOutDataWarning, match=f"{len(held_out)} FLORES-200 devtest articles"):
+        load_bitext(tmp_path)
 
 
 def test_flores200_is_multiway_parallel_by_id(flores200):
