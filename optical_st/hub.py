@@ -775,6 +775,7 @@ def push_model(
     exist_ok: bool = False,
     endpoint: str | None = None,
     commit_message: str | None = None,
+    dry_run: bool = False,
 ) -> str:
     """Save a model with its OPTICAL card locally, then push that folder to the Hub in one commit.
 
@@ -799,9 +800,10 @@ def push_model(
         exist_ok: add a commit to an existing repository instead of failing.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         commit_message: default ``"Upload OPTICAL-distilled model with optical-st"``.
+        dry_run: write the local folder only (no token, no network) and return its path.
 
     Returns:
-        The commit URL.
+        The commit URL (with ``dry_run``, the local folder).
 
     Raises:
         HubAuthenticationError, HubRepoExistsError, HubConnectionError, HubError: the message says what
@@ -854,6 +856,8 @@ def push_model(
     elif eval_file.is_file():
         eval_file.unlink()  # stale results of an earlier push must not be re-published
     save_run_info(folder, training_info, data.clir_results)
+    if dry_run:
+        return str(folder)
     return _upload(
         folder,
         repo_id,
@@ -992,7 +996,6 @@ def render_dataset_card(
         "task_categories": ["text-retrieval"],
         "task_ids": ["document-retrieval"],
         "size_categories": [size],
-        "source_datasets": sorted({s["name"] for s in sources}),
         "tags": ["optical-st", "cross-lingual-retrieval", "clir", "south-asian-languages", "mteb-layout"],
         "configs": configs,
     }
@@ -1036,6 +1039,7 @@ def push_benchmark(
     exist_ok: bool = False,
     endpoint: str | None = None,
     commit_message: str | None = None,
+    dry_run: bool = False,
 ) -> str:
     """Save a CLIR benchmark (or several language pairs) as a Hub dataset with a card, then push it.
 
@@ -1050,11 +1054,11 @@ def push_benchmark(
         license: Hub licence id overriding the one derived from the benchmarks' metadata (CC BY-SA
             sources make the dataset CC BY-SA); required when a source's licence is unknown.
         pretty_name: card title (default the benchmark name).
-        private, token, exist_ok, endpoint, commit_message: as in :func:`push_model`.
+        private, token, exist_ok, endpoint, commit_message, dry_run: as in :func:`push_model`.
         local_dir: folder written before the upload (default ``./optical-st-hub/<user>__<name>``).
 
     Returns:
-        The commit URL.
+        The commit URL (with ``dry_run``, the local folder).
     """
     _check_repo_id(repo_id)
     benchmarks = [benchmark] if hasattr(benchmark, "corpus") else list(benchmark)
@@ -1084,6 +1088,8 @@ def push_benchmark(
     (folder / "eval.yaml").write_text(
         yaml.safe_dump(_eval_yaml(layouts, title), sort_keys=False), encoding="utf-8"
     )
+    if dry_run:
+        return str(folder)
     return _upload(
         folder,
         repo_id,

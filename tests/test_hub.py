@@ -363,3 +363,56 @@ def test_bad_repo_id_fails_before_any_work(tmp_path):
         hub.push_model(tmp_path / "missing", "user/name")
     with pytest.raises(ValueError, match="user/name"):
         hub.push_benchmark([], "bad id")
+
+
+def _tiny_benchmark(language: str, licence: str = "CC BY-SA 4.0"):
+    from datasets import Dataset
+
+    from optical_st.data import CLIRBenchmark
+
+    ids = [f"{language}-{i}" for i in range(3)]
+    return CLIRBenchmark(
+        name=f"tiny-{language}",
+        queries=Dataset.from_dict({"_id": ids, "text": ["क", "ख", "ग"], "language": [language] * 3}),
+        corpus=Dataset.from_dict(
+            {
+                "_id": ["d0", "d1", "d2"],
+                "title": [""] * 3,
+                "text": ["a", "b", "c"],
+                "language": ["eng_Latn"] * 3,
+            }
+        ),
+        qrels=Dataset.from_dict({"query-id": ids, "corpus-id": ["d0", "d1", "d2"], "score": [1, 1, 1]}),
+        query_language=language,
+        document_language="eng_Latn",
+        metadata={"level": "sentence", "source_name": "Tiny", "licence": licence, "citation": "@misc{tiny}"},
+    )
+
+
+def test_several_language_pairs_become_configs_per_pair(tmp_path):
+    from optical_st.data import load_benchmark
+
+    benchmarks = [_tiny_benchmark("npi_Deva"), _tiny_benchmark("sin_Sinh")]
+    folder = Path(hub.push_benchmark(benchmarks, "me/tiny-pairs", local_dir=tmp_path / "repo", dry_run=True))
+    metadata = hub.validate_card((folder / "README.md").read_text(encoding="utf-8"), "dataset")
+    assert [c["config_name"] for c in metadata["configs"]] == [
+        f"{pair}-{part}"
+        for pair in ("npi_Deva-eng_Latn", "sin_Sinh-eng_Latn")
+        for part in ("corpus", "queries", "qrels")
+    ]
+    for config in metadata["configs"]:
+        for path in config["data_files"][0]["path"]:
+            assert (folder / path).is_file()
+    assert metadata["language"] == ["ne", "en", "si"] and metadata["license"] == "cc-by-sa-4.0"
+    tasks = yaml_load(folder / "eval.yaml")["tasks"]
+    assert [t["id"] for t in tasks] == ["npi_Deva-eng_Latn", "sin_Sinh-eng_Latn"]
+    loaded = load_benchmark(folder / "sin_Sinh-eng_Latn")
+    assert loaded.queries.to_list() == benchmarks[1].queries.to_list()
+    with pytest.raises(ValueError, match="distinct language pairs"):
+        hub.push_benchmark([benchmarks[0], benchmarks[0]], "me/x", local_dir=tmp_path / "x", dry_run=True)
+
+
+def yaml_load(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))

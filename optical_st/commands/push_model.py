@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`; prefer those)")
     parser.add_argument("--message", help="commit message")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only write the local folder (card included); no token, no network",
+    )
 
 
 def parse_benchmark_ids(items: list[str]) -> dict[str, str]:
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         local_dir=args.local_dir,
         exist_ok=args.exist_ok,
         commit_message=args.message,
+        dry_run=args.dry_run,
     )
     print(url)
     return 0
