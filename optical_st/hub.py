@@ -551,6 +551,9 @@ def _model_card_data_class():
             data["clir_table"] = results_table(self.clir_results) if self.clir_results else None
             data["training_language_labels"] = [_language_label(code) for code in self.training_languages]
             data["optical_citation"] = OPTICAL_CITATION
+            data["bitext_citations"] = {
+                item["name"]: item["citation"] for item in self.training_bitext if item.get("citation")
+            }
             return data
 
     return OpticalModelCardData
@@ -581,6 +584,22 @@ def _looks_like_hub_id(value: Any) -> bool:
     return (
         isinstance(value, str) and bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value)) and not Path(value).exists()
     )
+
+
+def _with_source_facts(bitext: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill licence, citation and URL of a known source (``optical_st.data.SOURCES``) where missing."""
+    entry = dict(bitext)
+    try:
+        from optical_st.data import SOURCES
+    except ImportError:  # data layer unavailable: keep what the caller gave
+        return entry
+    known = SOURCES.get(str(entry.get("source") or entry.get("name") or ""))
+    if known:
+        entry["license"] = entry.get("license") or entry.get("licence") or known.get("licence")
+        entry["citation"] = entry.get("citation") or known.get("citation")
+        entry["url"] = entry.get("url") or known.get("url")
+        entry["name"] = known.get("name") or entry.get("name")
+    return entry
 
 
 def build_model_card_data(
@@ -614,7 +633,9 @@ def build_model_card_data(
     new.loss_config = dict(loss.get("config") or {})
     if loss.get("citation") and loss.get("name"):
         new.citations = {**new.citations, loss["name"]: loss["citation"]}
-    new.training_bitext = [dict(b) for b in _as_list(info.get("bitext")) if isinstance(b, Mapping)]
+    new.training_bitext = [
+        _with_source_facts(b) for b in _as_list(info.get("bitext")) if isinstance(b, Mapping)
+    ]
     for bitext in new.training_bitext:
         bitext["license_id"] = license_id(bitext.get("license") or bitext.get("licence"))
         bitext["license"] = bitext.get("license") or bitext.get("licence") or "unknown"
