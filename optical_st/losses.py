@@ -382,8 +382,8 @@ class OTDistillLoss(nn.Module):
         teacher_inputs = self._teacher_inputs(english, device)
         teacher.eval()
         with torch.no_grad():
-            teacher_out = teacher(teacher_inputs)
-        student_out = self.model(target)
+            teacher_out = teacher(dict(teacher_inputs))
+        student_out = self.model(dict(target))  # a copy: modules write their outputs into the dict
 
         projection = self.projection
         student_tokens = student_out[PROJECTION_OUTPUT_KEY if projection is not None else "token_embeddings"]
@@ -402,7 +402,9 @@ class OTDistillLoss(nn.Module):
             self._warned_skip = True
 
         zero = student_tokens.sum() * 0.0  # keeps the graph connected when a term is absent
-        stats: dict[str, float] = dict.fromkeys((*_STAT_KEYS, "ot_loss", "sentence_loss"), float("nan"))
+        stats: dict[str, float] = dict.fromkeys(
+            (*_STAT_KEYS, "ot_loss", "sentence_loss", "sinkhorn_iterations"), float("nan")
+        )
         stats["skipped_pairs"] = float(n_skipped)
         total = zero.float()
         student_mask, teacher_mask = student_attention, teacher_attention
@@ -446,9 +448,10 @@ class OTDistillLoss(nn.Module):
         valid = valid & (a.sum(1) > 0) & (b.sum(1) > 0)
         costs = transport.cost_matrix(student_tokens[valid], teacher_tokens[valid], self.cost,
                                       student_mask[valid], teacher_mask[valid])  # fmt: skip
-        plans = transport.solve_plans(
-            costs, a[valid], b[valid], self.reg, max_iter=self.max_iter, tol=self.tol
+        plans, n_iter = transport.solve_plans(
+            costs, a[valid], b[valid], self.reg, max_iter=self.max_iter, tol=self.tol, return_n_iter=True
         )
+        stats["sinkhorn_iterations"] = float(n_iter)
         per_pair = transport.transport_cost(plans, costs)
         ot_loss = per_pair.mean()
         for key, value in transport.plan_statistics(plans, costs, a[valid], b[valid]).items():

@@ -142,7 +142,8 @@ def solve_plans(
     *,
     max_iter: int = 1000,
     tol: float = 1e-5,
-) -> Tensor:
+    return_n_iter: bool = False,
+) -> Tensor | tuple[Tensor, int]:
     """Entropic OT plans for a batch of cost matrices, solved in float32 (float64 kept) in the log domain.
 
     Args:
@@ -152,11 +153,13 @@ def solve_plans(
         reg: entropic regularisation (``> 0``), in the units of the cost.
         max_iter: maximum Sinkhorn iterations.
         tol: stop when the L2 row-marginal error of every pair is below ``tol`` (checked every 10
-            iterations, POT's rule).
+            iterations, POT's rule). Small ``reg`` with sharp costs converges slowly (the plan is then
+            ``max_iter`` iterations from uniform scalings; see ``plan_statistics``' marginal error).
+        return_n_iter: also return the number of Sinkhorn iterations run.
 
     Returns:
         ``(B, n, m)`` detached plans with marginals ``student_marginals`` / ``teacher_marginals``;
-        padded rows and columns hold exactly 0.
+        padded rows and columns hold exactly 0. With ``return_n_iter``, ``(plans, n_iter)``.
 
     Raises:
         ValueError: on a non-positive ``reg``, non-finite costs, or a pair with no mass on either side.
@@ -179,7 +182,8 @@ def solve_plans(
         result = ot.solve_batch(
             costs, reg=float(reg), a=a, b=b, max_iter=max_iter, tol=tol, method="log_sinkhorn", grad="detach"
         )
-    return result.plan.detach()
+    plans = result.plan.detach()
+    return (plans, int(result.log["n_iter"]) + 1) if return_n_iter else plans
 
 
 def transport_cost(plans: Tensor, costs: Tensor) -> Tensor:
