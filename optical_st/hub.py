@@ -514,7 +514,13 @@ def results_to_eval_result_entries(
 
 # model card ----------------------------------------------------------------------------------------
 def _model_card_data_class():
-    """Build the subclass lazily: importing sentence-transformers costs seconds (keeps the CLI fast)."""
+    """Build the subclass once, lazily: importing sentence-transformers costs seconds (keeps the CLI fast).
+
+    It is published as ``optical_st.hub.OpticalModelCardData`` (module ``__getattr__``), so card data
+    attached to a model stays picklable and importable by name.
+    """
+    if "OpticalModelCardData" in globals():
+        return globals()["OpticalModelCardData"]
     from sentence_transformers import SentenceTransformerModelCardData
 
     @dataclass
@@ -556,7 +562,15 @@ def _model_card_data_class():
             }
             return data
 
+    OpticalModelCardData.__qualname__ = "OpticalModelCardData"
+    globals()["OpticalModelCardData"] = OpticalModelCardData
     return OpticalModelCardData
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpticalModelCardData":
+        return _model_card_data_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _card_languages(training_info: Mapping, rows: Sequence[Mapping]) -> tuple[list[str], list[str]]:
