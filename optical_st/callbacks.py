@@ -299,6 +299,7 @@ class OTDistillCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         was_training = model.training
+        model.eval()  # no dropout while measuring
         try:
             metrics = dict(self.evaluator(model))
         finally:

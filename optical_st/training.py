@@ -57,7 +57,7 @@ FINAL_DIRNAME = "final"
 CHECKPOINTS_DIRNAME = "checkpoints"
 
 
-class OutputDirectoryInUseError(FileExistsError):
+class OutputDirectoryInUseError(ValueError):
     """``output_dir`` already holds another run (pass ``overwrite=True`` or resume it)."""
 
 

@@ -1,17 +1,204 @@
-"""`optical-st train`: not yet available; the training issue fills it."""
+"""``optical-st train``: distil a frozen English teacher into a student on bitext (OPTICAL, MSE or both).
+
+Examples::
+
+    optical-st train --teacher intfloat/multilingual-e5-small --student intfloat/multilingual-e5-small \\
+        --bitext ../shared/data/floresv1_ne_si::dev,test --bitext ../shared/data/tico19 \\
+        --languages npi,sin --loss ot --steps 200 --batch-size 16 --max-length 64 \\
+        --eval-benchmark ../shared/data/flores200 --eval-steps 100 --output-dir runs/ne-si-ot
+
+    # several GPUs / processes: the same command under accelerate
+    accelerate launch -m optical_st.cli train ...
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from optical_st.commands._unavailable import add_passthrough, not_yet_available
+HELP = "distil a frozen teacher into a student on bitext (OPTICAL optimal transport, MSE, or both)"
 
-HELP = "(not yet available) train"
+SPLIT_SEPARATOR = "::"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_passthrough(parser)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "--bitext takes a ../shared/data folder (floresv1_ne_si, tico19, ntrex128, flores200,\n"
+        "tatoeba_*), a TSV/CSV/JSONL/Parquet file with english/target[/language] columns, or a Hub\n"
+        "dataset id; append ::SPLITS to choose splits (e.g. floresv1_ne_si::dev,test). Training pairs\n"
+        "whose English or target text occurs in the evaluation benchmarks are dropped (reported).\n"
+        "Schedules are START:END[:linear|cosine] (or one constant value).\n"
+        "Several GPUs/processes: accelerate launch -m optical_st.cli train ..."
+    )
+    models = parser.add_argument_group("models")
+    models.add_argument("--teacher", default=None,
+                        help="frozen teacher for the English side (default intfloat/multilingual-e5-small)")  # fmt: skip
+    models.add_argument(
+        "--student", default=None, help="student to train (default: the teacher's checkpoint)"
+    )
+    models.add_argument(
+        "--device", default=None, help="torch device for both (default: the trainer's choice)"
+    )
+
+    data = parser.add_argument_group("training data")
+    data.add_argument("--bitext", action="append", required=True, metavar="SOURCE[::SPLITS]",
+                      help="bitext source (repeatable)")  # fmt: skip
+    data.add_argument(
+        "--languages", default=None, help="train only on these languages, e.g. npi,sin (default: all)"
+    )
+    data.add_argument("--keep-eval-overlap", action="store_true",
+                      help="do not drop training pairs that occur in the evaluation benchmarks")  # fmt: skip
+
+    loss = parser.add_argument_group("loss")
+    loss.add_argument("--loss", choices=("ot", "mse", "ot+sentence"), default="ot")
+    loss.add_argument(
+        "--reg", type=float, default=0.05, help="Sinkhorn entropic regularisation (default 0.05)"
+    )
+    loss.add_argument("--cost", choices=("cosine", "sqeuclidean"), default="cosine")
+    loss.add_argument(
+        "--sentence-weight", type=float, default=None, help="weight of the sentence term (ot+sentence)"
+    )
+    loss.add_argument("--marginals", choices=("uniform", "norm", "idf"), default="uniform")
+    loss.add_argument(
+        "--exclude-special-tokens", action="store_true", help="no transport mass on [CLS]/[SEP]/<s>"
+    )
+    loss.add_argument("--reg-schedule", default=None, metavar="START:END[:KIND]")
+    loss.add_argument("--ot-weight-schedule", default=None, metavar="START:END[:KIND]")
+    loss.add_argument("--sentence-weight-schedule", default=None, metavar="START:END[:KIND]")
+
+    optim = parser.add_argument_group("optimisation")
+    length = optim.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=None, help="optimizer steps")
+    length.add_argument("--epochs", type=float, default=None, help="passes over the bitext (default 1)")
+    optim.add_argument("--batch-size", type=int, default=16, help="pairs per device and step (default 16)")
+    optim.add_argument("--max-length", type=int, default=128, help="token limit (default 128)")
+    optim.add_argument("--lr", type=float, default=2e-5)
+    optim.add_argument("--warmup-ratio", type=float, default=0.1)
+    optim.add_argument("--seed", type=int, default=0)
+    optim.add_argument("--prompt", default="query",
+                       help="prompt on both sides: a model prompt name or text; 'none' for none (default query)")  # fmt: skip
+
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument("--eval-benchmark", action="append", default=None, metavar="B",
+                            help="benchmark specification as for `optical-st evaluate` (repeatable)")  # fmt: skip
+    evaluation.add_argument("--eval-languages", default=None,
+                            help="benchmark languages (default: the training languages)")  # fmt: skip
+    evaluation.add_argument("--eval-levels", default=None, help="sentence, document or both")
+    evaluation.add_argument("--eval-k", default="1,10", help="recall cut-offs (default 1,10)")
+    evaluation.add_argument(
+        "--eval-steps", type=int, default=None, help="evaluate every N steps (default: at the end)"
+    )
+    evaluation.add_argument("--metric", default=None,
+                            help="metric choosing the best checkpoint, e.g. low_macro_recall@10 (default: the "
+                            "evaluator's primary metric)")  # fmt: skip
+    evaluation.add_argument(
+        "--eval-prompt", default=None, help="prompt for queries and documents in evaluation"
+    )
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--output-dir", required=True, help="run directory (final/, best/, checkpoints/)")
+    output.add_argument("--overwrite", action="store_true", help="replace a previous run in --output-dir")
+    output.add_argument("--resume-from-checkpoint", nargs="?", const=True, default=None, metavar="PATH",
+                        help="continue from PATH, or from the latest checkpoint in --output-dir")  # fmt: skip
+    output.add_argument("--save-steps", type=int, default=500, help="checkpoint every N steps (0: never)")
+    output.add_argument("--logging-steps", type=int, default=10)
+    output.add_argument("--report-to", default="none", help="tensorboard, wandb, ... (default none)")
+    output.add_argument("--push-to-hub", default=None, metavar="REPO_ID",
+                        help="push each new best checkpoint here (after saving it locally)")  # fmt: skip
+    output.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def parse_bitext_spec(spec: str) -> tuple[str, list[str] | None]:
+    """``SOURCE[::SPLITS]`` -> (source, splits or None)."""
+    source, separator, splits = spec.partition(SPLIT_SEPARATOR)
+    if not source:
+        raise ValueError(f"--bitext {spec!r}: no source given")
+    if not separator:
+        return source, None
+    names = [name.strip() for name in splits.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"--bitext {spec!r}: no split after {SPLIT_SEPARATOR}")
+    return source, names
+
+
+def load_training_bitext(specs: list[str], languages: str | None):
+    from datasets import concatenate_datasets
+
+    from optical_st.data import load_bitext
+    from optical_st.languages import parse_languages
+
+    codes = parse_languages(languages) if languages else None
+    parts = []
+    for spec in specs:
+        source, splits = parse_bitext_spec(spec)
+        parts.append(load_bitext(source, codes, split=splits))
+    common = set.intersection(*(set(part.column_names) for part in parts))
+    parts = [part.select_columns([c for c in part.column_names if c in common]) for part in parts]
+    return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+
+
+def _schedules(args: argparse.Namespace) -> dict:
+    from optical_st.callbacks import Schedule
+
+    pairs = {"reg": args.reg_schedule, "ot_weight": args.ot_weight_schedule,
+             "sentence_weight": args.sentence_weight_schedule}  # fmt: skip
+    return {name: Schedule.parse(text) for name, text in pairs.items() if text}
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_yet_available("train", "the training issue")
+    from optical_st.training import benchmark_texts, distill
+
+    if args.steps is not None and args.steps <= 0:
+        raise ValueError(f"--steps must be positive, got {args.steps}")
+    if args.eval_steps is not None and not args.eval_benchmark:
+        raise ValueError("--eval-steps needs --eval-benchmark")
+    if args.push_to_hub and not args.eval_benchmark:
+        raise ValueError("--push-to-hub pushes the best checkpoint, which needs --eval-benchmark")
+    schedules = _schedules(args)
+    if schedules and args.loss == "mse":
+        raise ValueError("schedules apply to the OT loss; --loss mse has none")
+
+    bitext = load_training_bitext(args.bitext, args.languages)
+    trained = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
+
+    evaluator, exclude = None, set()
+    if args.eval_benchmark:
+        from optical_st.evaluation import CLIREvaluator, load_benchmarks
+
+        eval_languages = args.eval_languages or ",".join(trained) or "all"
+        benchmarks = []
+        for spec in args.eval_benchmark:
+            benchmarks += load_benchmarks(spec, eval_languages, levels=args.eval_levels)
+        k_values = [int(k) for k in args.eval_k.split(",") if k.strip()]
+        depth = min(10, max(k_values))  # MRR/nDCG cut-off, never deeper than asked
+        evaluator = CLIREvaluator(
+            benchmarks, k_values=k_values, mrr_at_k=depth, ndcg_at_k=depth,
+            query_prompt=args.eval_prompt, document_prompt=args.eval_prompt,
+            show_progress_bar=not args.no_progress and sys.stderr.isatty(), write_json=False,
+        )  # fmt: skip
+        if not args.keep_eval_overlap:
+            exclude = benchmark_texts(benchmarks)
+
+    teacher_name = args.teacher or "intfloat/multilingual-e5-small"
+    student_name = args.student or teacher_name
+    from optical_st.pretrained import load_sentence_transformer
+
+    teacher = load_sentence_transformer(teacher_name, device=args.device)
+    student = load_sentence_transformer(student_name, device=args.device)
+    loss_options = {"marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens}
+    final = distill(
+        student, teacher, bitext,
+        output_dir=args.output_dir, loss=args.loss,
+        steps=args.steps, epochs=args.epochs or 1.0, batch_size=args.batch_size, max_length=args.max_length,
+        lr=args.lr, warmup_ratio=args.warmup_ratio, seed=args.seed,
+        reg=args.reg, cost=args.cost, sentence_weight=args.sentence_weight,
+        loss_options=None if args.loss == "mse" else loss_options, schedules=schedules or None,
+        prompt=None if args.prompt.lower() == "none" else args.prompt,
+        exclude_texts=exclude, evaluator=evaluator, eval_steps=args.eval_steps, metric=args.metric,
+        hub_model_id=args.push_to_hub, save_steps=args.save_steps, logging_steps=args.logging_steps,
+        report_to=args.report_to, resume_from_checkpoint=args.resume_from_checkpoint, overwrite=args.overwrite,
+        show_progress_bar=not args.no_progress,
+    )  # fmt: skip
+    print(f"trained student: {final}")
+    return 0

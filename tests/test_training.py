@@ -1,0 +1,182 @@
+"""distill() and `optical-st train` on tiny models: the three objectives, bad input, resume, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from datasets import Dataset
+from sentence_transformers import SentenceTransformer
+from tiny_models import make_tiny_model
+
+from optical_st.cli import main
+from optical_st.training import (
+    OutputDirectoryInUseError,
+    benchmark_texts,
+    check_languages_evaluated,
+    clean_bitext,
+    distill,
+    evaluator_languages,
+)
+
+ENGLISH = ["the cat sat on the mat", "a dog runs in the park", "retrieval across languages needs alignment",
+           "the park is green", "a cat and a dog", "the mat is red"]  # fmt: skip
+TARGET = ["नेपाल एक सुन्दर देश हो", "ශ්‍රී ලංකාව දූපතකි", "यह एक परीक्षण वाक्य है", "नेपाल देश", "ලංකාව",
+          "सुन्दर देश"]  # fmt: skip
+FAST_OT = {"reg": 0.5}  # converges in few Sinkhorn iterations on random tiny models
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tiny")
+    make_tiny_model(directory / "base", [*ENGLISH, *TARGET])
+    return directory / "base" / "model"
+
+
+def load(path) -> SentenceTransformer:
+    return SentenceTransformer(str(path), device="cpu")
+
+
+def bitext(language: str = "npi_Deva", n: int = 12) -> Dataset:
+    return Dataset.from_dict({
+        "id": [str(i) for i in range(n)], "language": [language] * n,
+        "english": (ENGLISH * 4)[:n], "target": (TARGET * 4)[:n], "doc_id": [""] * n, "source": ["toy"] * n,
+    })  # fmt: skip
+
+
+def weights(model: SentenceTransformer) -> torch.Tensor:
+    return torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("loss", ["ot", "mse", "ot+sentence"])
+def test_each_objective_trains_the_student_only(tiny_dir, tmp_path, loss):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    before_student, before_teacher = weights(student), weights(teacher)
+    final = distill(student, teacher, bitext(), loss=loss, steps=2, batch_size=4, lr=1e-3, output_dir=tmp_path,
+                    save_steps=0, show_progress_bar=False, **({} if loss == "mse" else FAST_OT))  # fmt: skip
+    assert not torch.equal(weights(student), before_student)
+    assert torch.equal(weights(teacher), before_teacher)
+    reloaded = load(final)
+    assert torch.allclose(
+        torch.as_tensor(reloaded.encode(["नेपाल"])), torch.as_tensor(student.encode(["नेपाल"]))
+    )
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "done" and run["global_step"] == 2 and run["loss"] == loss
+    assert run["pairs"]["kept"] == 12 and run["languages"] == ["npi_Deva"]
+    card_info = json.loads((final / "optical_st_run.json").read_text())["training_info"]
+    assert card_info["hyperparameters"]["objective"] == loss
+    logged = [entry for entry in run["log_history"] if "loss" in entry]
+    assert logged and all(torch.isfinite(torch.tensor(entry["loss"])) for entry in logged)
+    if loss != "mse":
+        assert "ot/transport_cost" in logged[0]
+
+
+def test_clean_bitext_counts_and_errors():
+    data = Dataset.from_dict({
+        "english": ["a", " ", "b", "c", "d"], "target": ["x", "y", "", "z", "w"],
+        "language": ["npi_Deva", "npi_Deva", "npi_Deva", "sin_Sinh", "npi_Deva"],
+    })  # fmt: skip
+    kept, counts = clean_bitext(data, languages=["ne"], exclude_texts={"w "})
+    assert kept["english"] == ["a"]
+    assert counts == {"input": 5, "blank": 2, "other_language": 1, "overlap": 1, "kept": 1}
+    with pytest.raises(ValueError, match="no training pairs left"):
+        clean_bitext(data, languages=["hi"])
+    with pytest.raises(ValueError, match="lacks column"):
+        clean_bitext(data.remove_columns("target"))
+
+
+def test_zero_pairs_after_validation(tiny_dir, tmp_path):
+    data = bitext()
+    with pytest.raises(ValueError, match="no training pairs left"):
+        distill(load(tiny_dir), load(tiny_dir), data, steps=1, output_dir=tmp_path,
+                exclude_texts=set(ENGLISH))  # fmt: skip
+
+
+def test_teacher_and_student_on_different_devices(tiny_dir, tmp_path):
+    teacher = load(tiny_dir).to("meta")
+    with pytest.raises(ValueError, match="same device"):
+        distill(load(tiny_dir), teacher, bitext(), steps=1, output_dir=tmp_path)
+
+
+def test_bitext_language_the_evaluation_lacks(tiny_dir, tmp_path):
+    from optical_st.data import sentence_retrieval_benchmark
+
+    benchmark = sentence_retrieval_benchmark(bitext("sin_Sinh"))
+    assert benchmark_texts([benchmark]) >= {ENGLISH[0], TARGET[0]}
+
+    class Evaluator:
+        def __init__(self):
+            self.benchmarks = [benchmark]
+
+    assert evaluator_languages(Evaluator()) == {"sin_Sinh", "eng_Latn"}
+    with pytest.raises(ValueError, match=r"npi_Deva.*evaluation benchmarks lack"):
+        check_languages_evaluated(["npi_Deva"], evaluator_languages(Evaluator()))
+    with pytest.raises(ValueError, match="evaluation benchmarks lack"):
+        distill(load(tiny_dir), load(tiny_dir), bitext("npi_Deva"), steps=1, output_dir=tmp_path,
+                evaluator=Evaluator())  # fmt: skip
+
+
+def test_output_dir_with_another_run_is_refused_unless_overwrite(tiny_dir, tmp_path):
+    (tmp_path / "notes.txt").write_text("someone else's run")
+    with pytest.raises(OutputDirectoryInUseError, match="--overwrite"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, output_dir=tmp_path)
+    final = distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, batch_size=4, output_dir=tmp_path,
+                    overwrite=True, save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+    assert (final / "model.safetensors").is_file()
+
+
+def test_resume_from_checkpoint_continues_the_step_count(tiny_dir, tmp_path):
+    common = {"batch_size": 4, "save_steps": 2, "show_progress_bar": False, **FAST_OT}
+    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=2, output_dir=tmp_path, **common)
+    assert (tmp_path / "checkpoints" / "checkpoint-2").is_dir()
+    from transformers import TrainerCallback
+
+    steps = []
+
+    class StepCounter(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            steps.append(state.global_step)
+
+    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=3, output_dir=tmp_path, resume_from_checkpoint=True,
+            callbacks=[StepCounter()], **common)  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["global_step"] == 3 and steps == [3]  # only the step after checkpoint-2 ran
+    assert [entry["step"] for entry in run["log_history"] if "loss" in entry] == [1]  # history restored
+
+
+def test_cli_train_with_evaluation_and_refusal(tiny_dir, tmp_path, capsys):
+    from optical_st.data import sentence_retrieval_benchmark
+
+    data = tmp_path / "pairs.tsv"
+    lines = ["english\ttarget\tlanguage"] + [
+        f"{e}\t{t}\tnpi_Deva" for e, t in zip(ENGLISH, TARGET, strict=True)
+    ]
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    evaluation = Dataset.from_dict({
+        "id": ["0", "1"], "language": ["npi_Deva"] * 2, "english": ["a new sentence", "another one"],
+        "target": ["नयाँ वाक्य", "अर्को"], "doc_id": ["", ""], "source": ["held-out"] * 2,
+    })  # fmt: skip
+    benchmark_dir = sentence_retrieval_benchmark(evaluation).save(tmp_path / "bench")
+    out = tmp_path / "run"
+    argv = ["train", "--teacher", str(tiny_dir), "--student", str(tiny_dir), "--bitext", str(data),
+            "--loss", "ot", "--reg", "0.5", "--reg-schedule", "0.5:0.2:cosine", "--steps", "2",
+            "--batch-size", "3", "--eval-benchmark", str(benchmark_dir), "--eval-k", "1,2", "--eval-steps", "1",
+            "--metric", "macro_recall@1", "--save-steps", "0", "--output-dir", str(out), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert "trained student" in capsys.readouterr().out
+    run = json.loads((out / "training_run.json").read_text())
+    assert run["best"]["metric"] == "clir_macro_recall@1" and (out / "best" / "model.safetensors").is_file()
+    assert run["schedules"]["reg"] == {"start": 0.5, "end": 0.2, "kind": "cosine"}
+    # the same output dir again: refused with a readable error, nothing overwritten
+    assert main(argv) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
+
+
+def test_cli_rejects_bad_bitext_spec_and_mse_schedules(tmp_path, capsys):
+    assert main(["train", "--bitext", "x::", "--output-dir", str(tmp_path / "o")]) == 1
+    assert "no split" in capsys.readouterr().err
+    assert main(["train", "--bitext", "x", "--loss", "mse", "--reg-schedule", "0.1:0.2",
+                 "--output-dir", str(tmp_path / "o")]) == 1  # fmt: skip
+    assert "schedules apply to the OT loss" in capsys.readouterr().err
