@@ -88,8 +88,14 @@ class Repo:
 class HubTestServer:
     """In-memory Hub: ``start()`` serves on 127.0.0.1 in a daemon thread; ``endpoint`` is its URL."""
 
-    def __init__(self, valid_tokens: set[str] | frozenset[str] = frozenset(), user: str = "user") -> None:
+    def __init__(
+        self,
+        valid_tokens: set[str] | frozenset[str] = frozenset(),
+        user: str = "user",
+        reject_commits: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         self.valid_tokens = set(valid_tokens)
+        self.reject_commits = set(reject_commits)  # repo ids whose commits fail (413), to test mid-push failures
         self.user = user
         self.repos: dict[tuple[str, str], Repo] = {}
         self.lfs_objects: dict[str, bytes] = {}
@@ -414,6 +420,9 @@ class HubHandler(BaseHTTPRequestHandler):
         lines = [json.loads(line) for line in self._body().splitlines() if line.strip()]
         repo = self._repo(kind, repo_id, auth)
         if repo is None:
+            return
+        if repo.repo_id in self.hub.reject_commits:
+            self._error(413, None, "Commit rejected by the test server (payload too large)")
             return
         branch = unquote(revision)
         found = repo.snapshot(branch)

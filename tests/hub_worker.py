@@ -156,7 +156,7 @@ def online(workdir: Path, report: dict) -> None:
     import numpy as np
     import yaml
     from datasets import load_dataset
-    from huggingface_hub import DatasetCard, ModelCard, hf_hub_download, parse_eval_result_entries
+    from huggingface_hub import DatasetCard, HfApi, ModelCard, hf_hub_download, parse_eval_result_entries
     from sentence_transformers import SentenceTransformer
 
     from optical_st import hub
@@ -260,6 +260,7 @@ def online(workdir: Path, report: dict) -> None:
                 )
             },
             "card_has_scrubbed_key": "must never reach a card" in all_text_under(workdir / "model-local"),
+            "valid_token_in_files": os.environ["HF_TOKEN"] in all_text_under(workdir / "model-local"),
         }
 
     def push_from_directory_with_cli():
@@ -284,12 +285,13 @@ def online(workdir: Path, report: dict) -> None:
                 hub.push_model(state["model"], f"user/err-{name}", local_dir=target, **kwargs)
             except Exception as error:
                 formatted = "".join(traceback.format_exception(error))
+                secrets = [fake, *([original] if original else [])]
                 kept = SentenceTransformer(str(target), device="cpu").encode(probe, convert_to_numpy=True)
                 cases[name] = {
                     "type": type(error).__name__,
                     "message": str(error),
-                    "token_in_message": fake in formatted,
-                    "token_in_files": fake in all_text_under(target),
+                    "token_in_message": any(secret in formatted for secret in secrets),
+                    "token_in_files": any(secret in all_text_under(target) for secret in secrets),
                     "local_kept": float(
                         np.abs(kept - state["model"].encode(probe, convert_to_numpy=True)).max()
                     )
@@ -305,12 +307,17 @@ def online(workdir: Path, report: dict) -> None:
         attempt("missing-token")
         os.environ["HF_TOKEN"] = original or ""
         attempt("dead-endpoint", token=fake, endpoint=os.environ["HUB_DEAD_ENDPOINT"])
+        attempt("rejected-upload")  # the valid token creates the repository, then the commit fails
+        cases["rejected-upload"]["files_on_hub"] = [
+            s.rfilename for s in HfApi().model_info("user/err-rejected-upload").siblings
+        ]
         hub.push_model(state["model"], "user/err-exists", local_dir=workdir / "err-exists-first")
         attempt("exists")
         attempt_ok = workdir / "err-exists-ok"
         hub.push_model(state["model"], "user/err-exists", local_dir=attempt_ok, exist_ok=True)
         cases["exists-ok"] = {"type": None}
-        cases["token_in_log"] = fake in log_file.read_text(encoding="utf-8", errors="replace")
+        log_text = log_file.read_text(encoding="utf-8", errors="replace")
+        cases["token_in_log"] = fake in log_text or bool(original and original in log_text)
         return {"cases": cases}
 
     for name, step in [
@@ -383,9 +390,19 @@ def offline(workdir: Path, report: dict) -> None:
         record(report, name, step)
 
 
+def import_libraries() -> dict:
+    import datasets  # noqa: F401
+    import sentence_transformers  # noqa: F401
+
+    import optical_st.hub  # noqa: F401
+
+    return {}
+
+
 if __name__ == "__main__":
     mode, workdir, output = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     results: dict = {}
+    record(results, "imports", import_libraries)  # timed separately: interpreter start-up dominates
     try:
         (online if mode == "online" else offline)(workdir, results)
     finally:

@@ -46,7 +46,7 @@ def reports(tmp_path_factory) -> dict:
     from hub_server import HubTestServer
 
     workdir = tmp_path_factory.mktemp("hub")
-    server = HubTestServer(valid_tokens={VALID_TOKEN}).start()
+    server = HubTestServer(valid_tokens={VALID_TOKEN}, reject_commits={"user/err-rejected-upload"}).start()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -136,6 +136,7 @@ def test_model_card_content_and_no_secrets(reports):
     pushed = step(reports, "online", "push_model")
     assert all(pushed["card_mentions"].values()), pushed["card_mentions"]
     assert not pushed["card_has_scrubbed_key"]  # training_info["hub_token"] was dropped
+    assert not pushed["valid_token_in_files"]
 
 
 @pytest.mark.hub
@@ -184,6 +185,7 @@ def test_cli_pushes_a_saved_run_directory(reports):
         ("missing-token", "HubAuthenticationError"),
         ("dead-endpoint", "HubConnectionError"),
         ("exists", "HubRepoExistsError"),
+        ("rejected-upload", "HubError"),
     ],
 )
 def test_push_failures_are_clear_keep_the_files_and_never_show_the_token(reports, case, error):
@@ -195,6 +197,7 @@ def test_push_failures_are_clear_keep_the_files_and_never_show_the_token(reports
     assert found["local_kept"] and found["mentions_local_dir"], found["message"]
     assert not cases["token_in_log"]
     assert cases["exists-ok"]["type"] is None  # exist_ok=True adds a commit instead
+    assert cases["rejected-upload"]["files_on_hub"] == []  # one commit: nothing half-uploaded
 
 
 @pytest.mark.hub
