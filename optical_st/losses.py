@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -159,12 +160,16 @@ def _tokenizer_fingerprint(tokenizer: Any) -> str | None:
 
 
 def _model_name(model: SentenceTransformer) -> str | None:
+    """A Hub id for the model card; only the folder name of a local path (no local paths in cards)."""
     card = getattr(model, "model_card_data", None)
     for name in (getattr(card, "model_id", None), getattr(card, "base_model", None)):
         if name:
             return str(name)
     config = getattr(getattr(model[0], "auto_model", None), "config", None)
-    return getattr(config, "_name_or_path", None) or None
+    name = getattr(config, "_name_or_path", None)
+    if not name:
+        return None
+    return Path(name).name if Path(name).exists() else str(name)
 
 
 class OTDistillLoss(nn.Module):
@@ -296,6 +301,7 @@ class OTDistillLoss(nn.Module):
             raise ValueError(f"reg must be > 0, got {reg}")
         if teacher is model:
             raise ValueError("teacher must be a separate frozen model; pass teacher=None for a frozen copy")
+        self.teacher_is_student_copy = teacher is None
         if teacher is None:
             teacher = copy.deepcopy(model)
         self.model = model
@@ -517,7 +523,9 @@ class OTDistillLoss(nn.Module):
     def get_config_dict(self) -> dict[str, Any]:
         projection = self.projection
         return {
-            "teacher": _model_name(self.teacher),
+            "teacher": "frozen copy of the student"
+            if self.teacher_is_student_copy
+            else _model_name(self.teacher),
             "reg": self.reg,
             "cost": self.cost,
             "ot_weight": self.ot_weight,

@@ -288,6 +288,7 @@ def test_stats_schedule_attributes_and_model_card_config(student):
     assert loss.last_stats["plan_entropy"] > sharp_entropy
     config = loss.get_config_dict()
     assert config["reg"] == 1.0 and config["cost"] == "cosine" and config["exclude_special_tokens"] is True
+    assert config["teacher"] == "frozen copy of the student" and config["shared_tokenizer"] is True
     assert "2301.12566" in loss.citation
 
 
