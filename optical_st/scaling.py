@@ -364,19 +364,39 @@ def bitext_benchmarks(
     *,
     directions: Sequence[str] = ("xx->eng",),
     split: str | None = None,
+    max_pairs: int | None = None,
+    seed: int = 0,
 ) -> list[CLIRBenchmark]:
     """Sentence-level bitext retrieval benchmarks, one per language and direction, from a bitext source.
 
-    ``source`` is anything :func:`optical_st.data.load_bitext` reads (e.g. ``shared/data/flores200``);
-    a language the source lacks raises a ``ValueError`` listing the languages it has.
+    Args:
+        source: anything :func:`optical_st.data.load_bitext` reads (e.g. ``shared/data/flores200``).
+        languages: languages in any spelling, a tier or ``"all"``; one the source lacks raises a
+            ``ValueError`` listing the languages it has.
+        directions: ``"xx->eng"`` and/or ``"eng->xx"``.
+        split: bitext split (``None``: all).
+        max_pairs: keep a seeded random sample of this many pair ids, the same ids in every language
+            (multi-way parallel sources such as FLORES keep one shared English corpus); ``None``: all.
+        seed: seed of that sample.
     """
+    import random
+
     from optical_st.data import load_bitext, sentence_retrieval_benchmark
 
     bitext = load_bitext(source, languages, split=split)
     wanted = list(dict.fromkeys(bitext["language"]))
+    keep = None
+    if max_pairs is not None:
+        ids = sorted(set(bitext["id"]))
+        keep = set(random.Random(seed).sample(ids, min(max_pairs, len(ids))))
     benchmarks = []
     for language in wanted:
-        subset = bitext.filter(lambda row, code=language: row["language"] == code)
+        rows = [
+            i
+            for i, (code, pair_id) in enumerate(zip(bitext["language"], bitext["id"], strict=True))
+            if code == language and (keep is None or pair_id in keep)
+        ]
+        subset = bitext.select(rows)
         benchmarks.extend(sentence_retrieval_benchmark(subset, direction) for direction in directions)
     return benchmarks
 
@@ -394,6 +414,9 @@ class DistillationRecipe:
             full-depth source (OPTICAL's frozen copy; the untruncated model for a truncated student).
         loss: ``"ot"`` or ``"ot+sentence"`` (see :func:`optical_st.training.distill`).
         steps, epochs, batch_size, max_length, lr, reg, seed: passed to :func:`optical_st.training.distill`.
+        freeze_embeddings: train only the non-embedding parameters (every ``nn.Embedding`` frozen):
+            cheaper on CPU (no update of the ~96M-parameter multilingual vocabulary table) and keeps the
+            embedding part of the parameter count identical before and after distillation.
     """
 
     bitext: str
@@ -409,6 +432,7 @@ class DistillationRecipe:
     lr: float = 2e-5
     reg: float = 0.05
     seed: int = 0
+    freeze_embeddings: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -782,6 +806,12 @@ class ScalingStudy:
         if distill is None:
             from optical_st.training import distill
         recipe = self.recipe
+        if recipe.freeze_embeddings:
+            import torch
+
+            for module in student.modules():
+                if isinstance(module, torch.nn.Embedding):
+                    module.requires_grad_(False)
         all_benchmarks = [b for group in self.benchmarks.values() for b in group]
         final = distill(
             student,

@@ -192,7 +192,15 @@ def finished_study(tmp_path_factory, tiny_dir, benchmarks, train_dir):
     """Three models (full, truncated to 1 layer, one that cannot load), zero-shot and OT-distilled."""
     output = tmp_path_factory.mktemp("study")
     models = [f"tiny={tiny_dir}", f"truncate:{tiny_dir}:1", "broken=/nonexistent/model"]
-    recipe = DistillationRecipe(str(train_dir), languages=("npi",), steps=2, batch_size=4, max_pairs=8)
+    recipe = DistillationRecipe(
+        str(train_dir),
+        languages=("npi",),
+        steps=2,
+        batch_size=4,
+        max_pairs=8,
+        lr=1e-3,
+        freeze_embeddings=True,
+    )
     study = ScalingStudy(models, benchmarks, output, k_values=(1, 5, 10), recipe=recipe, n_bootstrap=50,
                          device="cpu", show_progress_bar=False)  # fmt: skip
     results = study.run()
@@ -213,8 +221,15 @@ def test_study_writes_one_cell_per_model_condition_language(finished_study):
     assert cells == expected
     assert set(results["model"]) == {"tiny", "model-L1"}
     assert results["value"].between(0, 1).all()
-    # the distilled student really changed: its results come from a trained checkpoint
-    assert (study.checkpoint_dir / "tiny" / "final" / "modules.json").is_file()
+    # the distilled student was trained: non-embedding weights moved, frozen embeddings did not
+    original = ModelSpec("tiny", study.specs[0].source).load("cpu")
+    trained = ModelSpec("tiny", str(study.checkpoint_dir / "tiny" / "final")).load("cpu")
+    before, after = original[0].auto_model, trained[0].auto_model
+    assert torch.equal(before.embeddings.word_embeddings.weight, after.embeddings.word_embeddings.weight)
+    assert not torch.equal(
+        before.encoder.layer[0].attention.self.query.weight,
+        after.encoder.layer[0].attention.self.query.weight,
+    )
 
 
 def test_unloadable_model_is_skipped_with_reason(finished_study):

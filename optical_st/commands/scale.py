@@ -14,7 +14,7 @@ model specs: PATH_OR_HUB_ID | NAME=PATH_OR_HUB_ID | truncate:SRC:N | ladder:SRC:
   (presets: public-families, me5-small-ladder). Example (the committed report, docs/scaling.md):
   optical-st scale --models ladder:/work/cache/me5-small:3,6,9,12 --benchmark ../shared/data/flores200 \\
       --languages all --k 1,5,10 --distill-bitext ../shared/data/floresv1_ne_si --distill-split dev \\
-      --distill-max-pairs 400 --output-dir runs/scaling --report-dir docs/results/scaling
+      --distill-max-pairs 400 --distill-freeze-embeddings --output-dir runs/scaling --report-dir docs/results/scaling
 """
 
 
@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "folder (with metadata.json); repeatable",
     )
     parser.add_argument("--split", default=None, help="split of the benchmark bitext (default: all)")
+    parser.add_argument(
+        "--max-pairs",
+        type=int,
+        default=None,
+        help="evaluate on a seeded sample of this many pairs per language",
+    )
     parser.add_argument("--languages", default="all", help="languages, e.g. npi,sin or low or all")
     parser.add_argument("--directions", default="xx->eng", help="comma-separated: xx->eng,eng->xx")
     parser.add_argument("--k", default="1,5,10", help="recall cut-offs (default 1,5,10)")
@@ -61,7 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--distill-lr", type=float, default=2e-5)
     recipe.add_argument("--distill-reg", type=float, default=0.05, help="entropic OT regularisation")
     recipe.add_argument("--distill-max-length", type=int, default=128)
-    recipe.add_argument("--seed", type=int, default=0)
+    recipe.add_argument(
+        "--distill-freeze-embeddings", action="store_true", help="train only non-embedding parameters"
+    )
+    recipe.add_argument("--seed", type=int, default=0, help="seed of training and of the --max-pairs sample")
     parser.add_argument(
         "--checkpoint-dir", type=Path, default=None, help="distilled students (default OUTPUT/checkpoints)"
     )
@@ -112,7 +121,14 @@ def _benchmarks(args: argparse.Namespace) -> list:
             benchmarks.append(load_benchmark(source))
         else:
             benchmarks.extend(
-                bitext_benchmarks(source, args.languages, directions=_csv(args.directions), split=args.split)
+                bitext_benchmarks(
+                    source,
+                    args.languages,
+                    directions=_csv(args.directions),
+                    split=args.split,
+                    max_pairs=args.max_pairs,
+                    seed=args.seed,
+                )
             )
     return benchmarks
 
@@ -143,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             lr=args.distill_lr,
             reg=args.distill_reg,
             seed=args.seed,
+            freeze_embeddings=args.distill_freeze_embeddings,
         )
     study = ScalingStudy(
         specs,
