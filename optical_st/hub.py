@@ -151,21 +151,19 @@ def _hub_errors(action: str, token: str | None, local_dir: Path | None, endpoint
                 f"The Hub at {endpoint} rejected the token while trying to {action}{detail}. Check HF_TOKEN, "
                 f"`hf auth login` or --token, and that the token may write to this namespace.{safe}"
             ) from None
-        if status == 409:
+        if status == 409 and action.startswith("create"):
             raise HubRepoExistsError(
                 f"Cannot {action}: the repository already exists{detail}. Pass exist_ok=True "
                 f"(--exist-ok) to add a new commit to it.{safe}"
             ) from None
         raise HubError(f"The Hub refused to {action}{detail}.{safe}") from None
-    except OSError as error:  # httpx transport errors are not OSError; see below
-        raise HubConnectionError(
-            f"Could not reach the Hub at {endpoint} to {action}: {_redact(type(error).__name__, token)}.{safe}"
-        ) from None
     except Exception as error:
-        if _is_transport_error(error):
+        if isinstance(error, OSError) or _is_transport_error(error):
             raise HubConnectionError(
                 f"Could not reach the Hub at {endpoint} to {action} ({type(error).__name__}).{safe}"
             ) from None
+        if token and token in str(error):  # unexpected error quoting the token: keep the facts, not the token
+            raise HubError(f"Failed to {action}: {_redact(str(error), token)}{safe}") from None
         raise
 
 
@@ -193,20 +191,21 @@ def _snapshot(repo_id: str | Path, repo_type: str, revision: str | None) -> Path
         RevisionNotFoundError,
     )
 
-    try:
-        return Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision))
-    except RepositoryNotFoundError:
-        raise HubError(
-            f"No {repo_type} repository {repo_id!r} on {_endpoint(None)} and no such local directory "
-            "(if it is private, set HF_TOKEN)."
-        ) from None
-    except RevisionNotFoundError:
-        raise HubError(f"{repo_type} repository {repo_id!r} has no revision {revision!r}.") from None
-    except LocalEntryNotFoundError:
-        raise HubConnectionError(
-            f"{repo_type} repository {repo_id!r} is not in the local Hugging Face cache and the Hub cannot be "
-            "used (HF_HUB_OFFLINE=1 or no network). Download it once online, or give a local directory."
-        ) from None
+    with _hub_errors(f"download {repo_type} repository {repo_id}", None, None, _endpoint(None)):
+        try:
+            return Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision))
+        except RepositoryNotFoundError:
+            raise HubError(
+                f"No {repo_type} repository {repo_id!r} on {_endpoint(None)} and no such local directory "
+                "(if it is private, set HF_TOKEN)."
+            ) from None
+        except RevisionNotFoundError:
+            raise HubError(f"{repo_type} repository {repo_id!r} has no revision {revision!r}.") from None
+        except LocalEntryNotFoundError:
+            raise HubConnectionError(
+                f"{repo_type} repository {repo_id!r} is not in the local Hugging Face cache and the Hub cannot "
+                "be used (HF_HUB_OFFLINE=1 or no network). Download it once online, or give a local directory."
+            ) from None
 
 
 def download_model(repo_id: str | Path, revision: str | None = None) -> Path:

@@ -320,6 +320,15 @@ def online(workdir: Path, report: dict) -> None:
         cases["token_in_log"] = fake in log_text or bool(original and original in log_text)
         return {"cases": cases}
 
+    def pull_errors():
+        found = {}
+        for name, call in (("model", hub.download_model), ("dataset", hub.download_dataset)):
+            try:
+                call("user/does-not-exist")
+            except Exception as error:
+                found[name] = {"type": type(error).__name__, "message": str(error)}
+        return found
+
     for name, step in [
         ("train", train),
         ("push_benchmark", push_benchmark),
@@ -328,6 +337,7 @@ def online(workdir: Path, report: dict) -> None:
         ("push_model", push_model),
         ("push_from_directory", push_from_directory_with_cli),
         ("errors", errors),
+        ("pull_errors", pull_errors),
     ]:
         record(report, name, step)
         if name in ("train", "push_benchmark") and not report[name]["ok"]:

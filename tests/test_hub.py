@@ -201,6 +201,14 @@ def test_push_failures_are_clear_keep_the_files_and_never_show_the_token(reports
 
 
 @pytest.mark.hub
+def test_pulling_a_missing_repository_is_a_clear_error(reports):
+    found = step(reports, "online", "pull_errors")
+    for kind in ("model", "dataset"):
+        assert found[kind]["type"] == "HubError"
+        assert found[kind]["message"].startswith(f"No {kind} repository 'user/does-not-exist'")
+
+
+@pytest.mark.hub
 def test_offline_loads_from_the_prefilled_cache(reports):
     model = step(reports, "offline", "model")
     assert model["max_abs_diff"] == 0.0 and model["download_model_is_snapshot"]
