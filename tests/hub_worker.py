@@ -8,8 +8,7 @@ it measured in a JSON report; the assertions live in tests/test_hub.py.
 Usage: ``python tests/hub_worker.py online|offline WORKDIR REPORT.json``
 Environment: ``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_DISABLE_XET=1``, ``HF_TOKEN`` (online),
 ``HF_HUB_OFFLINE=1`` (offline), ``HUB_FAKE_TOKEN`` (a token the server rejects),
-``HUB_DEAD_ENDPOINT`` (a URL nothing listens on), ``HUB_WAIT_FOR`` (offline: a file to wait for
-after the imports, so the offline worker can start alongside the online one).
+``HUB_DEAD_ENDPOINT`` (a URL nothing listens on).
 """
 
 from __future__ import annotations
@@ -355,13 +354,6 @@ def offline(workdir: Path, report: dict) -> None:
     from optical_st.data import load_benchmark
 
     probe = ["नेपाल सुन्दर छ", "The market is nearby", "चिया"]
-    wait_for = os.environ.get("HUB_WAIT_FOR")
-    if wait_for:  # started alongside the online worker: imports overlap, the cache is filled meanwhile
-        deadline = time.monotonic() + 600
-        while not Path(wait_for).exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{wait_for} never appeared")
-            time.sleep(0.1)
 
     def model():
         loaded = SentenceTransformer(MODEL_REPO, device="cpu")
