@@ -284,9 +284,16 @@ def test_changed_configuration_is_not_mixed_in(finished_study):
 # ---------------------------------------------------------------------------------------------- report
 
 
-def test_report_matches_cells(finished_study, tmp_path):
+@pytest.fixture(scope="module")
+def report_files(finished_study, tmp_path_factory) -> dict[str, Path]:
     study, results = finished_study
-    files = write_report(results, tmp_path, k=10, skipped=study.skipped(), command="optical-st scale ...")
+    directory = tmp_path_factory.mktemp("report")
+    return write_report(results, directory, k=10, skipped=study.skipped(), command="optical-st scale ...")
+
+
+def test_report_matches_cells(finished_study, report_files):
+    study, _ = finished_study
+    files = report_files
     for name in ("results.csv", "results.json", "models.csv", "trends.csv", "report.md"):
         assert files[name].is_file()
     pngs = [p for p in files if p.endswith(".png")]
@@ -363,3 +370,40 @@ def test_cli_duplicate_names_fail_before_work(tmp_path, capsys):
     assert code == 1
     assert "duplicate model names" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------- Hub
+
+
+@pytest.mark.hub
+def test_report_pushes_as_dataset_with_card(report_files, tmp_path):
+    """Round trip against tests/hub_server.py in a fresh interpreter (the Hub clients read HF_* at import)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+    from hub_server import HubTestServer
+
+    report = report_files["report.md"].parent
+    server = HubTestServer(valid_tokens={"hf_scaling_test"}).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE_"))}
+        env.update(HF_ENDPOINT=server.endpoint, HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_XET="1",
+                   HF_TOKEN="hf_scaling_test")  # fmt: skip
+        script = "import sys; from optical_st.scaling import push_report; print(push_report(sys.argv[1], 'user/scale'))"
+        done = subprocess.run([sys.executable, "-c", script, str(report)], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        repo = server.repos[("dataset", "user/scale")]
+        _, files = repo.snapshot("main")
+    finally:
+        server.stop()
+    assert "/user/scale/commit/" in done.stdout
+    assert {"README.md", "results.csv", "trends.csv", "models.csv", "report.md"} <= set(files)
+    assert files["results.csv"].data == (report / "results.csv").read_bytes()
+    card = files["README.md"].data.decode()
+    metadata = yaml.safe_load(card.split("---")[1])
+    assert metadata["language"] == ["en", "ne", "si"]
+    assert {c["config_name"] for c in metadata["configs"]} == {"results", "trends", "models"}
+    assert "Huang" in card and "| Nepali" in card
