@@ -24,7 +24,7 @@ N_PAIRS = 60
 
 @dataclass
 class HandBenchmark:
-    """A CLIRBenchmark built by hand (same attributes as optical_st.data.CLIRBenchmark)."""
+    """Same attributes as optical_st.data.CLIRBenchmark, without its validation (user objects may lack it)."""
 
     name: str
     queries: Dataset
@@ -35,8 +35,13 @@ class HandBenchmark:
     metadata: dict = field(default_factory=dict)
 
 
-def make_benchmark(queries, documents, qrels, query_language, document_language, level="sentence", name=None):
-    return HandBenchmark(
+def make_benchmark(
+    queries, documents, qrels, query_language, document_language, level="sentence", name=None, validated=True
+):
+    """A CLIRBenchmark from dicts; ``validated=False`` gives an unchecked stand-in to test the evaluator's errors."""
+    from optical_st.data import CLIRBenchmark
+
+    return (CLIRBenchmark if validated else HandBenchmark)(
         name=name or f"hand-{query_language}-{document_language}-{level}",
         queries=Dataset.from_dict(
             {
@@ -233,21 +238,27 @@ def test_document_level_keys_and_level_macros(tiny_model, flores_pairs):
 
 
 def test_clear_errors_for_bad_benchmarks():
-    good = make_benchmark({"q1": "a"}, {"d1": "x", "d2": "y"}, [("q1", "d1", 1)], "npi_Deva", "eng_Latn")
+    good = make_benchmark(
+        {"q1": "a"}, {"d1": "x", "d2": "y"}, [("q1", "d1", 1)], "npi_Deva", "eng_Latn", validated=False
+    )
     with pytest.raises(ValueError, match="at least one benchmark"):
         CLIREvaluator([])
     with pytest.raises(ValueError, match=r"k=100 is larger than the corpus .* \(2 documents\)"):
         CLIREvaluator([good])
-    no_relevant = make_benchmark(
+    parts = (
         {"q1": "a", "q2": "b"},
         {"d1": "x", "d2": "y"},
         [("q1", "d1", 1), ("q2", "d2", 0)],
         "npi_Deva",
         "eng_Latn",
     )
+    with pytest.raises(ValueError, match="no relevant document"):  # data.CLIRBenchmark refuses it already
+        make_benchmark(*parts)
     with pytest.raises(ValueError, match=r"1 of 2 queries have no relevant document.*'q2'"):
-        CLIREvaluator([no_relevant], k_values=(1,), mrr_at_k=1, ndcg_at_k=1)
-    unknown_doc = make_benchmark({"q1": "a"}, {"d1": "x"}, [("q1", "d9", 1)], "npi_Deva", "eng_Latn")
+        CLIREvaluator([make_benchmark(*parts, validated=False)], k_values=(1,), mrr_at_k=1, ndcg_at_k=1)
+    unknown_doc = make_benchmark(
+        {"q1": "a"}, {"d1": "x"}, [("q1", "d9", 1)], "npi_Deva", "eng_Latn", validated=False
+    )
     with pytest.raises(ValueError, match=r"not in the corpus.*d9"):
         CLIREvaluator([unknown_doc], k_values=(1,), mrr_at_k=1, ndcg_at_k=1)
     with pytest.raises(ValueError, match="positive"):
@@ -311,3 +322,132 @@ def test_compare_runs_pairs_two_models_on_the_same_queries(
     tampered[first.benchmark]["query_ids"] = list(reversed(tampered[first.benchmark]["query_ids"]))
     with pytest.raises(ValueError, match="different queries"):
         compare_runs(run_a, tampered)
+
+
+# --------------------------------------------------------------------------------------------------
+# Presets, the CLI, the trainer, the real encoder
+# --------------------------------------------------------------------------------------------------
+
+
+def test_flores_presets_build_every_direction_and_level(shared_data):
+    from optical_st.evaluation import flores_benchmarks, load_benchmarks
+
+    benchmarks = flores_benchmarks(shared_data / "flores200", "npi", split="dev")
+    assert [(b.query_language, b.document_language, b.metadata["level"]) for b in benchmarks] == [
+        ("npi_Deva", "eng_Latn", "sentence"),
+        ("eng_Latn", "npi_Deva", "sentence"),
+        ("npi_Deva", "eng_Latn", "document"),
+        ("eng_Latn", "npi_Deva", "document"),
+    ]
+    assert len(benchmarks[0].queries) == 509 and len(benchmarks[2].corpus) < 509
+    only = load_benchmarks(
+        shared_data / "flores200", "sin", directions="eng->xx", levels="sentence", split="dev"
+    )
+    assert [(b.query_language, b.document_language) for b in only] == [("eng_Latn", "sin_Sinh")]
+    with pytest.raises(ValueError, match="Empty language list"):
+        flores_benchmarks(shared_data / "flores200", "")
+    with pytest.raises(ValueError, match="Unknown direction"):
+        flores_benchmarks(shared_data / "flores200", "npi", directions="xx->fra")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_benchmarks(shared_data / "no-such-folder", "npi")
+    with pytest.raises(ValueError, match="Hindi only"):
+        load_benchmarks(shared_data / "xquad_r", "low")
+    with pytest.raises(ValueError, match="not flores200"):
+        flores_benchmarks(shared_data / "ntrex128", "npi")
+
+
+@pytest.fixture(scope="module")
+def saved_benchmark(tmp_path_factory, benchmarks):
+    return benchmarks[0].save(tmp_path_factory.mktemp("bench") / "npi-eng")
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tiny_model, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tiny-saved")
+    tiny_model.save(str(directory))
+    return directory
+
+
+def test_cli_evaluates_and_compares_models(tiny_model_dir, saved_benchmark, tmp_path, capsys):
+    from optical_st.cli import main
+
+    output = tmp_path / "out"
+    argv = ["evaluate", "--model", str(tiny_model_dir), "--benchmark", str(saved_benchmark), "--k", "1,10",
+            "--bootstrap", "100", "--output", str(output)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| npi_Deva->eng_Latn | npi_Deva | eng_Latn | sentence | 60 |" in printed
+    saved = json.loads((output / "clir_results.json").read_text())
+    assert saved["command"].startswith("optical-st evaluate --model ")
+    assert "clir_npi_Deva->eng_Latn_recall@10" in saved["metrics"]
+
+    # Two models: the same one under two spellings gives a paired test with difference 0 and p = 1.
+    same = str(tiny_model_dir) + "/"
+    assert main([*argv[:3], "--model", same, *argv[3:]]) == 0
+    printed = capsys.readouterr().out
+    assert "paired randomization test" in printed and "| macro |" in printed
+    comparison = json.loads((output / "comparison.json").read_text())
+    first = comparison["comparisons"][same][0]
+    assert first["difference"] == 0 and first["p_value"] == 1.0
+
+
+def test_cli_reports_bad_input_in_one_line(saved_benchmark, tmp_path, capsys):
+    from optical_st.cli import main
+
+    assert (
+        main(["evaluate", "--model", str(tmp_path / "missing-model"), "--benchmark", str(saved_benchmark)])
+        == 1
+    )
+    assert "model path does not exist" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(tmp_path), "--benchmark", str(tmp_path / "nothing")]) == 1
+    assert "Benchmark folder not found" in capsys.readouterr().err
+    assert (
+        main(["evaluate", "--model", str(tmp_path), "--benchmark", str(saved_benchmark), "--languages", ","])
+        == 1
+    )
+    assert "Empty language list" in capsys.readouterr().err
+    assert (
+        main(["evaluate", "--model", str(tmp_path), "--benchmark", str(saved_benchmark), "--k", "1,500"]) == 1
+    )
+    assert "k=500 is larger than the corpus" in capsys.readouterr().err
+
+
+def test_evaluator_runs_inside_the_trainer(tiny_model, benchmarks, tmp_path):
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    english = benchmarks[0].corpus["text"][:16]
+    nepali = benchmarks[0].queries["text"][:16]
+    train = Dataset.from_dict({"anchor": nepali, "positive": english})
+    evaluator = CLIREvaluator(benchmarks[:1], k_values=(1, 10), n_bootstrap=0)
+    arguments = SentenceTransformerTrainingArguments(
+        output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=8, eval_strategy="steps", eval_steps=2,
+        logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
+    )  # fmt: skip
+    trainer = SentenceTransformerTrainer(
+        model=tiny_model, args=arguments, train_dataset=train,
+        loss=MultipleNegativesRankingLoss(tiny_model), evaluator=evaluator,
+    )  # fmt: skip
+    trainer.train()
+    logged = [entry for entry in trainer.state.log_history if "eval_clir_low_macro_recall@10" in entry]
+    assert logged and 0 <= logged[-1]["eval_clir_low_macro_recall@10"] <= 1
+
+
+@pytest.mark.slow
+def test_real_multilingual_e5_small_retrieves_nepali_translations(real_encoder_path, shared_data):
+    from sentence_transformers import SentenceTransformer
+
+    from optical_st.data import load_bitext, sentence_retrieval_benchmark
+
+    bitext = load_bitext(shared_data / "flores200", "npi", split="dev").select(range(80))
+    benchmarks = [sentence_retrieval_benchmark(bitext, d) for d in ("xx->eng", "eng->xx")]
+    model = SentenceTransformer(str(real_encoder_path), device="cpu")
+    evaluator = CLIREvaluator(benchmarks, k_values=(1, 10), n_bootstrap=200, document_prompt="query: ")
+    metrics = evaluator(model)
+    # Zero-shot multilingual-e5-small finds nearly every Nepali<->English FLORES translation among 80.
+    assert metrics["clir_npi_Deva->eng_Latn_recall@1"] > 0.9
+    assert metrics["clir_eng_Latn->npi_Deva_recall@10"] > 0.95
+    low = next(
+        r for r in evaluator.results if r["key"] == "low_macro" and r["metric"] == "recall" and r["k"] == 1
+    )
+    assert low["ci_low"] < low["value"] <= low["ci_high"] <= 1

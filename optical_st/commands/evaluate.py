@@ -1,17 +1,183 @@
-"""`optical-st evaluate`: not yet available; the evaluation issue fills it."""
+"""``optical-st evaluate``: recall@k / MRR@10 / nDCG@10 of one or more models on CLIR benchmarks.
+
+Examples::
+
+    optical-st evaluate --model intfloat/multilingual-e5-small \\
+        --benchmark ../shared/data/flores200 --languages npi,sin --output results/
+    optical-st evaluate --model runs/student --model intfloat/multilingual-e5-small \\
+        --benchmark ../shared/data/flores200 --languages low --levels sentence   # + paired test
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
 
-from optical_st.commands._unavailable import add_passthrough, not_yet_available
-
-HELP = "(not yet available) evaluate"
+HELP = "evaluate models on cross-lingual retrieval benchmarks (recall@k, MRR@10, nDCG@10, 95% CIs)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_passthrough(parser)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "--benchmark takes a data folder (flores200, ntrex128, tatoeba_laser, tatoeba_challenge,\n"
+        "floresv1_ne_si, tico19 or xquad_r layout), a folder saved by CLIRBenchmark.save (or a folder of\n"
+        "them), or a Hub dataset id user/name. With two or more --model, the first is compared with each\n"
+        "other one by a paired randomization test on the same queries."
+    )
+    parser.add_argument("--model", action="append", required=True, metavar="M",
+                        help="model folder or Hub id (repeat to compare models)")  # fmt: skip
+    parser.add_argument("--benchmark", action="append", required=True, metavar="B",
+                        help="benchmark specification (repeatable, see below)")  # fmt: skip
+    parser.add_argument("--languages", default="all",
+                        help="languages, e.g. npi,sin, a tier (low, mid, high) or all (default)")  # fmt: skip
+    parser.add_argument("--directions", default="xx->eng,eng->xx", help="xx->eng, eng->xx or both (default)")
+    parser.add_argument("--levels", default=None,
+                        help="sentence, document or both (default: both where the source has documents)")  # fmt: skip
+    parser.add_argument(
+        "--split", default=None, help="split of the bitext source, e.g. dev or devtest (default: all)"
+    )
+    parser.add_argument("--k", default="1,5,10,100", help="recall cut-offs (default 1,5,10,100)")
+    parser.add_argument("--query-prompt", default=None,
+                        help="query prompt, e.g. 'query: ' (default: the model's saved prompt)")  # fmt: skip
+    parser.add_argument("--document-prompt", default=None,
+                        help="document prompt, e.g. 'passage: ' (default: the model's saved prompt)")  # fmt: skip
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--device", default=None, help="torch device (default: sentence-transformers' choice)"
+    )
+    parser.add_argument(
+        "--cache-dir", default=None, help="cache corpus embeddings here (keyed by weights + text)"
+    )
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap replicates for 95%% CIs (0: none)"
+    )
+    parser.add_argument(
+        "--columns", default="recall@1,recall@10,mrr@10,ndcg@10", help="metrics in the printed table"
+    )
+    parser.add_argument(
+        "--compare-metric", default="recall@10", help="metric of the paired test (default recall@10)"
+    )
+    parser.add_argument(
+        "--output",
+        default=None,
+        metavar="DIR",
+        help="write JSON + markdown results into this folder (or to this .json file)",
+    )
+    parser.add_argument("--ci", action="store_true", help="print 95%% intervals in the table")
+
+
+def check_model_argument(name_or_path: str) -> None:
+    """A missing local path is an error; ``user/name`` is left to the Hub lookup."""
+    looks_like_path = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1
+    if looks_like_path and not Path(name_or_path).expanduser().exists():
+        raise FileNotFoundError(f"model path does not exist: {name_or_path}")
+
+
+def load_model(name_or_path: str, device: str | None = None):
+    """The model through :mod:`optical_st.pretrained` when present, else sentence-transformers directly."""
+    check_model_argument(name_or_path)
+    try:
+        from optical_st.pretrained import load_sentence_transformer
+    except ImportError:
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(name_or_path, device=device)
+    return load_sentence_transformer(name_or_path, device=device)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip("/")).strip("_") or "model"
+
+
+def _command(args: argparse.Namespace) -> str:
+    parts = ["optical-st", "evaluate"]
+    for model in args.model:
+        parts += ["--model", model]
+    for benchmark in args.benchmark:
+        parts += ["--benchmark", benchmark]
+    for option in ("languages", "directions", "levels", "split", "k", "query_prompt", "document_prompt"):
+        value = getattr(args, option)
+        if value is not None:
+            parts += [f"--{option.replace('_', '-')}", value]
+    if args.bootstrap != 1000:
+        parts += ["--bootstrap", str(args.bootstrap)]
+    if args.output:
+        parts += ["--output", args.output]
+    return shlex.join(parts)
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_yet_available("evaluate", "the evaluation issue")
+    from optical_st.evaluation import CLIREvaluator, compare_runs, load_benchmarks, results_to_markdown
+
+    k_values = [int(k) for k in args.k.split(",") if k.strip()]
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+    models = list(dict.fromkeys(args.model))
+    for model in models:  # fail before the slow part
+        check_model_argument(model)
+    benchmarks = []
+    for spec in args.benchmark:
+        benchmarks += load_benchmarks(
+            spec, args.languages, directions=args.directions, levels=args.levels, split=args.split
+        )
+    evaluator = CLIREvaluator(
+        benchmarks,
+        k_values=k_values,
+        query_prompt=args.query_prompt,
+        document_prompt=args.document_prompt,
+        batch_size=args.batch_size,
+        cache_dir=args.cache_dir,
+        n_bootstrap=args.bootstrap,
+        show_progress_bar=sys.stderr.isatty(),
+    )
+    available = evaluator.metrics
+    unknown = [c for c in [*columns, args.compare_metric] if c not in available]
+    if unknown:
+        raise ValueError(f"unknown metric {unknown[0]!r}; available: {', '.join(available)}")
+    command = _command(args)
+    output = Path(args.output) if args.output else None
+    runs = {}
+    for model_name in models:
+        model = load_model(model_name, device=args.device)
+        metrics = evaluator(model)
+        runs[model_name] = evaluator.per_query
+        print(f"\n## {model_name}  ({len(benchmarks)} benchmarks)\n")
+        print(results_to_markdown(evaluator.results, columns, confidence_intervals=args.ci))
+        print(f"\nprimary metric {evaluator.primary_metric} = {metrics[evaluator.primary_metric]:.4f}")
+        if output is not None:
+            if len(models) == 1:
+                directory = output
+            elif output.suffix == ".json":
+                directory = output.with_name(f"{output.stem}_{_slug(model_name)}.json")
+            else:
+                directory = output / _slug(model_name)
+            path = evaluator.save(
+                directory, model=model, extra={"model_argument": model_name, "command": command}
+            )
+            print(f"results written to {path} and {path.with_suffix('.md')}")
+
+    if len(models) > 1:
+        reference = models[0]
+        comparisons = {}
+        for other in models[1:]:
+            results = compare_runs(runs[reference], runs[other], args.compare_metric)
+            comparisons[other] = [result.as_dict() for result in results]
+            print(f"\n## {reference} vs {other}: {args.compare_metric}, paired randomization test\n")
+            print("| benchmark | A | B | A - B | 95% CI | p |")
+            print("|---|---|---|---|---|---|")
+            for result in results:
+                print(
+                    f"| {result.benchmark} | {100 * result.mean_a:.1f} | {100 * result.mean_b:.1f} | "
+                    f"{100 * result.difference:+.1f} | [{100 * result.ci_low:+.1f}, {100 * result.ci_high:+.1f}] | "
+                    f"{result.p_value:.4f} |"
+                )
+        if output is not None:
+            folder = output.parent if output.suffix == ".json" else output
+            folder.mkdir(parents=True, exist_ok=True)
+            payload = {"command": command, "reference": reference, "metric": args.compare_metric,
+                       "comparisons": comparisons}  # fmt: skip
+            (folder / "comparison.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    return 0

@@ -1,0 +1,108 @@
+"""Search and evaluation speed: exact (numpy) vs FAISS top-k, and the evaluator's overhead over encoding.
+
+Part 1 searches random unit vectors (dim 384, the width of multilingual-e5-small) with both
+backends of :class:`optical_st.search.CorpusIndex` at 10k and 100k documents and prints queries/s
+and their ratio, side by side in one run (and checks both return the same top-k).
+
+Part 2 times the :class:`optical_st.evaluation.CLIREvaluator` on FLORES sentence retrieval
+(one language, both directions) against the raw ``encode`` calls for the same texts, so the
+reported overhead is everything the evaluator adds: search, trec_eval metrics, bootstrap CIs.
+
+Run (heavy; takes turns with other heavy jobs)::
+
+    flock /work/heavy.lock python bench/search_speed.py --model /work/cache/me5-small \\
+        --flores ../shared/data/flores200 --language npi
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def queries_per_second(index, queries: np.ndarray, k: int, repeats: int) -> float:
+    index.search_embeddings(queries[:8], k)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        index.search_embeddings(queries, k)
+        best = min(best, time.perf_counter() - start)
+    return len(queries) / best
+
+
+def search_part(sizes: list[int], n_queries: int, dim: int, k: int, repeats: int) -> None:
+    from optical_st.search import CorpusIndex
+
+    print(f"## exact vs FAISS top-{k}: {n_queries} queries, dim {dim}, best of {repeats}\n")
+    print("| documents | exact q/s | FAISS q/s | FAISS / exact | same top-k |")
+    print("|---|---|---|---|---|")
+    queries = unit_vectors(n_queries, dim, seed=1)
+    for size in sizes:
+        corpus = unit_vectors(size, dim, seed=0)
+        exact = CorpusIndex.from_embeddings(corpus, backend="exact")
+        faiss = CorpusIndex.from_embeddings(corpus, backend="faiss")
+        same = np.array_equal(exact.search_embeddings(queries, k)[1], faiss.search_embeddings(queries, k)[1])
+        exact_qps = queries_per_second(exact, queries, k, repeats)
+        faiss_qps = queries_per_second(faiss, queries, k, repeats)
+        print(f"| {size:,} | {exact_qps:,.0f} | {faiss_qps:,.0f} | {faiss_qps / exact_qps:.2f} | {same} |")
+
+
+def evaluator_part(model_path: str, flores: str, language: str, batch_size: int) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from optical_st.evaluation import CLIREvaluator, flores_benchmarks
+    from optical_st.search import resolve_prompt
+
+    model = SentenceTransformer(model_path, device="cpu")
+    benchmarks = flores_benchmarks(flores, language, levels="sentence")
+    model.encode(["warm-up"] * batch_size, batch_size=batch_size)
+
+    # Raw encoding of exactly what the evaluator encodes: every distinct (prompt, text) once.
+    query_prompt, document_prompt = resolve_prompt(model, "query"), resolve_prompt(model, "document")
+    queries = list(dict.fromkeys(t for b in benchmarks for t in b.queries["text"]))
+    documents = list(dict.fromkeys(t for b in benchmarks for t in b.corpus["text"]))
+    start = time.perf_counter()
+    model.encode_query(queries, prompt=query_prompt, batch_size=batch_size, normalize_embeddings=True)
+    model.encode_document(documents, prompt=document_prompt, batch_size=batch_size, normalize_embeddings=True)
+    raw = time.perf_counter() - start
+
+    evaluator = CLIREvaluator(benchmarks, batch_size=batch_size, show_progress_bar=False)
+    start = time.perf_counter()
+    evaluator(model)
+    total = time.perf_counter() - start
+    print(f"\n## evaluator overhead: {model_path}, FLORES {language} sentence level, both directions\n")
+    print(f"raw encoding of {len(queries) + len(documents)} texts: {raw:.1f} s")
+    print(f"CLIREvaluator (encode + search + trec_eval + 1000 bootstrap replicates): {total:.1f} s")
+    print(f"overhead: {total - raw:+.1f} s ({100 * (total - raw) / raw:+.1f}% of raw encoding)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--model", default=None, help="sentence-transformers folder for part 2 (skipped if absent)"
+    )
+    parser.add_argument("--flores", default="../shared/data/flores200")
+    parser.add_argument("--language", default="npi")
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    search_part([int(s) for s in args.sizes.split(",")], args.queries, args.dim, args.k, args.repeats)
+    if args.model:
+        evaluator_part(args.model, args.flores, args.language, args.batch_size)
+
+
+if __name__ == "__main__":
+    main()
