@@ -493,6 +493,8 @@ class ScalingStudy:
         device: torch device for loading models.
         n_bootstrap: bootstrap replicates for the per-language confidence intervals.
         batch_size: encoding batch size.
+        query_prompt, document_prompt: prompts for every model (e.g. ``"query: "``/``"passage: "``);
+            default: each model's saved prompts (see :class:`~optical_st.evaluation.CLIREvaluator`).
         show_progress_bar: tqdm bars.
         distill_fn: the distillation function (default :func:`optical_st.training.distill`).
 
@@ -520,6 +522,8 @@ class ScalingStudy:
         device: str | None = None,
         n_bootstrap: int = 1000,
         batch_size: int = 32,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
         show_progress_bar: bool = True,
         distill_fn: Callable[..., Path] | None = None,
     ) -> None:
@@ -567,6 +571,7 @@ class ScalingStudy:
         self.device = device
         self.n_bootstrap = n_bootstrap
         self.batch_size = batch_size
+        self.query_prompt, self.document_prompt = query_prompt, document_prompt
         self.show_progress_bar = show_progress_bar
         self._distill_fn = distill_fn
         self._teachers: dict[str, SentenceTransformer] = {}
@@ -590,6 +595,7 @@ class ScalingStudy:
             "benchmarks": sorted(b.name for b in self.benchmarks[language]),
             "k_values": self.k_values,
             "n_bootstrap": self.n_bootstrap,
+            "prompts": [self.query_prompt, self.document_prompt],
             "recipe": self.recipe.to_dict() if condition == DISTILLED and self.recipe else None,
         }
 
@@ -732,6 +738,8 @@ class ScalingStudy:
             k_values=self.k_values,
             name="scaling",
             batch_size=self.batch_size,
+            query_prompt=self.query_prompt,
+            document_prompt=self.document_prompt,
             show_progress_bar=self.show_progress_bar,
             n_bootstrap=0,
             write_json=False,

@@ -78,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default=None, help="torch device (default: sentence-transformers' choice)"
     )
     parser.add_argument("--batch-size", type=int, default=32, help="encoding batch size")
+    parser.add_argument("--query-prompt", default=None, help="query prompt for every model (default: saved)")
+    parser.add_argument(
+        "--document-prompt", default=None, help="document prompt for every model (default: saved)"
+    )
     parser.add_argument(
         "--n-bootstrap", type=int, default=1000, help="bootstrap replicates for CIs (0: none)"
     )
@@ -173,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         n_bootstrap=args.n_bootstrap,
         batch_size=args.batch_size,
+        query_prompt=args.query_prompt,
+        document_prompt=args.document_prompt,
         show_progress_bar=not args.no_progress,
     )
     results = study.run()
