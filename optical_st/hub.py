@@ -716,9 +716,12 @@ def render_model_card(
 
 
 def save_run_info(
-    directory: str | Path, training_info: Mapping[str, Any] | None = None, evaluation_results: Any = None
+    directory: str | Path,
+    training_info: Mapping[str, Any] | None = None,
+    evaluation_results: Any = None,
+    benchmark_ids: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write ``optical_st_run.json`` (training facts and CLIR rows) next to a saved model.
+    """Write ``optical_st_run.json`` (training facts, CLIR rows, benchmark Hub ids) next to a saved model.
 
     :func:`push_model` reads it when given that directory, so the card of a run pushed later (or by
     ``optical-st push-model``) has the same training details. Secret-looking keys are dropped.
@@ -727,6 +730,7 @@ def save_run_info(
     payload = {
         "training_info": _scrub(dict(training_info or {})),
         "evaluation_results": load_results(evaluation_results),
+        "benchmark_ids": dict(benchmark_ids or {}),
     }
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     return path
@@ -855,6 +859,7 @@ def push_model(
         evaluation_results = (
             evaluation_results if evaluation_results is not None else run.get("evaluation_results")
         )
+        benchmark_ids = benchmark_ids or run.get("benchmark_ids")
         model = SentenceTransformer(str(source), device="cpu")
         folder = Path(local_dir) if local_dir is not None else source
     else:
@@ -889,7 +894,7 @@ def push_model(
         )
     elif eval_file.is_file():
         eval_file.unlink()  # stale results of an earlier push must not be re-published
-    save_run_info(folder, training_info, data.clir_results)
+    save_run_info(folder, training_info, data.clir_results, data.benchmark_ids)
     if dry_run:
         return str(folder)
     return _upload(

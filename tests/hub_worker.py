@@ -268,9 +268,12 @@ def online(workdir: Path, report: dict) -> None:
             ["push-model", str(directory), DIR_MODEL_REPO, "--local-dir", str(workdir / "dir-local")]
         )
         card = ModelCard.load(DIR_MODEL_REPO)
+        first = ModelCard.load(MODEL_REPO).data.to_dict()
+        files = [s.rfilename for s in HfApi().model_info(DIR_MODEL_REPO).siblings]
         return {
             "exit_code": code,
-            "has_model_index": "model-index" in card.data.to_dict(),
+            "same_model_index": card.data.to_dict().get("model-index") == first["model-index"],
+            "has_eval_results_file": hub.EVAL_RESULTS_FILE in files,
             "teacher_in_card": "Teacher" in card.text,
         }
 
