@@ -642,28 +642,42 @@ class ScalingStudy:
     def run(self) -> pd.DataFrame:
         """Run every unfinished cell (this process's share under accelerate); return all results.
 
+        With several processes (``accelerate launch``), zero-shot ``(model, condition)`` units are dealt
+        out round-robin by process index; a distilled unit is trained by all processes together (the
+        trainer runs data-parallel across them) and its languages are then evaluated in shards.
+
         Returns:
             The tidy results of every finished cell (:meth:`results`), on every process.
         """
         from tqdm.auto import tqdm
 
         process_index, n_processes, state = _process_share()
-        units = self.units()
-        mine = units[process_index::n_processes]
-        total = len(mine) * len(self.languages)
-        done = sum(len(self.languages) - len(unit.languages) for unit in mine)
+        if n_processes > 1:
+            state.wait_for_everyone()  # every process must see the same finished cells
+        work: list[tuple[_Unit, list[str]]] = []
+        dealt = 0
+        for unit in self.units():
+            if not unit.languages:
+                continue
+            if unit.condition == DISTILLED and n_processes > 1:
+                work.append((unit, unit.languages[process_index::n_processes]))
+                continue
+            if dealt % n_processes == process_index:
+                work.append((unit, unit.languages))
+            dealt += 1
+        total = sum(len(languages) for _, languages in work)
         with tqdm(
-            total=total, initial=done, desc="scaling cells", unit="cell", disable=not self.show_progress_bar
+            total=total, desc="scaling cells", unit="cell", disable=not self.show_progress_bar
         ) as progress:
-            for unit in mine:
-                if unit.languages:
-                    self._run_unit(unit, progress)
-        if state is not None and n_processes > 1:
+            for unit, languages in work:
+                self._run_unit(unit, languages, progress)
+        if n_processes > 1:
             state.wait_for_everyone()
         self._teachers.clear()
         return self.results()
 
-    def _run_unit(self, unit: _Unit, progress: Any) -> None:
+    def _run_unit(self, unit: _Unit, languages: Sequence[str], progress: Any) -> None:
+        """Load (and distil) one model, evaluate it on ``languages``, write one cell per language."""
         spec, condition = unit.spec, unit.condition
         stage = "load"
         started = time.perf_counter()
@@ -677,7 +691,7 @@ class ScalingStudy:
             # the x-axis is the encoder as specified, in both conditions (a token projection that
             # distillation may add is a training aid, not model size)
             parameters = base_parameters
-            rows = self._evaluate(model, unit.languages)
+            rows = self._evaluate(model, languages) if languages else {}
         except Exception as error:  # one broken model must not stop the study
             reason = f"{type(error).__name__}: {error}"
             logger.warning("skipping %s (%s) at %s: %s", spec.name, condition, stage, reason)
@@ -693,7 +707,7 @@ class ScalingStudy:
                     "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 },
             )
-            progress.update(len(unit.languages))
+            progress.update(len(languages))
             return
         self.skip_path(spec.name, condition).unlink(missing_ok=True)
         seconds = time.perf_counter() - started
@@ -706,7 +720,7 @@ class ScalingStudy:
             "params_embedding": parameters.embedding,
             "params_non_embedding": parameters.non_embedding,
         }
-        for language in unit.languages:
+        for language in languages:
             config = self.cell_config(spec, condition, language)
             _write_json(
                 self.cell_path(spec.name, condition, language),
@@ -839,8 +853,13 @@ class ScalingStudy:
             overwrite=True,
             show_progress_bar=self.show_progress_bar,
         )
-        _write_json(marker, {"fingerprint": _fingerprint(config), "config": config})
-        return SentenceTransformer(str(final), device=self.device)
+        _, n_processes, state = _process_share()
+        if n_processes > 1:
+            state.wait_for_everyone()  # the main process has saved the final student
+        if state.is_main_process:
+            _write_json(marker, {"fingerprint": _fingerprint(config), "config": config})
+        logger.info("distilled %s -> %s", spec.name, final)
+        return student  # trained in place (identical to the saved final student)
 
     # -- results --------------------------------------------------------------------------------
 
