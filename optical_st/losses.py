@@ -494,10 +494,12 @@ class OTDistillLoss(nn.Module):
 
     @staticmethod
     def _special_mask(model: SentenceTransformer, input_ids: Tensor) -> Tensor:
-        special_ids = getattr(model.tokenizer, "all_special_ids", None) or []
-        return torch.isin(
-            input_ids, torch.as_tensor(special_ids, dtype=input_ids.dtype, device=input_ids.device)
-        )
+        """Structural special tokens ([CLS]/[SEP]/<s>/</s>/pad/mask); the unknown token is content."""
+        tokenizer = model.tokenizer
+        special_ids = set(getattr(tokenizer, "all_special_ids", None) or [])
+        special_ids.discard(getattr(tokenizer, "unk_token_id", None))
+        ids = torch.as_tensor(sorted(special_ids), dtype=input_ids.dtype, device=input_ids.device)
+        return torch.isin(input_ids, ids)
 
     def _teacher_inputs(self, english: dict[str, Any], device: torch.device) -> dict[str, Any]:
         if english.get(TEACHER_TOKENIZED_KEY) or self.shared_tokenizer:

@@ -240,6 +240,9 @@ def test_empty_and_long_inputs_never_give_nan(student):
     assert torch.isfinite(value) and loss.last_stats["skipped_pairs"] == 2.0
     assert loss.last_plans[:2].abs().sum() == 0 and loss.last_plans[2].sum() == pytest.approx(1.0, abs=1e-4)
 
+    loss(_batch(student, [ENGLISH[0]], ["😀 ☃"]))  # unknown tokens are content, not an empty side
+    assert loss.last_stats["skipped_pairs"] == 0.0
+
     student.zero_grad()
     value = loss(_batch(student, ["", ""], ["", " "]))
     value.backward()
