@@ -621,8 +621,9 @@ class ScalingStudy:
     def units(self) -> list[_Unit]:
         """All ``(model, condition)`` units with the languages still missing (finished ones excluded)."""
         units = []
-        for spec in self.specs:
-            for condition in self.conditions:
+        # condition-major: an interrupted study has a complete zero-shot ladder before any distillation
+        for condition in self.conditions:
+            for spec in self.specs:
                 missing = [lang for lang in self.languages if not self.is_finished(spec, condition, lang)]
                 units.append(_Unit(spec, condition, missing))
         return units
