@@ -740,7 +740,7 @@ class ScalingStudy:
     def _evaluate(self, model: SentenceTransformer, languages: Sequence[str]) -> dict[str, list[dict]]:
         """One evaluator call over all missing languages (the shared English side is encoded once).
 
-        Confidence intervals are bootstrapped here per benchmark, seeded by the benchmark's name, so a
+        Confidence intervals are bootstrapped here per benchmark, seeded by the benchmark key, so a
         cell's interval does not depend on which other languages were evaluated in the same call.
         """
         import numpy as np
