@@ -452,6 +452,8 @@ class OTDistillLoss(nn.Module):
         b = transport.token_marginals(teacher_mask, teacher_weights)
         # A row can still be massless with exclude_special_tokens=False only if it is all padding.
         valid = valid & (a.sum(1) > 0) & (b.sum(1) > 0)
+        if not bool(valid.any()):
+            return student_tokens.sum() * 0.0
         costs = transport.cost_matrix(student_tokens[valid], teacher_tokens[valid], self.cost,
                                       student_mask[valid], teacher_mask[valid])  # fmt: skip
         plans, n_iter = transport.solve_plans(
