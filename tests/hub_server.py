@@ -95,7 +95,8 @@ class HubTestServer:
         reject_commits: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.valid_tokens = set(valid_tokens)
-        self.reject_commits = set(reject_commits)  # repo ids whose commits fail (413), to test mid-push failures
+        # repo ids whose commits fail (413): tests a push failing after the repository was created
+        self.reject_commits = set(reject_commits)
         self.user = user
         self.repos: dict[tuple[str, str], Repo] = {}
         self.lfs_objects: dict[str, bytes] = {}
