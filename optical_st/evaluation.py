@@ -981,12 +981,22 @@ def load_benchmarks(
             return [load_benchmark(spec)]
         raise FileNotFoundError(f"Benchmark folder not found (and not a Hub id user/name): {spec}")
     if _is_saved_benchmark(path):
-        return [load_benchmark(path)]
+        benchmark = load_benchmark(path)
+        if benchmark.query_language not in codes and benchmark.document_language not in codes:
+            raise ValueError(
+                f"{path} is a {benchmark.query_language}->{benchmark.document_language} benchmark, "
+                f"not one of the languages {codes}."
+            )
+        return [benchmark]
     if path.is_dir():
         children = sorted(child for child in path.iterdir() if child.is_dir() and _is_saved_benchmark(child))
         if children:
             loaded = [load_benchmark(child) for child in children]
-            return [b for b in loaded if b.query_language in codes or b.document_language in codes] or loaded
+            kept = [b for b in loaded if b.query_language in codes or b.document_language in codes]
+            if not kept:
+                found = sorted({f"{b.query_language}->{b.document_language}" for b in loaded})
+                raise ValueError(f"{path}: no saved benchmark for the languages {codes} (found {found}).")
+            return kept
     layout = detect_layout(path)
     directions = _parse_choice(directions, DIRECTIONS, "direction")
     if layout == "xquad_r":

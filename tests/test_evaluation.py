@@ -407,6 +407,13 @@ def test_cli_reports_bad_input_in_one_line(saved_benchmark, tmp_path, capsys):
     )
     assert "Empty language list" in capsys.readouterr().err
     assert (
+        main(
+            ["evaluate", "--model", str(tmp_path), "--benchmark", str(saved_benchmark), "--languages", "sin"]
+        )
+        == 1
+    )
+    assert "not one of the languages ['sin_Sinh']" in capsys.readouterr().err
+    assert (
         main(["evaluate", "--model", str(tmp_path), "--benchmark", str(saved_benchmark), "--k", "1,500"]) == 1
     )
     assert "k=500 is larger than the corpus" in capsys.readouterr().err
