@@ -633,6 +633,9 @@ def build_demo(state: DemoState | None = None, *, preload: bool = True) -> gr.Bl
                 model = state.model(name or None)
             except DemoInputError as error:
                 return gr.update(), f"**Model not changed:** {_e(str(error))}"
+            except Exception:
+                logger.exception("loading model %r failed", name)
+                return gr.update(), "**Model not changed:** loading failed; see the server log."
             return (name or "").strip(), f"**Serving model:** {_e(state.describe(model))}"
 
         load_button.click(load_model, inputs=model_box, outputs=[model_state, serving_md])
@@ -644,6 +647,9 @@ def build_demo(state: DemoState | None = None, *, preload: bool = True) -> gr.Bl
                 key = state.add_corpus(path, name=Path(path).name)
             except DemoInputError as error:
                 return gr.update(), f"**Corpus not loaded:** {_e(str(error))}", gr.update()
+            except Exception:
+                logger.exception("loading corpus %r failed", path)
+                return gr.update(), "**Corpus not loaded:** the file could not be read.", gr.update()
             corpus = state.corpus(key)
             default = ["eng_Latn"] if "eng_Latn" in corpus.languages else corpus.languages[:1]
             summary = f"**Corpus:** {_e(corpus.name)} ({len(corpus.documents):,} documents in {len(corpus.languages)} languages)"
