@@ -19,7 +19,8 @@ table (JSON + markdown) and the plot go to ``--results`` (default ``docs/results
 
 Run (on a shared machine, take the heavy-run lock)::
 
-    flock /work/heavy.lock python experiments/optical_flores.py --steps 150
+    flock /work/heavy.lock python experiments/optical_flores.py            # steps chosen to fit 30 min
+    flock /work/heavy.lock python experiments/optical_flores.py --steps N  # reproduce a given table
 """
 
 from __future__ import annotations
@@ -49,14 +50,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=root / "runs" / "optical_flores")
     parser.add_argument("--results", type=Path, default=root / "docs" / "results")
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps per condition (default: chosen from --time-budget)")  # fmt: skip
+    parser.add_argument("--time-budget", type=float, default=1800.0,
+                        help="seconds for the whole table when --steps is not given: the zero-shot evaluation "
+                        "and a 4-step OT calibration are timed first and the steps chosen to fit")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--reg", type=float, default=0.05)
     parser.add_argument("--sentence-weight", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-languages", default="all")
+    parser.add_argument("--eval-split", default=None, help="FLORES-200 split: dev, devtest or both (default)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (1 is faster when other processes share the cores)")  # fmt: skip
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--n-bootstrap", type=int, default=1000)
     parser.add_argument("--tag", default="", help="suffix of the result files (e.g. for a variant)")
@@ -76,6 +84,31 @@ def load_training_bitext(data: Path, exclude: set[str], seed: int):
     bitext = concatenate_datasets(parts)
     bitext, counts = clean_bitext(bitext, exclude_texts=exclude)
     return bitext.shuffle(seed=seed), counts
+
+
+def choose_steps(
+    args: argparse.Namespace, bitext: Any, clock: float, eval_seconds: float, n_trained: int
+) -> int:
+    """Time 4 OT steps (the slowest objective) and pick the step count that fits the time budget."""
+    import tempfile
+
+    from optical_st.pretrained import load_sentence_transformer
+    from optical_st.training import distill
+
+    student = load_sentence_transformer(args.model, device="cpu")
+    teacher = load_sentence_transformer(args.model, device="cpu")
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        distill(student, teacher, bitext.select(range(4 * args.batch_size)), loss="ot", output_dir=scratch,
+                steps=4, batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, reg=args.reg,
+                prompt=E5_SYMMETRIC_PROMPT, save_steps=0, show_progress_bar=False)  # fmt: skip
+        per_step = (time.perf_counter() - started) / 4
+    overhead = 30.0  # loading two models + saving the student, per condition
+    remaining = args.time_budget - (time.perf_counter() - clock) - n_trained * (1.1 * eval_seconds + overhead)
+    steps = max(10, int(remaining / (n_trained * per_step)))
+    logger.info("calibration: %.2f s per OT step; %.0f s left for training -> %d steps per condition",
+                per_step, remaining, steps)  # fmt: skip
+    return steps
 
 
 def evaluate(model: Any, evaluator: Any) -> dict[str, Any]:
@@ -122,10 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     from optical_st.training import benchmark_texts
 
     random.seed(args.seed)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     clock = time.perf_counter()
     args.output.mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
-    benchmarks = flores_benchmarks(args.data / "flores200", args.eval_languages)
+    benchmarks = flores_benchmarks(args.data / "flores200", args.eval_languages, split=args.eval_split)
     exclude = benchmark_texts(benchmarks)
     bitext, counts = load_training_bitext(args.data, exclude, args.seed)
     logger.info("training pairs after removing evaluation overlap: %s", counts)
@@ -136,13 +173,23 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    if "zero-shot" in conditions:  # evaluated first: its time calibrates the budget
+        conditions.remove("zero-shot")
+        conditions.insert(0, "zero-shot")
     records = {}
     for condition in conditions:
         cache = args.output / f"{condition}{args.tag}.json"
+        if condition != "zero-shot" and args.steps is None and cache.is_file():
+            args.steps = int(
+                json.loads(cache.read_text(encoding="utf-8"))["config"]["steps"]
+            )  # rerun: same table
+        if condition != "zero-shot" and args.steps is None:
+            eval_seconds = records.get("zero-shot", {}).get("eval_seconds", 300.0)
+            args.steps = choose_steps(args, bitext, clock, eval_seconds, len(conditions) - 1)
         config = {k: str(v) for k, v in vars(args).items() if k not in ("conditions", "results", "output")}
         if cache.is_file():
             cached = json.loads(cache.read_text(encoding="utf-8"))
-            relevant = ("model", "eval_languages", "n_bootstrap", "seed", "tag")
+            relevant = ("model", "eval_languages", "eval_split", "n_bootstrap", "seed", "tag")
             if condition != "zero-shot":
                 relevant += ("steps", "batch_size", "max_length", "lr", "reg", "sentence_weight")
             if all(cached["config"].get(k) == config[k] for k in relevant):

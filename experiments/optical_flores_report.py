@@ -18,6 +18,13 @@ COMPARISONS = (("mse", "zero-shot"), ("ot", "zero-shot"), ("ot+sentence", "zero-
                ("ot+sentence", "mse"))  # fmt: skip
 
 
+def _n_queries(records: Mapping[str, Mapping[str, Any]]) -> str:
+    counts = sorted(
+        {row["n_queries"] for r in records.values() for row in language_rows(r) if row["level"] == "sentence"}
+    )
+    return "/".join(str(n) for n in counts)
+
+
 def _language(row: Mapping[str, Any]) -> str:
     return row["document_language"] if row["query_language"] == "eng_Latn" else row["query_language"]
 
@@ -80,7 +87,10 @@ def paired_tests(records: Mapping[str, Mapping[str, Any]], metric: str, language
 
     trained = [c for c in TRAINED if c in languages]
     untrained = [c for c in languages if c not in TRAINED]
-    groups = {"trained (npi, sin)": trained, "not trained (13 others)": untrained}
+    groups = {
+        "trained (npi, sin)": trained,
+        f"not trained ({', '.join(c[:3] for c in untrained)})": untrained,
+    }
     out = []
     for a, b in COMPARISONS:
         if a not in records or b not in records:
@@ -111,30 +121,28 @@ def write_report(records: Mapping[str, Mapping[str, Any]], args: Any, counts: Ma
         f"reg {args.reg}, seed {args.seed}; training pairs {counts.get('kept')} "
         f"({counts.get('overlap')} dropped as overlapping FLORES-200). Whole table: {total_seconds / 60:.1f} min.",
         "",
-        "Values are percentages; brackets are 95 % bootstrap intervals over queries (1,040 per benchmark).",
+        "Values are percentages; brackets are 95 % bootstrap intervals over queries "
+        f"({_n_queries(records)} sentence queries per benchmark).",
         "",
         "## Time per condition", "",
         "| condition | train s | eval s |", "| --- | --- | --- |",
     ]  # fmt: skip
     for c in conditions:
         lines.append(f"| {c} | {records[c].get('train_seconds', 0)} | {records[c].get('eval_seconds')} |")
-    lines += ["", "## Macro averages (means over benchmarks)", ""]
-    header = "| condition | " + " | ".join(
-        f"{group} {level} {direction} R@{k}"
-        for group in ("trained", "others")
-        for level, direction, _ in VIEWS[:2]
-        for k in (1, 10)
-    )
-    lines += [header + " |", "| --- " * (1 + 8) + "|"]
-    for c in conditions:
-        cells = []
-        for group in (list(TRAINED), [x for x in languages if x not in TRAINED]):
-            for level, direction, _ in VIEWS[:2]:
-                for k in (1, 10):
-                    values = [tables[c][(lang, level, direction, f"recall@{k}")]["value"] for lang in group
-                              if (lang, level, direction, f"recall@{k}") in tables[c]]  # fmt: skip
-                    cells.append(f"{100 * sum(values) / len(values):.1f}" if values else "-")
-        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    others = [x for x in languages if x not in TRAINED]
+    for k in (1, 10):
+        lines += ["", f"## Macro recall@{k}: trained languages vs the others (means over languages)", ""]
+        columns = [(name, group, level, direction) for name, group in (("trained", list(TRAINED)), ("others", others))
+                   for level, direction, _ in VIEWS]  # fmt: skip
+        lines.append("| condition | " + " | ".join(f"{n} {lv} {d}" for n, _, lv, d in columns) + " |")
+        lines.append("| --- " * (1 + len(columns)) + "|")
+        for c in conditions:
+            cells = []
+            for _, group, level, direction in columns:
+                values = [tables[c][(lang, level, direction, f"recall@{k}")]["value"] for lang in group
+                          if (lang, level, direction, f"recall@{k}") in tables[c]]  # fmt: skip
+                cells.append(f"{100 * sum(values) / len(values):.1f}" if values else "-")
+            lines.append(f"| {c} | " + " | ".join(cells) + " |")
     for metric in ("recall@1", "recall@10"):
         lines += ["", f"## Paired tests, {metric} (A - B, macro over the group's benchmarks)", ""]
         lines += ["| A | B | languages | views | A | B | A - B [95 % CI] | p |", "| --- " * 8 + "|"]
