@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        # argparse %-formats help strings; a literal "95%" in a HELP must not break --help.
+        text = module.HELP.replace("%", "%%")
+        sub = subparsers.add_parser(name, help=text, description=text)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
     return parser
