@@ -60,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--reg", type=float, default=0.05)
     parser.add_argument("--sentence-weight", type=float, default=1.0)
+    parser.add_argument("--cost", default="cosine", choices=("cosine", "sqeuclidean"))
+    parser.add_argument("--marginals", default="uniform", choices=("uniform", "norm", "idf"))
+    parser.add_argument("--exclude-special-tokens", action="store_true")
+    parser.add_argument("--eval-levels", default="sentence,document")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-languages", default="all")
     parser.add_argument("--eval-split", default=None, help="FLORES-200 split: dev, devtest or both (default)")
@@ -138,6 +142,10 @@ def run_condition(condition: str, args: argparse.Namespace, bitext: Any, evaluat
             seed=args.seed, reg=args.reg,
             sentence_weight=args.sentence_weight if condition == "ot+sentence" else None,
             prompt=E5_SYMMETRIC_PROMPT, save_steps=0, logging_steps=10,
+            cost=args.cost,
+            loss_options=None if condition == "mse" else {
+                "marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens,
+            },
         )  # fmt: skip
         run = json.loads((run_dir / "training_run.json").read_text(encoding="utf-8"))
         record.update(
@@ -162,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     clock = time.perf_counter()
     args.output.mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
-    benchmarks = flores_benchmarks(args.data / "flores200", args.eval_languages, split=args.eval_split)
+    benchmarks = flores_benchmarks(
+        args.data / "flores200", args.eval_languages, split=args.eval_split, levels=args.eval_levels
+    )
     exclude = benchmark_texts(benchmarks)
     bitext, counts = load_training_bitext(args.data, exclude, args.seed)
     logger.info("training pairs after removing evaluation overlap: %s", counts)
@@ -189,9 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         config = {k: str(v) for k, v in vars(args).items() if k not in ("conditions", "results", "output")}
         if cache.is_file():
             cached = json.loads(cache.read_text(encoding="utf-8"))
-            relevant = ("model", "eval_languages", "eval_split", "n_bootstrap", "seed", "tag")
+            relevant = ("model", "eval_languages", "eval_split", "eval_levels", "n_bootstrap", "seed", "tag")
             if condition != "zero-shot":
-                relevant += ("steps", "batch_size", "max_length", "lr", "reg", "sentence_weight")
+                relevant += ("steps", "batch_size", "max_length", "lr", "reg", "sentence_weight", "cost",
+                             "marginals", "exclude_special_tokens")  # fmt: skip
             if all(cached["config"].get(k) == config[k] for k in relevant):
                 records[condition] = cached
                 logger.info("%s: reusing %s", condition, cache)
