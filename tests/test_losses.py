@@ -108,7 +108,7 @@ def test_loss_decreases_when_training_a_tiny_student(student):
     with torch.no_grad():
         before = float(loss(eval_batch))
     student.train()
-    for step in range(20):
+    for step in range(12):
         rows = slice((step * 16) % 64, (step * 16) % 64 + 16)
         value = loss(_batch(student, ENGLISH[rows], TARGET[rows]))
         optimizer.zero_grad()
@@ -183,7 +183,19 @@ def test_fit_path_trains_and_saves(student, tmp_path, monkeypatch):
     assert not {id(p) for p in loss.parameters()} & {id(p) for p in loss.teacher.parameters()}
     examples = [InputExample(texts=[e, t]) for e, t in zip(ENGLISH[:24], TARGET[:24], strict=True)]
     loader = DataLoader(examples, batch_size=8, shuffle=True)
-    student.fit(train_objectives=[(loader, loss)], epochs=1, warmup_steps=0, show_progress_bar=False)
+    optimizers = []
+
+    class RecordingAdamW(torch.optim.AdamW):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            optimizers.append(self)
+
+    student.fit(
+        train_objectives=[(loader, loss)], epochs=1, warmup_steps=0, show_progress_bar=False,
+        optimizer_class=RecordingAdamW,
+    )  # fmt: skip
+    optimized = {id(p) for group in optimizers[0].param_groups for p in group["params"]}
+    assert optimized and not optimized & {id(p) for p in loss.teacher.parameters()}
     assert _changed(student_before, student)
     assert not _changed(teacher_before, loss.teacher)
     assert loss.last_plans is not None and loss.last_plans.shape[0] == 8
