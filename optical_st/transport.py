@@ -153,8 +153,9 @@ def solve_plans(
         reg: entropic regularisation (``> 0``), in the units of the cost.
         max_iter: maximum Sinkhorn iterations.
         tol: stop when the L2 row-marginal error of every pair is below ``tol`` (checked every 10
-            iterations, POT's rule). Small ``reg`` with sharp costs converges slowly (the plan is then
-            ``max_iter`` iterations from uniform scalings; see ``plan_statistics``' marginal error).
+            iterations, POT's rule). Small ``reg`` relative to the spread of the costs converges
+            slowly; a plan cut off at ``max_iter`` meets its marginals only approximately (see
+            ``marginal_error`` in :func:`plan_statistics`).
         return_n_iter: also return the number of Sinkhorn iterations run.
 
     Returns:
