@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -280,7 +281,8 @@ def distill(
         output_dir: run directory (see the module docstring); refused if it holds another run unless
             ``overwrite`` or ``resume_from_checkpoint``.
         loss: ``"ot"``, ``"ot+sentence"`` or ``"mse"``.
-        steps: optimizer steps (overrides ``epochs`` when given).
+        steps: optimizer steps (overrides ``epochs`` when given). The run then uses ``steps x batch_size``
+            pairs (per process) drawn by a ``seed``-shuffle of the cleaned bitext, each once.
         epochs: passes over the bitext when ``steps`` is ``None``.
         batch_size: pairs per device per step.
         max_length: token limit of student and teacher (``None`` keeps the models' own).
@@ -340,6 +342,13 @@ def distill(
     teacher.requires_grad_(False)
 
     bitext, counts = clean_bitext(bitext, languages=languages, exclude_texts=exclude_texts)
+    if steps is not None:
+        # A fixed step budget sees at most steps x batch pairs: take them from a seeded shuffle up front, so
+        # every objective trains on the same pairs and MSE labels only the pairs it uses.
+        needed = steps * batch_size * max(1, int(os.environ.get("WORLD_SIZE", "1")))
+        if len(bitext) > needed:
+            bitext = bitext.shuffle(seed=seed).select(range(needed))
+    counts["used"] = len(bitext)
     trained_languages = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
     if evaluator is not None:
         check_languages_evaluated(trained_languages, evaluator_languages(evaluator))

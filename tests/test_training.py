@@ -63,7 +63,7 @@ def test_each_objective_trains_the_student_only(tiny_dir, tmp_path, loss):
     )
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["status"] == "done" and run["global_step"] == 2 and run["loss"] == loss
-    assert run["pairs"]["kept"] == 12 and run["languages"] == ["npi_Deva"]
+    assert run["pairs"]["kept"] == 12 and run["pairs"]["used"] == 8 and run["languages"] == ["npi_Deva"]
     card_info = json.loads((final / "optical_st_run.json").read_text())["training_info"]
     assert card_info["hyperparameters"]["objective"] == loss
     logged = [entry for entry in run["log_history"] if "loss" in entry]
