@@ -457,4 +457,4 @@ def test_real_multilingual_e5_small_retrieves_nepali_translations(real_encoder_p
     low = next(
         r for r in evaluator.results if r["key"] == "low_macro" and r["metric"] == "recall" and r["k"] == 1
     )
-    assert low["ci_low"] < low["value"] <= low["ci_high"] <= 1
+    assert 0.8 < low["ci_low"] <= low["value"] <= low["ci_high"] <= 1
