@@ -65,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--exclude-special-tokens", action="store_true")
     parser.add_argument("--eval-levels", default="sentence,document")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--finish-by", default=None, metavar="HH:MM",
+                        help="wall-clock time (local) the table must be done by; shrinks --time-budget")  # fmt: skip
     parser.add_argument("--eval-languages", default="all")
     parser.add_argument("--eval-split", default=None, help="FLORES-200 split: dev, devtest or both (default)")
     parser.add_argument("--threads", type=int, default=None,
@@ -168,6 +170,14 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     clock = time.perf_counter()
+    if args.finish_by:
+        import datetime as dt
+
+        now = dt.datetime.now()
+        hour, minute = (int(x) for x in args.finish_by.split(":"))
+        left = (now.replace(hour=hour, minute=minute, second=0, microsecond=0) - now).total_seconds()
+        args.time_budget = min(args.time_budget, max(left, 0.0))
+        logger.info("finish by %s: time budget %.0f s", args.finish_by, args.time_budget)
     args.output.mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
     benchmarks = flores_benchmarks(
