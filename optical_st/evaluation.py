@@ -794,9 +794,12 @@ def _model_label(model: Any) -> str | None:
 
 
 def _rounded(values: Mapping[str, list]) -> dict[str, list]:
-    return {
-        key: [round(v, 6) if isinstance(v, float) else v for v in column] for key, column in values.items()
-    }
+    def compact(value: Any) -> Any:
+        if isinstance(value, float):
+            return int(value) if value.is_integer() else round(value, 6)
+        return value
+
+    return {key: [compact(v) for v in column] for key, column in values.items()}
 
 
 def _jsonable(value: Any) -> Any:
