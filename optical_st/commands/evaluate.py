@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-HELP = "evaluate models on cross-lingual retrieval benchmarks (recall@k, MRR@10, nDCG@10, 95% CIs)"
+HELP = "evaluate models on cross-lingual retrieval benchmarks (recall@k, MRR@10, nDCG@10, bootstrap CIs)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
