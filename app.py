@@ -93,15 +93,13 @@ class DemoCorpus:
     key: str  # content hash: the cache key of its embeddings
     documents: list[Document]
     by_id: dict[str, Document] = field(init=False, repr=False)
+    languages: list[str] = field(init=False)
+    """Languages present, English first, then in order of first appearance."""
 
     def __post_init__(self) -> None:
         self.by_id = {document.id: document for document in self.documents}
-
-    @property
-    def languages(self) -> list[str]:
-        """Languages present, English first, then in order of first appearance."""
-        seen = dict.fromkeys(document.language for document in self.documents)
-        return sorted(seen, key=lambda code: (code != "eng_Latn", list(seen).index(code)))
+        seen = list(dict.fromkeys(document.language for document in self.documents))
+        self.languages = sorted(seen, key=lambda code: (code != "eng_Latn", seen.index(code)))
 
     def documents_in(self, language: str) -> list[Document]:
         return [document for document in self.documents if document.language == language]

@@ -90,16 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     def search(query: str) -> None:
         state.search(query, languages, args.k, corpus_key=corpus.key)
 
-    results = {}
-    for name, function in (
-        ("encode one query", encode_one),
-        ("top-k only", top_k_only),
-        ("demo search", search),
-    ):
-        for query in queries[: args.warmup]:
+    functions = {"encode one query": encode_one, "top-k only": top_k_only, "demo search": search}
+    for query in queries[: args.warmup]:
+        for function in functions.values():
             function(query)
-        times = [timed(function, query) for query in queries[args.warmup :]]
-        results[name] = times
+    # Interleaved per query, so load from other processes hits the three measurements alike.
+    results: dict[str, list[float]] = {name: [] for name in functions}
+    for query in queries[args.warmup :]:
+        for name, function in functions.items():
+            results[name].append(timed(function, query))
 
     print(f"model: {state.describe(model)}")
     print(
