@@ -66,7 +66,7 @@ def build(model_path: Path, max_seq_length: int):
 
 
 def make_steps(student, teacher, english, target, reg: float):
-    from sentence_transformers.losses import MSELoss
+    from sentence_transformers.sentence_transformer.losses import MSELoss
 
     from optical_st.losses import OTDistillLoss
 
@@ -131,8 +131,14 @@ def solve_comparison(ot_loss, student_mask, teacher_mask, repeats: int) -> dict[
         pairs.append((a[i, :n], b[i, :m], costs_padded[i, :n, :m].contiguous()))
 
     def loop() -> None:
-        for a_i, b_i, cost_i in pairs:
-            ot.sinkhorn(a_i, b_i, cost_i, reg, method="sinkhorn_log", numItermax=max_iter, stopThr=tol)
+        # Same thread setting as the batched solve (solve_plans runs single-threaded on CPU).
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for a_i, b_i, cost_i in pairs:
+                ot.sinkhorn(a_i, b_i, cost_i, reg, method="sinkhorn_log", numItermax=max_iter, stopThr=tol)
+        finally:
+            torch.set_num_threads(previous)
 
     numpy_pairs = [
         (a_i.double().numpy(), b_i.double().numpy(), c_i.double().numpy()) for a_i, b_i, c_i in pairs

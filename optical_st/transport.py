@@ -143,6 +143,7 @@ def solve_plans(
     max_iter: int = 1000,
     tol: float = 1e-5,
     return_n_iter: bool = False,
+    cpu_threads: int | None = 1,
 ) -> Tensor | tuple[Tensor, int]:
     """Entropic OT plans for a batch of cost matrices, solved in float32 (float64 kept) in the log domain.
 
@@ -157,6 +158,9 @@ def solve_plans(
             slowly; a plan cut off at ``max_iter`` meets its marginals only approximately (see
             ``marginal_error`` in :func:`plan_statistics`).
         return_n_iter: also return the number of Sinkhorn iterations run.
+        cpu_threads: torch intra-op threads for the solve on CPU (restored afterwards); ``None`` keeps
+            the process setting. Default 1: each iteration is a few small kernels, and on a busy
+            2-core machine a 2-thread pool made the same solve 2-100x slower (bench/loss_overhead.py).
 
     Returns:
         ``(B, n, m)`` detached plans with marginals ``student_marginals`` / ``teacher_marginals``;
@@ -179,10 +183,25 @@ def solve_plans(
     # Equal total mass in the working dtype, or Sinkhorn cannot meet both marginals (and never stops).
     a = a / a.sum(1, keepdim=True)
     b = b / b.sum(1, keepdim=True)
-    with torch.autocast(device_type=costs.device.type, enabled=False):
-        result = ot.solve_batch(
-            costs, reg=float(reg), a=a, b=b, max_iter=max_iter, tol=tol, method="log_sinkhorn", grad="detach"
-        )
+    previous_threads = torch.get_num_threads()
+    limit_threads = costs.device.type == "cpu" and cpu_threads is not None and cpu_threads != previous_threads
+    if limit_threads:
+        torch.set_num_threads(cpu_threads)
+    try:
+        with torch.autocast(device_type=costs.device.type, enabled=False):
+            result = ot.solve_batch(
+                costs,
+                reg=float(reg),
+                a=a,
+                b=b,
+                max_iter=max_iter,
+                tol=tol,
+                method="log_sinkhorn",
+                grad="detach",
+            )
+    finally:
+        if limit_threads:
+            torch.set_num_threads(previous_threads)
     plans = result.plan.detach()
     return (plans, int(result.log["n_iter"]) + 1) if return_n_iter else plans
 
