@@ -953,7 +953,8 @@ def fit_trends(
 
     Returns:
         One row per fit: task, direction, language, low_resource, condition, metric, k, x, n_models,
-        slope, ci_low, ci_high, intercept, r2, p_value.
+        x_min, x_max, slope, ci_low, ci_high, fitted_change (slope x log10(x_max / x_min): the fitted
+        change across the measured sizes), intercept, r2, p_value.
     """
     import numpy as np
     import pandas as pd
@@ -978,12 +979,16 @@ def fit_trends(
                 ci_low, ci_high = slope - t * fit.stderr, slope + t * fit.stderr
             else:
                 p_value = math.nan
+        # the fitted change across the sizes actually measured: a slope "per 10x" extrapolates far
+        # beyond a narrow range (e.g. total parameters of a depth ladder span only ~1.16x)
+        fitted_change = slope * (xs.max() - xs.min()) if n_sizes >= 2 else math.nan
         rows.append(
             {
                 "task": task, "direction": direction, "language": language, "low_resource": bool(low),
                 "condition": condition, "metric": metric, "k": k, "x": x, "n_models": len(xs),
-                "slope": slope, "ci_low": ci_low, "ci_high": ci_high, "intercept": intercept, "r2": r2,
-                "p_value": p_value,
+                "x_min": float(10 ** xs.min()), "x_max": float(10 ** xs.max()), "slope": slope,
+                "ci_low": ci_low, "ci_high": ci_high, "fitted_change": fitted_change, "intercept": intercept,
+                "r2": r2, "p_value": p_value,
             }
         )  # fmt: skip
     return pd.DataFrame(rows)
@@ -1056,8 +1061,8 @@ def trends_markdown(trends: pd.DataFrame) -> str:
     if trends.empty:
         return "(no trends)\n"
     lines = [
-        "| task | language | condition | x-axis | n | slope per 10x params | 95% CI | R² |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | language | condition | x-axis (range) | n | slope per 10x params | 95% CI | fitted change over range | R² |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     ordered = trends.sort_values(
         ["task", "low_resource", "language", "condition", "x"], ascending=[True, False, True, True, True]
@@ -1065,8 +1070,9 @@ def trends_markdown(trends: pd.DataFrame) -> str:
     for row in ordered.itertuples():
         name = get_language(row.language).name + (" *(low)*" if row.low_resource else "")
         lines.append(
-            f"| {row.task} | {name} | {row.condition} | {X_AXES[row.x]} | {row.n_models} | {_fmt(row.slope)} | "
-            f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}] | {_fmt(row.r2, 2)} |"
+            f"| {row.task} | {name} | {row.condition} | {X_AXES[row.x]} ({_millions(row.x_min)}-{_millions(row.x_max)}) "
+            f"| {row.n_models} | {_fmt(row.slope)} | [{_fmt(row.ci_low)}, {_fmt(row.ci_high)}] | "
+            f"{_fmt(row.fitted_change)} | {_fmt(row.r2, 2)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -1122,7 +1128,7 @@ def plot_scaling(
                           va="bottom", ha="right", color="0.4")  # fmt: skip
     label = f"{metric}@{k}" if k is not None else metric
     axes[0][0].set_ylabel(label)
-    axes[0][-1].legend(fontsize=8, loc="best")
+    axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     figure.suptitle(f"{task}: {label} vs {X_AXES[x]}")
     figure.tight_layout()
     path = Path(path)
@@ -1147,8 +1153,8 @@ def write_report(
 
     Files: ``results.csv``, ``results.json`` (tidy, every metric), ``models.csv``, ``trends.csv``
     (fits for every recall@k on both x-axes), ``skipped.json``, ``report.md`` (models, the ``metric@k``
-    table per task, trends, skipped models, the command) and one plot per task and x-axis,
-    ``<metric>@<k>_vs_<x>[_<task>].png``.
+    table per task, trends, skipped models, the command) and one plot per task, x-axis and
+    ``metric@k`` (the chosen one and every recall@k), ``<metric>@<k>_vs_<x>[_<task>].png``.
 
     Returns:
         Name -> path of every file written.
@@ -1181,12 +1187,19 @@ def write_report(
 
     tasks = sorted(set(results["task"]))
     plots = []
-    for task in tasks:
-        suffix = "" if len(tasks) == 1 else "_" + _safe(task)
-        for x in X_AXES:
-            name = f"{metric}@{k}_vs_{x}{suffix}.png"
-            files[name] = plot_scaling(results, report_dir / name, metric=metric, k=k, x=x, task=task)
-            plots.append(name)
+    # the chosen metric@k first, then every other recall@k (small candidate sets saturate at large k)
+    plotted = [(metric, k)] + [
+        ("recall", kk) for kk in sorted(set(results.loc[results["metric"] == "recall", "k"]))
+    ]
+    for plot_metric, plot_k in dict.fromkeys(plotted):
+        for task in tasks:
+            suffix = "" if len(tasks) == 1 else "_" + _safe(task)
+            for x in X_AXES:
+                name = f"{plot_metric}@{plot_k}_vs_{x}{suffix}.png"
+                files[name] = plot_scaling(
+                    results, report_dir / name, metric=plot_metric, k=plot_k, x=x, task=task
+                )
+                plots.append(name)
 
     main_trends = trends[(trends["k"] == k)] if not trends.empty else trends
     lines = [f"# {title}", ""]

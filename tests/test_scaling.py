@@ -297,7 +297,7 @@ def test_report_matches_cells(finished_study, report_files):
     for name in ("results.csv", "results.json", "models.csv", "trends.csv", "report.md"):
         assert files[name].is_file()
     pngs = [p for p in files if p.endswith(".png")]
-    assert len(pngs) == 2 and all(files[p].read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    assert len(pngs) == 2 * len(study.k_values) and all(files[p].read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
     from_cells = load_results(study.output_dir)
     from_csv = pd.read_csv(files["results.csv"])
@@ -342,6 +342,7 @@ def test_trend_fit_matches_scipy_on_cell_values(finished_study, tmp_path, tiny_d
         fit = stats.linregress(x, cells["value"].to_numpy(float))
         assert row.n_models == 3
         assert math.isclose(row.slope, fit.slope, abs_tol=1e-12)
+        assert math.isclose(row.fitted_change, fit.slope * (x.max() - x.min()), abs_tol=1e-12)
         half = stats.t.ppf(0.975, 1) * fit.stderr
         if fit.stderr > 0:
             assert math.isclose(row.ci_high - row.ci_low, 2 * half, rel_tol=1e-9)
