@@ -657,7 +657,8 @@ class ScalingStudy:
             state.wait_for_everyone()  # every process must see the same finished cells
         work: list[tuple[_Unit, list[str]]] = []
         dealt = 0
-        for unit in self.units():
+        units = self.units()
+        for unit in units:
             if not unit.languages:
                 continue
             if unit.condition == DISTILLED and n_processes > 1:
@@ -666,9 +667,15 @@ class ScalingStudy:
             if dealt % n_processes == process_index:
                 work.append((unit, unit.languages))
             dealt += 1
-        total = sum(len(languages) for _, languages in work)
+        remaining = sum(len(languages) for _, languages in work)
+        finished = len(units) * len(self.languages) - sum(len(unit.languages) for unit in units)
+        finished = finished if n_processes == 1 else 0
         with tqdm(
-            total=total, desc="scaling cells", unit="cell", disable=not self.show_progress_bar
+            total=remaining + finished,
+            initial=finished,
+            desc="scaling cells",
+            unit="cell",
+            disable=not self.show_progress_bar,
         ) as progress:
             for unit, languages in work:
                 self._run_unit(unit, languages, progress)
