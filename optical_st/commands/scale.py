@@ -11,10 +11,12 @@ HELP = "scaling study: many encoders x languages, zero-shot and OT-distilled -> 
 
 EPILOG = """\
 model specs: PATH_OR_HUB_ID | NAME=PATH_OR_HUB_ID | truncate:SRC:N | ladder:SRC:3,6,9,12 | preset:NAME
-  (presets: public-families, me5-small-ladder). Example (the committed report, docs/scaling.md):
+  (presets: public-families, me5-small-ladder). The committed example (docs/scaling.md):
   optical-st scale --models ladder:/work/cache/me5-small:3,6,9,12 --benchmark ../shared/data/flores200 \\
-      --languages all --k 1,5,10 --distill-bitext ../shared/data/floresv1_ne_si --distill-split dev \\
-      --distill-max-pairs 400 --distill-freeze-embeddings --output-dir runs/scaling --report-dir docs/results/scaling
+      --languages all --max-pairs 100 --k 1,5,10 --distill-bitext ../shared/data/floresv1_ne_si \\
+      --distill-split dev --distill-max-pairs 128 --distill-max-length 64 --distill-lr 5e-5 \\
+      --distill-freeze-embeddings --output-dir runs/scaling --report-dir docs/results/scaling --report-k 1
+exit codes: 0 report written, 1 bad input or nothing finished, 3 report written but some models skipped
 """
 
 
