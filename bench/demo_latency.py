@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    import app
+    from optical_st import app
     from optical_st.data import load_bitext
     from optical_st.search import encode_texts
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-import app  # noqa: E402
-from app import DemoInputError, DemoState  # noqa: E402
+from optical_st import app
+from optical_st.app import DemoInputError, DemoState
 
 ROWS = [
     {

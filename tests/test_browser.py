@@ -46,7 +46,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(real_encoder_path):
-    import app
+    from optical_st import app
 
     state = app.DemoState(str(real_encoder_path), cache_dir=None)  # no disk cache: skips hashing the weights
     demo = app.build_demo(state)
