@@ -75,7 +75,8 @@ def resolve_prompt(
             )
         return prompts[prompt_name]
     names = ("query",) if role == "query" else _DOCUMENT_PROMPT_NAMES
-    return next((prompts[name] for name in names if name in prompts), "")
+    # sentence-transformers adds an empty "document" prompt to every model; it must not hide "passage".
+    return next((prompts[name] for name in names if prompts.get(name)), "")
 
 
 def similarity_name(model: SentenceTransformer) -> str:

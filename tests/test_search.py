@@ -102,6 +102,9 @@ def test_prompts_follow_the_model_and_are_applied(tiny_model):
     try:
         assert resolve_prompt(tiny_model, "query") == "query: "
         assert resolve_prompt(tiny_model, "document") == "passage: "
+        # sentence-transformers 6 saves an empty "document" prompt beside e5's "passage: ".
+        tiny_model.prompts = {"query": "query: ", "document": "", "passage": "passage: "}
+        assert resolve_prompt(tiny_model, "document") == "passage: "
         assert resolve_prompt(tiny_model, "document", prompt="") == ""
         assert resolve_prompt(tiny_model, "document", prompt_name="query") == "query: "
         with pytest.raises(ValueError, match="not one of the model's prompts"):
