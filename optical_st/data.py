@@ -41,7 +41,7 @@ import json
 import re
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -977,6 +977,78 @@ class CLIRBenchmark:
         self.document_language = get_language(self.document_language).code
         self.validate()
 
+    @classmethod
+    def from_texts(
+        cls,
+        name: str,
+        queries: Mapping[str, str],
+        corpus: Mapping[str, str],
+        qrels: Mapping[str, Iterable[str] | Mapping[str, int]],
+        query_language: str,
+        document_language: str,
+        metadata: dict | None = None,
+        titles: Mapping[str, str] | None = None,
+    ) -> CLIRBenchmark:
+        """A validated benchmark from ``{id: text}`` mappings (see :meth:`tables_from_texts` for the args).
+
+        Example::
+
+            >>> benchmark = CLIRBenchmark.from_texts(
+            ...     "toy", {"q1": "नमस्ते"}, {"d1": "Hello", "d2": "Bye"}, {"q1": ["d1"]}, "ne", "en"
+            ... )
+            >>> benchmark.relevant_docs(), benchmark.query_language
+            ({'q1': {'d1'}}, 'npi_Deva')
+        """
+        return cls(
+            name=name,
+            **cls.tables_from_texts(queries, corpus, qrels, query_language, document_language, titles),
+            query_language=query_language,
+            document_language=document_language,
+            metadata=dict(metadata or {}),
+        )
+
+    @staticmethod
+    def tables_from_texts(
+        queries: Mapping[str, str],
+        corpus: Mapping[str, str],
+        qrels: Mapping[str, Iterable[str] | Mapping[str, int]],
+        query_language: str,
+        document_language: str,
+        titles: Mapping[str, str] | None = None,
+    ) -> dict[str, Dataset]:
+        """The ``queries``, ``corpus`` and ``qrels`` tables, unvalidated, in id order of the mappings.
+
+        Args:
+            queries: ``{query_id: text}``.
+            corpus: ``{document_id: text}``.
+            qrels: ``{query_id: [document_id, ...]}`` (score 1 each) or, as in BEIR,
+                ``{query_id: {document_id: score}}``.
+            query_language, document_language: any spelling of a language (``ne``, ``npi_Deva``);
+                stored as the FLORES code in the ``language`` columns.
+            titles: ``{document_id: title}``; a missing title is ``""``.
+        """
+        query_language = get_language(query_language).code
+        document_language = get_language(document_language).code
+        titles = titles or {}
+        return {
+            "queries": Dataset.from_dict(
+                {
+                    "_id": list(queries),
+                    "text": list(queries.values()),
+                    "language": [query_language] * len(queries),
+                }
+            ),
+            "corpus": Dataset.from_dict(
+                {
+                    "_id": list(corpus),
+                    "title": [titles.get(doc_id, "") for doc_id in corpus],
+                    "text": list(corpus.values()),
+                    "language": [document_language] * len(corpus),
+                }
+            ),
+            "qrels": _qrels_dataset(qrels),
+        }
+
     def relevant_docs(self) -> dict[str, set[str]]:
         """``{query_id: {corpus_id, ...}}`` for the qrels with ``score > 0``."""
         relevant: dict[str, set[str]] = defaultdict(set)
@@ -1166,28 +1238,7 @@ def sentence_retrieval_benchmark(
         "merged_duplicate_documents": len(bitext) - len(corpus),
         "note": "identical texts are merged into one query / one document whose relevant set is the union.",
     }
-    return CLIRBenchmark(
-        name=name,
-        queries=Dataset.from_dict(
-            {
-                "_id": list(queries),
-                "text": list(queries.values()),
-                "language": [query_language] * len(queries),
-            }
-        ),
-        corpus=Dataset.from_dict(
-            {
-                "_id": list(corpus),
-                "title": [""] * len(corpus),
-                "text": list(corpus.values()),
-                "language": [document_language] * len(corpus),
-            }
-        ),
-        qrels=_qrels_dataset(qrels),
-        query_language=query_language,
-        document_language=document_language,
-        metadata=metadata,
-    )
+    return CLIRBenchmark.from_texts(name, queries, corpus, qrels, query_language, document_language, metadata)
 
 
 def _group_pairs(
@@ -1215,10 +1266,18 @@ def _group_pairs(
     return queries, corpus, qrels
 
 
-def _qrels_dataset(qrels: dict[str, Iterable[str]]) -> Dataset:
-    pairs = [(query_id, doc_id) for query_id, doc_ids in qrels.items() for doc_id in doc_ids]
+def _qrels_dataset(qrels: Mapping[str, Iterable[str] | Mapping[str, int]]) -> Dataset:
+    rows = [
+        (query_id, doc_id, docs[doc_id] if isinstance(docs, Mapping) else 1)
+        for query_id, docs in qrels.items()
+        for doc_id in docs
+    ]
     return Dataset.from_dict(
-        {"query-id": [q for q, _ in pairs], "corpus-id": [d for _, d in pairs], "score": [1] * len(pairs)}
+        {
+            "query-id": [q for q, _, _ in rows],
+            "corpus-id": [d for _, d, _ in rows],
+            "score": [score for _, _, score in rows],
+        }
     )
 
 
@@ -1291,28 +1350,8 @@ def document_retrieval_benchmark(
         "note": "documents = sentences grouped by doc_id in bitext order, joined by a space; "
         "a document holds only the sentences present in the loaded bitext.",
     }
-    return CLIRBenchmark(
-        name=name,
-        queries=Dataset.from_dict(
-            {
-                "_id": list(queries),
-                "text": list(queries.values()),
-                "language": [query_language] * len(queries),
-            }
-        ),
-        corpus=Dataset.from_dict(
-            {
-                "_id": list(documents),
-                "title": [""] * len(documents),
-                "text": [" ".join(sentences) for sentences in documents.values()],
-                "language": [document_language] * len(documents),
-            }
-        ),
-        qrels=_qrels_dataset(qrels),
-        query_language=query_language,
-        document_language=document_language,
-        metadata=metadata,
-    )
+    corpus = {doc_id: " ".join(sentences) for doc_id, sentences in documents.items()}
+    return CLIRBenchmark.from_texts(name, queries, corpus, qrels, query_language, document_language, metadata)
 
 
 def load_xquad_r(
@@ -1391,27 +1430,14 @@ def load_xquad_r(
         "note": "relevant = the candidate sentence containing answer_start of the same question id in the "
         "document-language file (LAReQA); identical candidate sentences merged.",
     }
-    return CLIRBenchmark(
-        name=f"xquad_r-passage-{query_language}-{document_language}",
-        queries=Dataset.from_dict(
-            {
-                "_id": list(questions),
-                "text": list(questions.values()),
-                "language": [query_language] * len(questions),
-            }
-        ),
-        corpus=Dataset.from_dict(
-            {
-                "_id": list(corpus),
-                "title": [""] * len(corpus),
-                "text": list(corpus.values()),
-                "language": [document_language] * len(corpus),
-            }
-        ),
-        qrels=_qrels_dataset(relevant),
-        query_language=query_language,
-        document_language=document_language,
-        metadata=metadata,
+    return CLIRBenchmark.from_texts(
+        f"xquad_r-passage-{query_language}-{document_language}",
+        questions,
+        corpus,
+        relevant,
+        query_language,
+        document_language,
+        metadata,
     )
 
 

@@ -41,30 +41,13 @@ def make_benchmark(
     """A CLIRBenchmark from dicts; ``validated=False`` gives an unchecked stand-in to test the evaluator's errors."""
     from optical_st.data import CLIRBenchmark
 
+    scores: dict[str, dict[str, int]] = {}
+    for query_id, doc_id, score in qrels:
+        scores.setdefault(query_id, {})[doc_id] = score
+    tables = CLIRBenchmark.tables_from_texts(queries, documents, scores, query_language, document_language)
     return (CLIRBenchmark if validated else HandBenchmark)(
         name=name or f"hand-{query_language}-{document_language}-{level}",
-        queries=Dataset.from_dict(
-            {
-                "_id": list(queries),
-                "text": list(queries.values()),
-                "language": [query_language] * len(queries),
-            }
-        ),
-        corpus=Dataset.from_dict(
-            {
-                "_id": list(documents),
-                "title": [""] * len(documents),
-                "text": list(documents.values()),
-                "language": [document_language] * len(documents),
-            }
-        ),
-        qrels=Dataset.from_dict(
-            {
-                "query-id": [q for q, d, _ in qrels],
-                "corpus-id": [d for q, d, _ in qrels],
-                "score": [s for q, d, s in qrels],
-            }
-        ),
+        **tables,
         query_language=query_language,
         document_language=document_language,
         metadata={"level": level, "source": "hand"},
