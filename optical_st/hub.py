@@ -46,7 +46,7 @@ import yaml
 from optical_st.languages import UnknownLanguageError, get_language
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer, SentenceTransformerModelCardData
 
     from optical_st.data import CLIRBenchmark
 
@@ -689,26 +689,13 @@ def build_model_card_data(
     return new
 
 
-def render_model_card(
-    model: SentenceTransformer,
-    *,
-    repo_id: str | None = None,
-    evaluation_results: Any = None,
-    training_info: Mapping[str, Any] | None = None,
-    benchmark_ids: Mapping[str, str] | None = None,
-    license: str | None = None,
-) -> str:
-    """The model card text (``README.md``) for ``model``; raises instead of writing a partial card."""
+def render_model_card(data: SentenceTransformerModelCardData) -> str:
+    """The model card text (``README.md``) for card data from :func:`build_model_card_data`.
+
+    Raises instead of returning a partial card (:func:`validate_card`).
+    """
     from huggingface_hub import ModelCard
 
-    data = build_model_card_data(
-        model,
-        repo_id=repo_id,
-        evaluation_results=evaluation_results,
-        training_info=training_info,
-        benchmark_ids=benchmark_ids,
-        license=license,
-    )
     card = ModelCard.from_template(card_data=data, template_path=str(data.template_path), hf_emoji="🤗")
     text = str(card)
     validate_card(text, "model")
@@ -865,7 +852,7 @@ def push_model(
     else:
         model = model_or_dir
         folder = Path(local_dir) if local_dir is not None else _default_local_dir(repo_id)
-    text = render_model_card(
+    data = build_model_card_data(
         model,
         repo_id=repo_id,
         evaluation_results=evaluation_results,
@@ -873,11 +860,11 @@ def push_model(
         benchmark_ids=benchmark_ids,
         license=license,
     )
+    text = render_model_card(data)
     folder.mkdir(parents=True, exist_ok=True)
     if not isinstance(model_or_dir, str | Path) or folder.resolve() != Path(model_or_dir).resolve():
         model.save(str(folder), create_model_card=False)
     (folder / "README.md").write_text(text, encoding="utf-8")
-    data = model.model_card_data
     entries = results_to_eval_result_entries(
         data.clir_results,
         data.benchmark_ids,
