@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from optical_st.commands._hub_args import add_push_arguments, push_options
+
 HELP = "publish a CLIR benchmark as a Hugging Face Hub dataset with a card (corpus/queries/qrels configs)"
 
 
@@ -26,15 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", help="bitext split to use (e.g. devtest)")
     parser.add_argument("--license", help="Hub licence id overriding the one derived from the sources")
     parser.add_argument("--pretty-name", help="card title")
-    parser.add_argument("--private", action="store_true", help="create the repository private")
-    parser.add_argument("--exist-ok", action="store_true", help="add a commit to an existing repository")
-    parser.add_argument("--local-dir", help="folder written before the upload (default ./optical-st-hub/...)")
-    parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`; prefer those)")
-    parser.add_argument("--message", help="commit message")
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="only write the local folder (card included); no token, no network",
+    add_push_arguments(
+        parser, local_dir_help="folder written before the upload (default ./optical-st-hub/...)"
     )
 
 
@@ -63,12 +58,7 @@ def run(args: argparse.Namespace) -> int:
         args.repo_id,
         license=args.license,
         pretty_name=args.pretty_name,
-        private=args.private,
-        token=args.token,
-        local_dir=args.local_dir,
-        exist_ok=args.exist_ok,
-        commit_message=args.message,
-        dry_run=args.dry_run,
+        **push_options(args),
     )
     print(url)
     return 0

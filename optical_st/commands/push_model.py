@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from optical_st.commands._hub_args import add_push_arguments, push_options
+
 HELP = "push a saved model with its OPTICAL model card (and CLIR results) to the Hugging Face Hub"
 
 
@@ -30,17 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Hub dataset id of an evaluated benchmark (repeatable); links results to the data",
     )
     parser.add_argument("--license", help="licence id of the model, e.g. mit")
-    parser.add_argument("--private", action="store_true", help="create the repository private")
-    parser.add_argument("--exist-ok", action="store_true", help="add a commit to an existing repository")
-    parser.add_argument(
-        "--local-dir", help="folder written before the upload (default: the model directory itself)"
-    )
-    parser.add_argument("--token", help="Hub token (default: HF_TOKEN or `hf auth login`; prefer those)")
-    parser.add_argument("--message", help="commit message")
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="only write the local folder (card included); no token, no network",
+    add_push_arguments(
+        parser, local_dir_help="folder written before the upload (default: the model directory itself)"
     )
 
 
@@ -70,12 +63,7 @@ def run(args: argparse.Namespace) -> int:
         training_info=training_info,
         benchmark_ids=parse_benchmark_ids(args.benchmark_id),
         license=args.license,
-        private=args.private,
-        token=args.token,
-        local_dir=args.local_dir,
-        exist_ok=args.exist_ok,
-        commit_message=args.message,
-        dry_run=args.dry_run,
+        **push_options(args),
     )
     print(url)
     return 0
