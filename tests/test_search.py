@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_models import DEFAULT_TEXTS, make_tiny_model
 
 from optical_st.search import (
     CorpusIndex,
@@ -14,22 +15,11 @@ from optical_st.search import (
     resolve_prompt,
 )
 
-TEXTS = [
-    "the cat sat on the mat",
-    "a dog runs in the park",
-    "नेपाल एक सुन्दर देश हो",
-    "ශ්‍රී ලංකාව දූපතකි",
-    "यह एक परीक्षण वाक्य है",
-    "retrieval across languages needs alignment",
-    "काठमाडौं नेपालको राजधानी हो",
-    "colombo is a city by the sea",
-]
+TEXTS = [*DEFAULT_TEXTS, "काठमाडौं नेपालको राजधानी हो", "colombo is a city by the sea"]
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from tiny_models import make_tiny_model
-
     return make_tiny_model(tmp_path_factory.mktemp("tiny-search"), TEXTS, hidden_size=32)
 
 
