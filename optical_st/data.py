@@ -41,7 +41,7 @@ import json
 import re
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -292,6 +292,38 @@ class _Rows:
             self.columns[column].append(values.get(column, ""))
         self.where.append(where)
 
+    def add_aligned(
+        self,
+        english: Path,
+        target: Path,
+        *,
+        language: str,
+        source: str,
+        row_id: Callable[[int], str] = str,
+        doc_id: Callable[[int], str] | None = None,
+        keep: Callable[[int], bool] | None = None,
+        extra: dict[Path, list[str]] | None = None,
+    ) -> None:
+        """Add one row per line pair of line-aligned files (checked by :func:`_read_aligned` first).
+
+        ``row_id``, ``doc_id`` and ``keep`` map the 0-based line index to the row's id, its document
+        id (none by default) and whether to keep it (e.g. only some splits); ``extra`` are further
+        files or columns that must have as many lines.
+        """
+        english_lines, target_lines = _read_aligned(english, target, extra)
+        for index, (en, xx) in enumerate(zip(english_lines, target_lines, strict=True)):
+            if keep is not None and not keep(index):
+                continue
+            self.add(
+                where=f"{target}:{index + 1}",
+                id=row_id(index),
+                language=language,
+                english=en,
+                target=xx,
+                doc_id=doc_id(index) if doc_id is not None else "",
+                source=source,
+            )
+
     def extend(self, other: _Rows) -> None:
         for column in BITEXT_COLUMNS:
             self.columns[column].extend(other.columns[column])
@@ -490,20 +522,17 @@ def _load_flores200(directory: Path, languages, splits) -> _Rows:
     english = directory / f"{ENGLISH}.txt"
     for language in _wanted_languages(languages, sorted(files), str(directory)):
         target = files[language]
-        # compare data rows of metadata.tsv (header excluded) with the sentence lines
-        english_lines, target_lines = _read_aligned(english, target, {metadata_path: [""] * len(metadata)})
-        for index, meta in enumerate(metadata):
-            if splits is not None and meta["flores_split"] not in splits:
-                continue
-            rows.add(
-                where=f"{target}:{index + 1}",
-                id=meta["id"],
-                language=language,
-                english=english_lines[index],
-                target=target_lines[index],
-                doc_id=meta["URL"],
-                source="flores200",
-            )
+        rows.add_aligned(
+            english,
+            target,
+            language=language,
+            source="flores200",
+            row_id=lambda index: metadata[index]["id"],
+            doc_id=lambda index: metadata[index]["URL"],
+            keep=lambda index: splits is None or metadata[index]["flores_split"] in splits,
+            # compare data rows of metadata.tsv (header excluded) with the sentence lines
+            extra={metadata_path: [""] * len(metadata)},
+        )
     held_out = {
         meta["URL"]
         for meta in metadata
@@ -527,17 +556,14 @@ def _load_ntrex128(directory: Path, languages, splits) -> _Rows:
     rows = _Rows()
     for language in _wanted_languages(languages, sorted(files), str(directory)):
         target = files[language]
-        english_lines, target_lines = _read_aligned(english, target, {doc_path: doc_ids})
-        for index, (en, xx) in enumerate(zip(english_lines, target_lines, strict=True)):
-            rows.add(
-                where=f"{target}:{index + 1}",
-                id=str(index),
-                language=language,
-                english=en,
-                target=xx,
-                doc_id=doc_ids[index],
-                source="ntrex128",
-            )
+        rows.add_aligned(
+            english,
+            target,
+            language=language,
+            source="ntrex128",
+            doc_id=doc_ids.__getitem__,
+            extra={doc_path: doc_ids},
+        )
     return rows
 
 
@@ -557,17 +583,15 @@ def _load_floresv1(directory: Path, languages, splits) -> _Rows:
             doc_path = Path(f"{stem}.doc_id")
             doc_ids = read_lines(doc_path)
             target = Path(f"{stem}.{file_code}")
-            english_lines, target_lines = _read_aligned(Path(f"{stem}.en"), target, {doc_path: doc_ids})
-            for index, (en, xx) in enumerate(zip(english_lines, target_lines, strict=True)):
-                rows.add(
-                    where=f"{target}:{index + 1}",
-                    id=f"{split}:{index}",
-                    language=language,
-                    english=en,
-                    target=xx,
-                    doc_id=doc_ids[index],
-                    source="floresv1_ne_si",
-                )
+            rows.add_aligned(
+                Path(f"{stem}.en"),
+                target,
+                language=language,
+                source="floresv1_ne_si",
+                row_id=lambda index, split=split: f"{split}:{index}",
+                doc_id=doc_ids.__getitem__,
+                extra={doc_path: doc_ids},
+            )
     return rows
 
 
@@ -586,20 +610,15 @@ def _load_tico19(directory: Path, languages, splits) -> _Rows:
             ids_path = directory / f"{stem}.ids.tsv"
             ids = _read_tsv_with_header(ids_path)
             target = directory / f"{stem}.{language}"
-            english_lines, target_lines = _read_aligned(
-                directory / f"{stem}.{ENGLISH}", target, {ids_path: [""] * len(ids)}
+            rows.add_aligned(
+                directory / f"{stem}.{ENGLISH}",
+                target,
+                language=language,
+                source="tico19",
+                row_id=lambda index, split=split, ids=ids: f"{split}:{ids[index]['tuid']}",
+                doc_id=lambda index, ids=ids: ids[index]["tuid"].rsplit(":", 1)[0],
+                extra={ids_path: [""] * len(ids)},
             )
-            for index, (en, xx) in enumerate(zip(english_lines, target_lines, strict=True)):
-                tuid = ids[index]["tuid"]
-                rows.add(
-                    where=f"{target}:{index + 1}",
-                    id=f"{split}:{tuid}",
-                    language=language,
-                    english=en,
-                    target=xx,
-                    doc_id=tuid.rsplit(":", 1)[0],
-                    source="tico19",
-                )
     return rows
 
 
@@ -619,16 +638,7 @@ def _load_tatoeba(directory: Path, languages, splits, *, laser: bool) -> _Rows:
     name = "tatoeba_laser" if laser else "tatoeba_challenge"
     for language in _wanted_languages(languages, sorted(pairs), str(directory)):
         english, target = pairs[language]
-        english_lines, target_lines = _read_aligned(english, target)
-        for index, (en, xx) in enumerate(zip(english_lines, target_lines, strict=True)):
-            rows.add(
-                where=f"{target}:{index + 1}",
-                id=str(index),
-                language=language,
-                english=en,
-                target=xx,
-                source=name,
-            )
+        rows.add_aligned(english, target, language=language, source=name)
     return rows
 
 
@@ -648,16 +658,7 @@ def _load_aligned_dir(directory: Path, languages, splits) -> _Rows:
     english = directory / f"{ENGLISH}.txt"
     for language in _wanted_languages(languages, sorted(files), str(directory)):
         target = files[language]
-        english_lines, target_lines = _read_aligned(english, target)
-        for index, (en, xx) in enumerate(zip(english_lines, target_lines, strict=True)):
-            rows.add(
-                where=f"{target}:{index + 1}",
-                id=str(index),
-                language=language,
-                english=en,
-                target=xx,
-                source=directory.name,
-            )
+        rows.add_aligned(english, target, language=language, source=directory.name)
     return rows
 
 
