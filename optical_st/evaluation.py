@@ -440,6 +440,11 @@ class CLIREvaluator(SentenceEvaluator):
             ``low_macro_recall@10`` when a low-resource benchmark is present, else ``macro_recall@10``).
         include_titles: prepend the corpus ``title`` column to the document text (MTEB convention).
         write_json: write ``<name>_results.json`` and ``<name>_results.md`` under ``output_path``.
+        language_encoders: ``{language: model}``: texts in these languages (queries or documents) are
+            encoded by the given, fixed model instead of the evaluated one. OPTICAL's inference setup is
+            ``{"eng": teacher}``: the distilled student encodes the low-resource side, the frozen teacher
+            the English side, so query-document matching stays in the teacher. Default: the evaluated
+            model encodes both sides.
 
     Attributes:
         results (list[dict]): tidy rows of the last call: ``benchmark``, ``key``, ``query_language``,
@@ -484,6 +489,7 @@ class CLIREvaluator(SentenceEvaluator):
         primary_metric: str | None = None,
         include_titles: bool = False,
         write_json: bool = True,
+        language_encoders: Mapping[str, SentenceTransformer] | None = None,
     ) -> None:
         super().__init__()
         benchmarks = list(benchmarks)
@@ -506,6 +512,9 @@ class CLIREvaluator(SentenceEvaluator):
         self.low_resource = {normalize_code(code) for code in low_resource}
         self.include_titles = include_titles
         self.write_json = write_json
+        self.language_encoders = {
+            normalize_code(code): encoder for code, encoder in (language_encoders or {}).items()
+        }
         self.metrics = metric_names(k_values, self.mrr_at_k, self.ndcg_at_k)
 
         self.benchmarks: list[_PreparedBenchmark] = []
@@ -543,36 +552,50 @@ class CLIREvaluator(SentenceEvaluator):
         show = self.show_progress_bar
         if show is None:
             show = logger.getEffectiveLevel() <= logging.INFO
-        fingerprint = model_fingerprint(model) if self.cache_dir is not None else None
-        memo: dict[tuple[str, str], np.ndarray] = {}
+        # One memo (and cache fingerprint) per encoder: the memo is keyed by (prompt, text) only.
+        contexts: dict[int, dict[str, Any]] = {}
+
+        def encoding_options(encoder: SentenceTransformer) -> dict[str, Any]:
+            if id(encoder) not in contexts:
+                contexts[id(encoder)] = {
+                    "batch_size": self.batch_size,
+                    "show_progress_bar": show,
+                    "cache_dir": self.cache_dir,
+                    "memo": {},
+                    "fingerprint": model_fingerprint(encoder) if self.cache_dir is not None else None,
+                }
+            return contexts[id(encoder)]
+
         per_benchmark: list[tuple[_PreparedBenchmark, dict[str, np.ndarray]]] = []
         for prepared in tqdm(
             self.benchmarks, desc="CLIR benchmarks", disable=not show or len(self.benchmarks) < 2
         ):
-            common = {
-                "batch_size": self.batch_size,
-                "show_progress_bar": show,
-                "cache_dir": self.cache_dir,
-                "memo": memo,
-                "fingerprint": fingerprint,
-            }
+            benchmark = prepared.benchmark
+            document_encoder = self.language_encoders.get(benchmark.document_language, model)
+            query_encoder = self.language_encoders.get(benchmark.query_language, model)
             index = CorpusIndex(
-                model,
+                document_encoder,
                 prepared.corpus_texts,
                 prepared.corpus_ids,
                 prompt=self.document_prompt,
                 prompt_name=self.document_prompt_name,
                 backend=self.backend,
-                **common,
+                **encoding_options(document_encoder),
             )
             query_embeddings = encode_texts(
-                model,
+                query_encoder,
                 prepared.query_texts,
                 role="query",
                 prompt=self.query_prompt,
                 prompt_name=self.query_prompt_name,
-                **common,
+                **encoding_options(query_encoder),
             )
+            if query_embeddings.shape[1] != index.dim:
+                raise ValueError(
+                    f"{prepared.key}: query embeddings have dimension {query_embeddings.shape[1]} but "
+                    f"document embeddings {index.dim}; the encoders in language_encoders "
+                    "must produce embeddings in the evaluated model's space."
+                )
             _, indices = index.search_embeddings(query_embeddings, self.depth)
             rankings = {
                 query_id: [prepared.corpus_ids[i] for i in row]
@@ -780,6 +803,10 @@ class CLIREvaluator(SentenceEvaluator):
         for key in ("query_prompt", "document_prompt", "query_prompt_name", "document_prompt_name"):
             if getattr(self, key) is not None:
                 config[key] = getattr(self, key)
+        if self.language_encoders:
+            config["language_encoders"] = {
+                code: _model_label(encoder) for code, encoder in self.language_encoders.items()
+            }
         return config
 
 

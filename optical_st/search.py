@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import torch
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -46,9 +47,11 @@ Backend = Literal["auto", "exact", "faiss"]
 Role = Literal["query", "document"]
 
 FAISS_THRESHOLD = 100_000
-"""Corpus size from which ``backend="auto"`` uses FAISS. ``bench/search_speed.py`` measured both about
-equally fast at 100k documents (FAISS ahead at 10k); FAISS is kept for large corpora because it scans
-in its own blocks and is the index to swap for an approximate one."""
+"""Corpus size from which ``backend="auto"`` uses FAISS. ``bench/search_speed.py`` measured FAISS about
+2x faster on 1,000-query batches (10k and 100k documents), but below this size a search is a few ms
+either way, and the demo's one-query searches stay on the same thread pool as the encoder (FAISS's
+OpenMP pool would compete with it for the cores); FAISS scans in its own blocks and is the index to
+swap for an approximate one."""
 
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 _SCORE_BLOCK_FLOATS = 64 * 1024 * 1024  # 256 MB of float32 scores per exact-search block
@@ -224,10 +227,14 @@ def exact_top_k(
     _check_k(k, n_documents)
     if chunk_size is None:
         chunk_size = max(1, min(1024, _SCORE_BLOCK_FLOATS // n_documents))
+    query_embeddings = np.ascontiguousarray(query_embeddings, dtype=np.float32)
+    corpus_tensor = torch.from_numpy(np.ascontiguousarray(corpus_embeddings, dtype=np.float32))
     scores_out = np.empty((query_embeddings.shape[0], k), dtype=np.float32)
     indices_out = np.empty((query_embeddings.shape[0], k), dtype=np.int64)
     for start in range(0, query_embeddings.shape[0], chunk_size):
-        scores = query_embeddings[start : start + chunk_size] @ corpus_embeddings.T
+        # torch's matmul, not numpy's: numpy's BLAS brings a second thread pool whose idle workers spin
+        # and steal the cores the encoder's pool needs (demo latency 131 ms vs 57 ms, bench/demo_latency.py).
+        scores = (torch.from_numpy(query_embeddings[start : start + chunk_size]) @ corpus_tensor.T).numpy()
         if k < n_documents:
             candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         else:

@@ -204,6 +204,36 @@ def test_prompts_reach_the_encoder(tiny_model, benchmarks):
     assert from_model == prompted
 
 
+def test_language_encoders_encode_english_with_the_fixed_teacher(
+    tiny_model, benchmarks, flores_pairs, tmp_path_factory
+):
+    from tiny_models import make_tiny_model
+
+    english, nepali, hindi = flores_pairs
+    teacher = make_tiny_model(tmp_path_factory.mktemp("tiny-teacher"), english + nepali + hindi, seed=1)
+    evaluator = CLIREvaluator(
+        benchmarks[:2], k_values=(1, 10), n_bootstrap=0, language_encoders={"en": teacher}
+    )
+    metrics = evaluator(tiny_model)
+
+    # By hand: the student encodes Nepali, the teacher English, in both directions.
+    nepali_vectors = tiny_model.encode(nepali, convert_to_numpy=True)
+    english_vectors = teacher.encode(english, convert_to_numpy=True)
+    npi_to_eng = (np.argmax(nepali_vectors @ english_vectors.T, axis=1) == np.arange(len(nepali))).mean()
+    eng_to_npi = (np.argmax(english_vectors @ nepali_vectors.T, axis=1) == np.arange(len(english))).mean()
+    assert metrics["clir_npi_Deva->eng_Latn_recall@1"] == pytest.approx(npi_to_eng, abs=1e-9)
+    assert metrics["clir_eng_Latn->npi_Deva_recall@1"] == pytest.approx(eng_to_npi, abs=1e-9)
+    symmetric = CLIREvaluator(benchmarks[:2], k_values=(1, 10), n_bootstrap=0)(tiny_model)
+    assert symmetric["clir_npi_Deva->eng_Latn_recall@1"] != metrics["clir_npi_Deva->eng_Latn_recall@1"]
+    assert list(evaluator.get_config_dict()["language_encoders"]) == ["eng_Latn"]
+
+    narrow = make_tiny_model(tmp_path_factory.mktemp("tiny-narrow"), english + nepali, hidden_size=16)
+    with pytest.raises(ValueError, match="dimension 32 but document embeddings 16"):
+        CLIREvaluator(benchmarks[:1], k_values=(1,), n_bootstrap=0, language_encoders={"eng": narrow})(
+            tiny_model
+        )
+
+
 def test_document_level_keys_and_level_macros(tiny_model, flores_pairs):
     english, nepali, _ = flores_pairs
     articles = {f"doc{j}": " ".join(english[j * 6 : (j + 1) * 6]) for j in range(N_PAIRS // 6)}
