@@ -74,6 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--n-bootstrap", type=int, default=1000)
     parser.add_argument("--tag", default="", help="suffix of the result files (e.g. for a variant)")
+    parser.add_argument("--english-encoder", default="student", choices=("student", "teacher"),
+                        help="who encodes English at evaluation: the evaluated model (symmetric) or the frozen "
+                        "teacher (OPTICAL's inference setup; the student encodes only the other language)")  # fmt: skip
+    parser.add_argument("--reuse-trained", action="store_true",
+                        help="evaluate a condition's saved student (<output>/<condition>/final) instead of "
+                        "retraining when it was trained with the same steps/lr/batch/seed/loss options")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -128,12 +134,36 @@ def evaluate(model: Any, evaluator: Any) -> dict[str, Any]:
     }
 
 
+TRAINING_OPTIONS = ("model", "steps", "batch_size", "max_length", "lr", "reg", "sentence_weight", "cost",
+                    "marginals", "exclude_special_tokens", "seed")  # fmt: skip
+
+
+def trained_record(condition: str, args: argparse.Namespace) -> dict[str, Any] | None:
+    """A finished record of ``condition`` (any tag) whose saved student was trained exactly as ``args`` asks."""
+    wanted = {k: str(getattr(args, k)) for k in TRAINING_OPTIONS}
+    for path in sorted(args.output.glob(f"{condition}*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("condition") != condition or "final" not in record:
+            continue
+        if all(record["config"].get(k) == v for k, v in wanted.items()) and Path(record["final"]).is_dir():
+            return record
+    return None
+
+
 def run_condition(condition: str, args: argparse.Namespace, bitext: Any, evaluator: Any) -> dict[str, Any]:
     from optical_st.pretrained import load_sentence_transformer
     from optical_st.training import distill
 
-    student = load_sentence_transformer(args.model, device="cpu")
     record: dict[str, Any] = {"condition": condition}
+    previous = trained_record(condition, args) if args.reuse_trained and condition != "zero-shot" else None
+    if previous is not None:
+        logger.info("%s: evaluating the student saved at %s (no retraining)", condition, previous["final"])
+        student = load_sentence_transformer(previous["final"], device="cpu")
+        record.update({k: previous[k] for k in ("train_seconds", "final", "train_log")})
+        record["reused_training"] = True
+        record.update(evaluate(student, evaluator))
+        return record
+    student = load_sentence_transformer(args.model, device="cpu")
     if condition != "zero-shot":
         teacher = load_sentence_transformer(args.model, device="cpu")
         run_dir = args.output / condition
@@ -186,10 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     exclude = benchmark_texts(benchmarks)
     bitext, counts = load_training_bitext(args.data, exclude, args.seed)
     logger.info("training pairs after removing evaluation overlap: %s", counts)
+    language_encoders = None
+    if args.english_encoder == "teacher":
+        from optical_st.pretrained import load_sentence_transformer
+
+        language_encoders = {"eng": load_sentence_transformer(args.model, device="cpu")}
     evaluator = CLIREvaluator(
         benchmarks, k_values=(1, 10), name="flores",
         query_prompt=E5_SYMMETRIC_PROMPT, document_prompt=E5_SYMMETRIC_PROMPT,
         batch_size=args.eval_batch_size, n_bootstrap=args.n_bootstrap, seed=args.seed, write_json=False,
+        language_encoders=language_encoders,
     )  # fmt: skip
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
@@ -209,11 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         config = {k: str(v) for k, v in vars(args).items() if k not in ("conditions", "results", "output")}
         if cache.is_file():
             cached = json.loads(cache.read_text(encoding="utf-8"))
-            relevant = ("model", "eval_languages", "eval_split", "eval_levels", "n_bootstrap", "seed", "tag")
+            relevant = ("model", "eval_languages", "eval_split", "eval_levels", "n_bootstrap", "seed", "tag",
+                        "english_encoder")  # fmt: skip
             if condition != "zero-shot":
                 relevant += ("steps", "batch_size", "max_length", "lr", "reg", "sentence_weight", "cost",
                              "marginals", "exclude_special_tokens")  # fmt: skip
-            if all(cached["config"].get(k) == config[k] for k in relevant):
+            before = {"english_encoder": "student"}  # records made before the option existed
+            if all(cached["config"].get(k, before.get(k)) == config[k] for k in relevant):
                 records[condition] = cached
                 logger.info("%s: reusing %s", condition, cache)
                 continue

@@ -118,7 +118,8 @@ def write_report(records: Mapping[str, Mapping[str, Any]], args: Any, counts: Ma
     lines = [f"# OPTICAL on FLORES-200: multilingual-e5-small, trained on Nepali + Sinhala{args.tag}", ""]
     lines += [
         f"Steps {args.steps}, batch {args.batch_size}, max length {args.max_length}, lr {args.lr}, "
-        f"reg {args.reg}, seed {args.seed}; training pairs {counts.get('kept')} "
+        f"reg {args.reg}, seed {args.seed}; English encoded at evaluation by the "
+        f"{getattr(args, 'english_encoder', 'student')}; training pairs {counts.get('kept')} "
         f"({counts.get('overlap')} dropped as overlapping FLORES-200). Whole table: {total_seconds / 60:.1f} min.",
         "",
         "Values are percentages; brackets are 95 % bootstrap intervals over queries "

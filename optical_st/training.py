@@ -438,6 +438,7 @@ def distill(
         "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
         "prompt": text_prompt, "languages": trained_languages, "pairs": counts,
         "metric": metric, "eval_steps": eval_steps, "world_size": args.world_size,
+        "evaluator": evaluator.get_config_dict() if hasattr(evaluator, "get_config_dict") else None,
     })  # fmt: skip
     if resume_from_checkpoint is True and not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
         raise FileNotFoundError(f"no checkpoint to resume under {output_dir / CHECKPOINTS_DIRNAME}")

@@ -172,6 +172,11 @@ def test_cli_train_with_evaluation_and_refusal(tiny_dir, tmp_path, capsys):
     assert main(argv) == 1
     assert "--overwrite" in capsys.readouterr().err
     assert main([*argv, "--overwrite"]) == 0
+    assert "language_encoders" not in json.loads((out / "training_run.json").read_text())["evaluator"]
+    # OPTICAL's inference setup: the frozen teacher encodes English in every evaluation
+    assert main([*argv, "--overwrite", "--eval-english-encoder", "teacher"]) == 0
+    run = json.loads((out / "training_run.json").read_text())
+    assert list(run["evaluator"]["language_encoders"]) == ["eng_Latn"]
 
 
 def test_cli_rejects_bad_bitext_spec_and_mse_schedules(tmp_path, capsys):

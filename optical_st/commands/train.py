@@ -95,6 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     evaluation.add_argument(
         "--eval-prompt", default=None, help="prompt for queries and documents in evaluation"
     )
+    evaluation.add_argument("--eval-english-encoder", choices=("student", "teacher"), default="student",
+                            help="who encodes English in evaluation: the student (default, symmetric) or the "
+                            "frozen teacher (OPTICAL's inference setup)")  # fmt: skip
 
     output = parser.add_argument_group("output")
     output.add_argument("--output-dir", required=True, help="run directory (final/, best/, checkpoints/)")
@@ -162,21 +165,15 @@ def run(args: argparse.Namespace) -> int:
     bitext = load_training_bitext(args.bitext, args.languages)
     trained = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
 
-    evaluator, exclude = None, set()
+    benchmarks, exclude = [], set()
+    k_values = [int(k) for k in args.eval_k.split(",") if k.strip()]
+    depth = min(10, max(k_values))  # MRR/nDCG cut-off, never deeper than asked
     if args.eval_benchmark:
-        from optical_st.evaluation import CLIREvaluator, load_benchmarks
+        from optical_st.evaluation import load_benchmarks
 
         eval_languages = args.eval_languages or ",".join(trained) or "all"
-        benchmarks = []
         for spec in args.eval_benchmark:
             benchmarks += load_benchmarks(spec, eval_languages, levels=args.eval_levels)
-        k_values = [int(k) for k in args.eval_k.split(",") if k.strip()]
-        depth = min(10, max(k_values))  # MRR/nDCG cut-off, never deeper than asked
-        evaluator = CLIREvaluator(
-            benchmarks, k_values=k_values, mrr_at_k=depth, ndcg_at_k=depth,
-            query_prompt=args.eval_prompt, document_prompt=args.eval_prompt,
-            show_progress_bar=not args.no_progress and sys.stderr.isatty(), write_json=False,
-        )  # fmt: skip
         if not args.keep_eval_overlap:
             exclude = benchmark_texts(benchmarks)
 
@@ -186,6 +183,25 @@ def run(args: argparse.Namespace) -> int:
 
     teacher = load_sentence_transformer(teacher_name, device=args.device)
     student = load_sentence_transformer(student_name, device=args.device)
+    evaluator = None
+    if benchmarks:
+        from optical_st.evaluation import CLIREvaluator
+
+        language_encoders = None
+        if args.eval_english_encoder == "teacher":
+            dims = (student.get_sentence_embedding_dimension(), teacher.get_sentence_embedding_dimension())
+            if dims[0] != dims[1]:
+                raise ValueError(
+                    f"--eval-english-encoder teacher needs student and teacher embeddings of one size; "
+                    f"the student gives {dims[0]}, the teacher {dims[1]}"
+                )
+            language_encoders = {"eng": teacher}
+        evaluator = CLIREvaluator(
+            benchmarks, k_values=k_values, mrr_at_k=depth, ndcg_at_k=depth,
+            query_prompt=args.eval_prompt, document_prompt=args.eval_prompt,
+            show_progress_bar=not args.no_progress and sys.stderr.isatty(), write_json=False,
+            language_encoders=language_encoders,
+        )  # fmt: skip
     loss_options = {"marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens}
     final = distill(
         student, teacher, bitext,
