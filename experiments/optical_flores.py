@@ -150,6 +150,33 @@ def trained_record(condition: str, args: argparse.Namespace) -> dict[str, Any] |
     return None
 
 
+def cached_record(condition: str, args: argparse.Namespace, config: dict[str, str]) -> dict[str, Any] | None:
+    """A finished record of ``condition`` made with the same settings; zero-shot is shared across tags."""
+    relevant = [
+        "model",
+        "eval_languages",
+        "eval_split",
+        "eval_levels",
+        "n_bootstrap",
+        "seed",
+        "english_encoder",
+    ]
+    if condition != "zero-shot":
+        relevant += ["tag", *TRAINING_OPTIONS]
+    before = {"english_encoder": "student"}  # records made before the option existed
+    paths = [args.output / f"{condition}{args.tag}.json", *sorted(args.output.glob(f"{condition}*.json"))]
+    for path in dict.fromkeys(paths):
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("condition") == condition and all(
+            record["config"].get(k, before.get(k)) == config[k] for k in relevant
+        ):
+            logger.info("%s: reusing %s", condition, path)
+            return record
+    return None
+
+
 def run_condition(condition: str, args: argparse.Namespace, bitext: Any, evaluator: Any) -> dict[str, Any]:
     from optical_st.pretrained import load_sentence_transformer
     from optical_st.training import distill
@@ -243,18 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             eval_seconds = records.get("zero-shot", {}).get("eval_seconds", 300.0)
             args.steps = choose_steps(args, bitext, clock, eval_seconds, len(conditions) - 1)
         config = {k: str(v) for k, v in vars(args).items() if k not in ("conditions", "results", "output")}
-        if cache.is_file():
-            cached = json.loads(cache.read_text(encoding="utf-8"))
-            relevant = ("model", "eval_languages", "eval_split", "eval_levels", "n_bootstrap", "seed", "tag",
-                        "english_encoder")  # fmt: skip
-            if condition != "zero-shot":
-                relevant += ("steps", "batch_size", "max_length", "lr", "reg", "sentence_weight", "cost",
-                             "marginals", "exclude_special_tokens")  # fmt: skip
-            before = {"english_encoder": "student"}  # records made before the option existed
-            if all(cached["config"].get(k, before.get(k)) == config[k] for k in relevant):
-                records[condition] = cached
-                logger.info("%s: reusing %s", condition, cache)
-                continue
+        cached = cached_record(condition, args, config)
+        if cached is not None:
+            records[condition] = cached
+            continue
         logger.info("%s: starting (%.0f s elapsed)", condition, time.perf_counter() - clock)
         record = run_condition(condition, args, bitext, evaluator)
         record["config"] = config

@@ -115,7 +115,8 @@ def write_report(records: Mapping[str, Mapping[str, Any]], args: Any, counts: Ma
     languages = [c for c in TRAINED if c in languages] + [c for c in languages if c not in TRAINED]
     tests = {m: paired_tests(records, m, languages) for m in ("recall@1", "recall@10")}
 
-    lines = [f"# OPTICAL on FLORES-200: multilingual-e5-small, trained on Nepali + Sinhala{args.tag}", ""]
+    variant = f" ({args.tag.strip('_-')})" if args.tag else ""
+    lines = [f"# OPTICAL on FLORES-200: multilingual-e5-small, trained on Nepali + Sinhala{variant}", ""]
     lines += [
         f"Steps {args.steps}, batch {args.batch_size}, max length {args.max_length}, lr {args.lr}, "
         f"reg {args.reg}, seed {args.seed}; English encoded at evaluation by the "

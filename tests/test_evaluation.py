@@ -404,6 +404,32 @@ def test_cli_evaluates_and_compares_models(tiny_model_dir, saved_benchmark, tmp_
     assert first["difference"] == 0 and first["p_value"] == 1.0
 
 
+def test_cli_english_model_encodes_the_english_side(
+    tiny_model_dir, saved_benchmark, flores_pairs, tmp_path, capsys
+):
+    from tiny_models import make_tiny_model
+
+    from optical_st.cli import main
+
+    english, nepali, hindi = flores_pairs
+    make_tiny_model(tmp_path / "teacher", english + nepali + hindi, seed=1)
+    argv = ["evaluate", "--model", str(tiny_model_dir), "--benchmark", str(saved_benchmark), "--k", "1,10",
+            "--bootstrap", "0"]  # fmt: skip
+    assert main([*argv, "--output", str(tmp_path / "symmetric")]) == 0
+    assert (
+        main([*argv, "--english-model", str(tmp_path / "teacher" / "model"), "--output", str(tmp_path / "a")])
+        == 0
+    )
+    symmetric = json.loads((tmp_path / "symmetric" / "clir_results.json").read_text())
+    asymmetric = json.loads((tmp_path / "a" / "clir_results.json").read_text())
+    assert list(asymmetric["config"]["language_encoders"]) == ["eng_Latn"]
+    assert "--english-model" in asymmetric["command"]
+    assert asymmetric["metrics"] != symmetric["metrics"]
+    capsys.readouterr()
+    assert main([*argv, "--english-model", str(tmp_path / "missing")]) == 1
+    assert "model path does not exist" in capsys.readouterr().err
+
+
 def test_cli_reports_bad_input_in_one_line(saved_benchmark, tmp_path, capsys):
     from optical_st.cli import main
 

@@ -6,6 +6,8 @@ Examples::
         --benchmark ../shared/data/flores200 --languages npi,sin --output results/
     optical-st evaluate --model runs/student --model intfloat/multilingual-e5-small \\
         --benchmark ../shared/data/flores200 --languages low --levels sentence   # + paired test
+    optical-st evaluate --model runs/ne-si-ot/best --english-model intfloat/multilingual-e5-small \\
+        --benchmark ../shared/data/flores200 --languages npi,sin   # OPTICAL: teacher encodes English
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split", default=None, help="split of the bitext source, e.g. dev or devtest (default: all)"
     )
     parser.add_argument("--k", default="1,5,10,100", help="recall cut-offs (default 1,5,10,100)")
+    parser.add_argument("--english-model", default=None, metavar="M",
+                        help="encode every English text with this fixed model (OPTICAL's frozen teacher) and "
+                        "the other language with --model (default: --model encodes both sides)")  # fmt: skip
     parser.add_argument("--query-prompt", default=None,
                         help="query prompt, e.g. 'query: ' (default: the model's saved prompt)")  # fmt: skip
     parser.add_argument("--document-prompt", default=None,
@@ -99,7 +104,17 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--model", model]
     for benchmark in args.benchmark:
         parts += ["--benchmark", benchmark]
-    for option in ("languages", "directions", "levels", "split", "k", "query_prompt", "document_prompt"):
+    options = (
+        "english_model",
+        "languages",
+        "directions",
+        "levels",
+        "split",
+        "k",
+        "query_prompt",
+        "document_prompt",
+    )
+    for option in options:
         value = getattr(args, option)
         if value is not None:
             parts += [f"--{option.replace('_', '-')}", value]
@@ -116,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
     k_values = [int(k) for k in args.k.split(",") if k.strip()]
     columns = [c.strip() for c in args.columns.split(",") if c.strip()]
     models = list(dict.fromkeys(args.model))
-    for model in models:  # fail before the slow part
+    for model in [
+        *models,
+        *([args.english_model] if args.english_model else []),
+    ]:  # fail before the slow part
         check_model_argument(model)
     benchmarks = []
     for spec in args.benchmark:
@@ -132,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         n_bootstrap=args.bootstrap,
         show_progress_bar=sys.stderr.isatty(),
+        language_encoders={"eng": load_model(args.english_model, device=args.device)}
+        if args.english_model
+        else None,
     )
     available = evaluator.metrics
     unknown = [c for c in [*columns, args.compare_metric] if c not in available]
