@@ -193,7 +193,7 @@ def run_condition(condition: str, args: argparse.Namespace, bitext: Any, evaluat
     student = load_sentence_transformer(args.model, device="cpu")
     if condition != "zero-shot":
         teacher = load_sentence_transformer(args.model, device="cpu")
-        run_dir = args.output / condition
+        run_dir = args.output / f"{condition}{args.tag}"  # variants never overwrite each other
         final = distill(
             student, teacher, bitext,
             loss=condition, output_dir=run_dir, overwrite=True,

@@ -78,8 +78,10 @@ class OTDistillDataCollator(SentenceTransformerDataCollator):
         teacher_column = text_columns[self.teacher_column]
         rest = super().__call__([{k: v for k, v in row.items() if k != teacher_column} for row in features])
         prompt = self._get_prompt_for_column(self._resolve_prompts(rest), teacher_column)
+        # the same token limit as the student's columns (the collator's max_length), if one is set
+        limit = {"max_length": self.max_length} if isinstance(self.max_length, int) else {}
         teacher_features = self.teacher_preprocess_fn(
-            [row[teacher_column] for row in features], prompt=prompt
+            [row[teacher_column] for row in features], prompt=prompt, **limit
         )
         # collect_features() orders columns by first appearance of "<column>_input_ids", so the
         # teacher column's keys are inserted at its original position among the text columns.

@@ -285,7 +285,9 @@ def distill(
             pairs (per process) drawn by a ``seed``-shuffle of the cleaned bitext, each once.
         epochs: passes over the bitext when ``steps`` is ``None``.
         batch_size: pairs per device per step.
-        max_length: token limit of student and teacher (``None`` keeps the models' own).
+        max_length: token limit of student and teacher in training, applied by the data collator
+            (``None``: the models' own). The models' ``max_seq_length`` is left as it is, so evaluation
+            during training and the saved models see full-length inputs.
         lr, warmup_ratio, weight_decay, seed: optimisation (linear decay after warm-up; AdamW).
         reg, cost, sentence_weight, loss_options: passed to :class:`~optical_st.losses.OTDistillLoss`.
         schedules: loss attribute -> :class:`~optical_st.callbacks.Schedule` (OT losses only).
@@ -316,6 +318,7 @@ def distill(
         OutputDirectoryInUseError: ``output_dir`` holds another run.
     """
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.data_collator import SentenceTransformerDataCollator
 
     if loss not in LOSS_NAMES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_NAMES)}")
@@ -336,8 +339,6 @@ def distill(
             f"teacher is on {_device(teacher)} but student on {_device(student)}; "
             "load both on the same device (the trainer moves them together)"
         )
-    if max_length is not None:
-        student.max_seq_length = teacher.max_seq_length = int(max_length)
     teacher.eval()
     teacher.requires_grad_(False)
 
@@ -415,10 +416,14 @@ def distill(
         prompts=text_prompt,
         dataloader_drop_last=False,
     )
-    data_collator = None
+    # max_length truncates in the collator, for training only: the models keep their own max_seq_length,
+    # so evaluation, the saved checkpoints and later users see full-length inputs.
+    collator_options = {"prompts": text_prompt, "max_length": None if max_length is None else int(max_length)}
     if loss != "mse" and not loss_object.shared_tokenizer:
         # the teacher must tokenize the English column itself (see OTDistillLoss)
-        data_collator = loss_object.data_collator(prompts=text_prompt)
+        data_collator = loss_object.data_collator(**collator_options)
+    else:
+        data_collator = SentenceTransformerDataCollator(preprocess_fn=student.preprocess, **collator_options)
     trainer = SentenceTransformerTrainer(
         model=student,
         args=args,

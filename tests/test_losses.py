@@ -218,6 +218,10 @@ def test_collator_marks_teacher_column_and_retokenize_fallback_warns(student, en
     assert batch[f"english_{TEACHER_TOKENIZED_KEY}"] is True
     torch.testing.assert_close(batch["english_input_ids"], teacher.preprocess(ENGLISH[:3])["input_ids"])
     torch.testing.assert_close(batch["target_input_ids"], student.preprocess(TARGET[:3])["input_ids"])
+    short = loss.data_collator(max_length=3)(
+        [{"english": e, "target": t} for e, t in zip(ENGLISH, TARGET, strict=True)]
+    )
+    assert short["english_input_ids"].shape[1] == short["target_input_ids"].shape[1] == 3
     # Without the collator (the fit() route) the loss re-tokenizes decoded text for the teacher, and says so.
     with caplog.at_level(logging.WARNING, logger="optical_st.losses"):
         value = loss(_batch(student, ENGLISH[:3], TARGET[:3]))

@@ -72,6 +72,25 @@ def test_each_objective_trains_the_student_only(tiny_dir, tmp_path, loss):
         assert "ot/transport_cost" in logged[0]
 
 
+@pytest.mark.parametrize("loss", ["ot", "mse"])
+def test_max_length_truncates_training_inputs_but_not_the_models(tiny_dir, tmp_path, loss):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    full_length = student.max_seq_length
+    seen: list[int] = []
+
+    def record_training_input(module, args):
+        if module.training:  # model-card and evaluation encodes run in eval mode
+            seen.append(args[0]["input_ids"].shape[1])
+
+    student[0].register_forward_pre_hook(record_training_input)
+    final = distill(student, teacher, bitext(), loss=loss, steps=2, batch_size=4, max_length=4, output_dir=tmp_path,
+                    save_steps=0, show_progress_bar=False, **({} if loss == "mse" else FAST_OT))  # fmt: skip
+    assert seen and max(seen) == 4  # the long sentences were cut to 4 tokens in training
+    # ... and nowhere else: evaluation and users of the saved model see full-length inputs
+    assert student.max_seq_length == teacher.max_seq_length == full_length
+    assert load(final).max_seq_length == full_length
+
+
 def test_clean_bitext_counts_and_errors():
     data = Dataset.from_dict({
         "english": ["a", " ", "b", "c", "d"], "target": ["x", "y", "", "z", "w"],
