@@ -131,16 +131,16 @@ def run(args: argparse.Namespace) -> int:
     k_values = [int(k) for k in args.k.split(",") if k.strip()]
     columns = [c.strip() for c in args.columns.split(",") if c.strip()]
     models = list(dict.fromkeys(args.model))
-    for model in [
-        *models,
-        *([args.english_model] if args.english_model else []),
-    ]:  # fail before the slow part
+    for model in [*models, args.english_model] if args.english_model else models:  # fail before the slow part
         check_model_argument(model)
     benchmarks = []
     for spec in args.benchmark:
         benchmarks += load_benchmarks(
             spec, args.languages, directions=args.directions, levels=args.levels, split=args.split
         )
+    language_encoders = None
+    if args.english_model:
+        language_encoders = {"eng": load_model(args.english_model, device=args.device)}
     evaluator = CLIREvaluator(
         benchmarks,
         k_values=k_values,
@@ -150,9 +150,7 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         n_bootstrap=args.bootstrap,
         show_progress_bar=sys.stderr.isatty(),
-        language_encoders={"eng": load_model(args.english_model, device=args.device)}
-        if args.english_model
-        else None,
+        language_encoders=language_encoders,
     )
     available = evaluator.metrics
     unknown = [c for c in [*columns, args.compare_metric] if c not in available]
