@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--reg", type=float, default=0.05)
     parser.add_argument("--sentence-weight", type=float, default=1.0)
+    parser.add_argument("--sentence-loss", default="mse", choices=("mse", "cosine"),
+                        help="sentence term of ot+sentence: MSE or 1 - cosine of pooled embeddings")  # fmt: skip
     parser.add_argument("--cost", default="cosine", choices=("cosine", "sqeuclidean"))
     parser.add_argument("--marginals", default="uniform", choices=("uniform", "norm", "idf"))
     parser.add_argument("--exclude-special-tokens", action="store_true")
@@ -134,8 +136,13 @@ def evaluate(model: Any, evaluator: Any) -> dict[str, Any]:
     }
 
 
+OPTION_DEFAULTS = {
+    "english_encoder": "student",
+    "sentence_loss": "mse",
+}  # for records made before these options
+
 TRAINING_OPTIONS = ("model", "steps", "batch_size", "max_length", "lr", "reg", "sentence_weight", "cost",
-                    "marginals", "exclude_special_tokens", "seed")  # fmt: skip
+                    "marginals", "exclude_special_tokens", "seed", "sentence_loss")  # fmt: skip
 
 
 def trained_record(condition: str, args: argparse.Namespace) -> dict[str, Any] | None:
@@ -145,7 +152,10 @@ def trained_record(condition: str, args: argparse.Namespace) -> dict[str, Any] |
         record = json.loads(path.read_text(encoding="utf-8"))
         if record.get("condition") != condition or "final" not in record:
             continue
-        if all(record["config"].get(k) == v for k, v in wanted.items()) and Path(record["final"]).is_dir():
+        if (
+            all(record["config"].get(k, OPTION_DEFAULTS.get(k)) == v for k, v in wanted.items())
+            and Path(record["final"]).is_dir()
+        ):
             return record
     return None
 
@@ -163,14 +173,13 @@ def cached_record(condition: str, args: argparse.Namespace, config: dict[str, st
     ]
     if condition != "zero-shot":
         relevant += ["tag", *TRAINING_OPTIONS]
-    before = {"english_encoder": "student"}  # records made before the option existed
     paths = [args.output / f"{condition}{args.tag}.json", *sorted(args.output.glob(f"{condition}*.json"))]
     for path in dict.fromkeys(paths):
         if not path.is_file():
             continue
         record = json.loads(path.read_text(encoding="utf-8"))
         if record.get("condition") == condition and all(
-            record["config"].get(k, before.get(k)) == config[k] for k in relevant
+            record["config"].get(k, OPTION_DEFAULTS.get(k)) == config[k] for k in relevant
         ):
             logger.info("%s: reusing %s", condition, path)
             return record
@@ -204,6 +213,7 @@ def run_condition(condition: str, args: argparse.Namespace, bitext: Any, evaluat
             cost=args.cost,
             loss_options=None if condition == "mse" else {
                 "marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens,
+                "sentence_loss": args.sentence_loss,
             },
         )  # fmt: skip
         run = json.loads((run_dir / "training_run.json").read_text(encoding="utf-8"))
