@@ -362,6 +362,9 @@ def distill(
     text_prompt = _training_prompt(student, prompt)
     loss_object = build_loss(loss, student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight,
                              loss_options=loss_options)  # fmt: skip
+    if getattr(loss_object, "marginals", None) == "idf":
+        # IDF from the pairs this run trains on (teacher side on English, student side on the target)
+        loss_object.compute_idf(bitext["english"], bitext["target"])
     if loss == "mse":
         train_dataset = _with_teacher_labels(bitext, teacher, text_prompt, batch_size, show_progress_bar)
     else:

@@ -91,6 +91,14 @@ def test_max_length_truncates_training_inputs_but_not_the_models(tiny_dir, tmp_p
     assert load(final).max_seq_length == full_length
 
 
+def test_idf_marginals_are_fitted_on_the_training_pairs(tiny_dir, tmp_path):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    distill(student, teacher, bitext(), loss="ot", steps=1, batch_size=4, output_dir=tmp_path, save_steps=0,
+            show_progress_bar=False, loss_options={"marginals": "idf"}, **FAST_OT)  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "done" and run["loss_config"]["marginals"] == "idf"
+
+
 def test_clean_bitext_counts_and_errors():
     data = Dataset.from_dict({
         "english": ["a", " ", "b", "c", "d"], "target": ["x", "y", "", "z", "w"],
