@@ -289,7 +289,8 @@ def distill(
             (``None``: the models' own). The models' ``max_seq_length`` is left as it is, so evaluation
             during training and the saved models see full-length inputs.
         lr, warmup_ratio, weight_decay, seed: optimisation (linear decay after warm-up; AdamW).
-        reg, cost, sentence_weight, loss_options: passed to :class:`~optical_st.losses.OTDistillLoss`.
+        reg, cost, sentence_weight, loss_options: passed to :class:`~optical_st.losses.OTDistillLoss`;
+            with ``loss_options={"marginals": "idf"}`` the IDF weights are fitted on this run's pairs.
         schedules: loss attribute -> :class:`~optical_st.callbacks.Schedule` (OT losses only).
         prompt: prompt prepended to both sides during training: the name of one of the student's
             prompts (default ``"query"``, E5's symmetric prompt; ignored when the model has none) or
