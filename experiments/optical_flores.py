@@ -103,7 +103,7 @@ def load_training_bitext(data: Path, exclude: set[str], seed: int):
 def choose_steps(
     args: argparse.Namespace, bitext: Any, clock: float, eval_seconds: float, n_trained: int
 ) -> int:
-    """Time 4 OT steps (the slowest objective) and pick the step count that fits the time budget."""
+    """Time 4 OT steps (the slowest objective; trainer time only) and pick the step count that fits the budget."""
     import tempfile
 
     from optical_st.pretrained import load_sentence_transformer
@@ -112,11 +112,12 @@ def choose_steps(
     student = load_sentence_transformer(args.model, device="cpu")
     teacher = load_sentence_transformer(args.model, device="cpu")
     with tempfile.TemporaryDirectory() as scratch:
-        started = time.perf_counter()
         distill(student, teacher, bitext.select(range(4 * args.batch_size)), loss="ot", output_dir=scratch,
                 steps=4, batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, reg=args.reg,
                 prompt=E5_SYMMETRIC_PROMPT, save_steps=0, show_progress_bar=False)  # fmt: skip
-        per_step = (time.perf_counter() - started) / 4
+        # the trainer's own time: the run's set-up and saving are in `overhead` below, not per step
+        run = json.loads((Path(scratch) / "training_run.json").read_text(encoding="utf-8"))
+        per_step = run["train_seconds"] / 4
     overhead = 30.0  # loading two models + saving the student, per condition
     remaining = args.time_budget - (time.perf_counter() - clock) - n_trained * (1.1 * eval_seconds + overhead)
     steps = max(10, int(remaining / (n_trained * per_step)))
