@@ -63,7 +63,8 @@ def resolve_prompt(
 ) -> str:
     """The prompt string the model will prepend for ``role``, as ``encode_query``/``encode_document`` choose it.
 
-    An explicit ``prompt`` wins, then ``prompt_name`` looked up in ``model.prompts``, then the model's
+    An explicit ``prompt`` wins, then ``prompt_name`` looked up in ``model.prompts`` (a model with no
+    prompts at all gets none; one with other prompts raises), then the model's
     own ``"query"`` prompt (queries) or first of ``"document"``, ``"passage"``, ``"corpus"`` (documents);
     e5 models saved with prompts therefore get ``"query: "``/``"passage: "`` without being told.
     Resolving it here makes the prompt part of the cache key.
@@ -72,6 +73,10 @@ def resolve_prompt(
         return prompt
     prompts = getattr(model, "prompts", None) or {}
     if prompt_name is not None:
+        if prompt_name not in prompts and not any(prompts.values()):
+            # A model trained without prompts (e.g. all-MiniLM-L6-v2 as OPTICAL's English encoder beside
+            # an e5 student): a prompt name asked of every encoder means "its own prompt", here none.
+            return ""
         if prompt_name not in prompts:
             raise ValueError(
                 f"Prompt name {prompt_name!r} is not one of the model's prompts {sorted(prompts)}."

