@@ -203,7 +203,7 @@ def build_loss(
     student: SentenceTransformer,
     teacher: SentenceTransformer,
     *,
-    reg: float = 0.05,
+    reg: float | None = None,
     cost: str = "cosine",
     sentence_weight: float | None = None,
     loss_options: Mapping[str, Any] | None = None,
@@ -221,9 +221,10 @@ def build_loss(
         sentence_weight = 1.0 if kind == "ot+sentence" else 0.0
     elif kind == "ot" and sentence_weight != 0.0:
         raise ValueError("loss='ot' has no sentence term; use loss='ot+sentence' to set sentence_weight")
-    return OTDistillLoss(
-        student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight, **dict(loss_options or {})
-    )
+    options = dict(loss_options or {})
+    if reg is not None:
+        options["reg"] = reg
+    return OTDistillLoss(student, teacher, cost=cost, sentence_weight=sentence_weight, **options)
 
 
 def _training_prompt(student: SentenceTransformer, prompt: str | None) -> str | None:
@@ -249,11 +250,12 @@ def distill(
     warmup_ratio: float = 0.1,
     weight_decay: float = 0.01,
     seed: int = 0,
-    reg: float = 0.05,
+    reg: float | None = None,
     cost: str = "cosine",
     sentence_weight: float | None = None,
     loss_options: Mapping[str, Any] | None = None,
     schedules: Mapping[str, Schedule] | None = None,
+    freeze_embeddings: bool = False,
     prompt: str | None = "query",
     languages: Iterable[str] | None = None,
     exclude_texts: Iterable[str] = (),
@@ -289,12 +291,18 @@ def distill(
             (``None``: the models' own). The models' ``max_seq_length`` is left as it is, so evaluation
             during training and the saved models see full-length inputs.
         lr, warmup_ratio, weight_decay, seed: optimisation (linear decay after warm-up; AdamW).
-        reg, cost, sentence_weight, loss_options: passed to :class:`~optical_st.losses.OTDistillLoss`;
-            with ``loss_options={"marginals": "idf"}`` the IDF weights are fitted on this run's pairs.
+        reg, cost, sentence_weight, loss_options: passed to :class:`~optical_st.losses.OTDistillLoss`
+            (``reg=None``: the loss's default; ``loss_options`` e.g. ``{"debias": False}``,
+            ``{"reg_scale": "absolute"}``); with ``loss_options={"marginals": "idf"}`` the IDF weights
+            are fitted on this run's pairs.
         schedules: loss attribute -> :class:`~optical_st.callbacks.Schedule` (OT losses only).
-        prompt: prompt prepended to both sides during training: the name of one of the student's
-            prompts (default ``"query"``, E5's symmetric prompt; ignored when the model has none) or
-            literal text; ``None`` for no prompt.
+        freeze_embeddings: keep the student's input (token) embedding matrix fixed. In
+            multilingual-e5-small it holds 96.2M of 117.5M parameters, most of them rows that a few
+            thousand pairs never touch; frozen, AdamW neither updates nor keeps state for it, and a step
+            is 2-3x faster on CPU (bench/loss_overhead.py).
+        prompt: prompt prepended during training: the name of a prompt (default ``"query"``, E5's
+            symmetric prompt), resolved by each model on its own side (a teacher without that prompt,
+            e.g. all-MiniLM-L6-v2, gets none), or literal text for both sides; ``None`` for no prompt.
         languages: train only on these languages of the bitext.
         exclude_texts: texts never to train on (e.g. :func:`benchmark_texts` of the evaluation).
         evaluator: e.g. a :class:`~optical_st.evaluation.CLIREvaluator`; every bitext language must be
@@ -360,14 +368,15 @@ def distill(
             metric = f"{name}_{metric}"
     logger.info("training pairs: %s", counts)
 
-    text_prompt = _training_prompt(student, prompt)
+    text_prompt, teacher_prompt = _training_prompt(student, prompt), _training_prompt(teacher, prompt)
+    frozen = _freeze_input_embeddings(student) if freeze_embeddings else []
     loss_object = build_loss(loss, student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight,
                              loss_options=loss_options)  # fmt: skip
     if getattr(loss_object, "marginals", None) == "idf":
         # IDF from the pairs this run trains on (teacher side on English, student side on the target)
         loss_object.compute_idf(bitext["english"], bitext["target"])
     if loss == "mse":
-        train_dataset = _with_teacher_labels(bitext, teacher, text_prompt, batch_size, show_progress_bar)
+        train_dataset = _with_teacher_labels(bitext, teacher, teacher_prompt, batch_size, show_progress_bar)
     else:
         train_dataset = bitext.select_columns(["english", "target"])
 
@@ -384,7 +393,8 @@ def distill(
         "hyperparameters": {
             "objective": loss, "steps": steps, "epochs": epochs, "batch_size": batch_size,
             "max_length": max_length, "learning_rate": lr, "warmup_ratio": warmup_ratio,
-            "weight_decay": weight_decay, "seed": seed, "prompt": text_prompt,
+            "weight_decay": weight_decay, "seed": seed, "prompt": text_prompt, "teacher_prompt": teacher_prompt,
+            "frozen_parameters": frozen,
             "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
         },
     }  # fmt: skip
@@ -425,7 +435,7 @@ def distill(
     collator_options = {"prompts": text_prompt, "max_length": None if max_length is None else int(max_length)}
     if loss != "mse" and not loss_object.shared_tokenizer:
         # the teacher must tokenize the English column itself (see OTDistillLoss)
-        data_collator = loss_object.data_collator(**collator_options)
+        data_collator = loss_object.data_collator(teacher_prompt=teacher_prompt, **collator_options)
     else:
         data_collator = SentenceTransformerDataCollator(preprocess_fn=student.preprocess, **collator_options)
     trainer = SentenceTransformerTrainer(
@@ -445,7 +455,8 @@ def distill(
         "lr": lr, "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "seed": seed,
         "loss_config": loss_object.get_config_dict() if hasattr(loss_object, "get_config_dict") else {},
         "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
-        "prompt": text_prompt, "languages": trained_languages, "pairs": counts,
+        "prompt": text_prompt, "teacher_prompt": teacher_prompt, "frozen_parameters": frozen,
+        "languages": trained_languages, "pairs": counts,
         "metric": metric, "eval_steps": eval_steps, "world_size": args.world_size,
         "evaluator": evaluator.get_config_dict() if hasattr(evaluator, "get_config_dict") else None,
     })  # fmt: skip
@@ -483,6 +494,14 @@ def distill(
         })  # fmt: skip
         _write_run_file(output_dir, run)
     return final_dir
+
+
+def _freeze_input_embeddings(student: SentenceTransformer) -> list[str]:
+    """Freeze the token embedding matrix of the student's transformer; return the frozen parameter names."""
+    embeddings = student[0].auto_model.get_input_embeddings()
+    embeddings.requires_grad_(False)
+    names = {id(parameter): name for name, parameter in student.named_parameters(remove_duplicate=False)}
+    return [names[id(parameter)] for parameter in embeddings.parameters() if id(parameter) in names]
 
 
 def _with_teacher_labels(

@@ -73,6 +73,32 @@ def test_each_objective_trains_the_student_only(tiny_dir, tmp_path, loss):
 
 
 @pytest.mark.parametrize("loss", ["ot", "mse"])
+def test_frozen_input_embeddings_stay_fixed_and_are_recorded(tiny_dir, tmp_path, loss):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    embeddings = student[0].auto_model.get_input_embeddings().weight.detach().clone()
+    before = weights(student)
+    final = distill(student, teacher, bitext(), loss=loss, steps=2, batch_size=4, lr=1e-3, output_dir=tmp_path,
+                    save_steps=0, show_progress_bar=False, freeze_embeddings=True,
+                    **({} if loss == "mse" else FAST_OT))  # fmt: skip
+    assert torch.equal(student[0].auto_model.get_input_embeddings().weight, embeddings)
+    assert not torch.equal(weights(student), before)  # the rest trained
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["frozen_parameters"] == ["0.model.embeddings.word_embeddings.weight"]
+    card_info = json.loads((final / "optical_st_run.json").read_text())["training_info"]
+    assert card_info["hyperparameters"]["frozen_parameters"] == run["frozen_parameters"]
+
+
+def test_prompt_names_resolve_per_model_so_a_teacher_without_prompts_gets_none(tiny_dir, tmp_path):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    student.prompts = {"query": "query: "}
+    teacher.prompts = {}
+    distill(student, teacher, bitext(), loss="mse", steps=1, batch_size=4, output_dir=tmp_path, save_steps=0,
+            show_progress_bar=False, prompt="query")  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["prompt"] == "query: " and run["teacher_prompt"] is None
+
+
+@pytest.mark.parametrize("loss", ["ot", "mse"])
 def test_max_length_truncates_training_inputs_but_not_the_models(tiny_dir, tmp_path, loss):
     student, teacher = load(tiny_dir), load(tiny_dir)
     full_length = student.max_seq_length
