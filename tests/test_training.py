@@ -18,6 +18,7 @@ from optical_st.training import (
     clean_bitext,
     distill,
     evaluator_languages,
+    length_grouped_batches,
 )
 
 ENGLISH = ["the cat sat on the mat", "a dog runs in the park", "retrieval across languages needs alignment",
@@ -86,6 +87,33 @@ def test_frozen_input_embeddings_stay_fixed_and_are_recorded(tiny_dir, tmp_path,
     assert run["frozen_parameters"] == ["0.model.embeddings.word_embeddings.weight"]
     card_info = json.loads((final / "optical_st_run.json").read_text())["training_info"]
     assert card_info["hyperparameters"]["frozen_parameters"] == run["frozen_parameters"]
+
+
+def test_length_grouped_batches_cover_every_pair_once_and_pad_less():
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(5, 200, (1000,), generator=generator).tolist()
+    batches = length_grouped_batches(lengths, 16, drop_last=False, seed=3)
+    assert sorted(i for batch in batches for i in batch) == list(range(1000))
+    assert len(batches) == 63 and sum(len(b) < 16 for b in batches) == 1
+
+    def padded(bs):
+        return sum(max(lengths[i] for i in b) * len(b) for b in bs)
+
+    random_batches = [list(range(i, min(i + 16, 1000))) for i in range(0, 1000, 16)]
+    assert padded(batches) < 0.8 * padded(random_batches)
+    assert batches != length_grouped_batches(lengths, 16, drop_last=False, seed=4)  # a new order per epoch
+    dropped = length_grouped_batches(lengths, 16, drop_last=True, seed=3)
+    assert len(dropped) == 62 and all(len(b) == 16 for b in dropped)
+
+
+def test_group_by_length_trains_and_is_recorded(tiny_dir, tmp_path):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    before = weights(student)
+    distill(student, teacher, bitext(), loss="ot", steps=3, batch_size=4, output_dir=tmp_path, save_steps=0,
+            show_progress_bar=False, group_by_length=True, **FAST_OT)  # fmt: skip
+    assert not torch.equal(weights(student), before)
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["group_by_length"] is True and run["global_step"] == 3
 
 
 def test_prompt_names_resolve_per_model_so_a_teacher_without_prompts_gets_none(tiny_dir, tmp_path):
