@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -94,17 +95,25 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
 
     With random batches of 16 FLoRes/TICO pairs, 40% of the student's token positions were padding (mean
     34 real tokens, 57 padded, multilingual-e5-small tokenizer, 64-token limit); grouping by length cuts
-    that, which speeds training on CPU (bench/length_grouping.py). Pass the class as
-    ``SentenceTransformerTrainingArguments(batch_sampler=LengthGroupedBatchSampler)``. Lengths are the
-    character counts of the ``target`` column (the student's side, where the backward pass is); a dataset
-    without it falls back to its first text column.
+    that, which speeds training on CPU (bench/length_grouping.py). Pass the class, or
+    ``functools.partial(LengthGroupedBatchSampler, lengths=...)``, as
+    ``SentenceTransformerTrainingArguments(batch_sampler=...)``.
+
+    Args:
+        lengths: one length per row, e.g. the student's token counts of the ``target`` column (the side
+            with the backward pass); default: character counts of ``target`` (or the first column), a
+            rougher proxy across scripts.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, drop_last: bool, valid_label_columns=None,
-                 generator=None, seed: int = 0) -> None:  # fmt: skip
+                 generator=None, seed: int = 0, lengths: Sequence[int] | None = None) -> None:  # fmt: skip
         super().__init__(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
-        column = "target" if "target" in dataset.column_names else dataset.column_names[0]
-        self.lengths = [len(text) for text in dataset[column]]
+        if lengths is None:
+            column = "target" if "target" in dataset.column_names else dataset.column_names[0]
+            lengths = [len(text) for text in dataset[column]]
+        if len(lengths) != len(dataset):
+            raise ValueError(f"{len(lengths)} lengths for a dataset of {len(dataset)} rows")
+        self.lengths = list(lengths)
 
     def __iter__(self) -> Iterator[list[int]]:
         yield from length_grouped_batches(
@@ -491,7 +500,11 @@ def distill(
         disable_tqdm=not show_progress_bar,
         prompts=text_prompt,
         dataloader_drop_last=False,
-        **({"batch_sampler": LengthGroupedBatchSampler} if group_by_length else {}),
+        **(
+            {"batch_sampler": _length_sampler(student, train_dataset, text_prompt, max_length)}
+            if group_by_length
+            else {}
+        ),
     )
     # max_length truncates in the collator, for training only: the models keep their own max_seq_length,
     # so evaluation, the saved checkpoints and later users see full-length inputs.
@@ -558,6 +571,15 @@ def distill(
         })  # fmt: skip
         _write_run_file(output_dir, run)
     return final_dir
+
+
+def _length_sampler(
+    student: SentenceTransformer, dataset: Dataset, prompt: str | None, max_length: int | None
+) -> Callable[..., LengthGroupedBatchSampler]:
+    """A :class:`LengthGroupedBatchSampler` factory keyed by the student's token counts of ``target``."""
+    texts = [f"{prompt or ''}{text}" for text in dataset["target"]]
+    ids = student.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
+    return functools.partial(LengthGroupedBatchSampler, lengths=[len(row) for row in ids])
 
 
 def _freeze_input_embeddings(student: SentenceTransformer) -> list[str]:
