@@ -132,6 +132,7 @@ def _command(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from optical_st.evaluation import CLIREvaluator, compare_runs, load_benchmarks, results_to_markdown
+    from optical_st.pretrained import model_provenance
 
     k_values = [int(k) for k in args.k.split(",") if k.strip()]
     columns = [c.strip() for c in args.columns.split(",") if c.strip()]
@@ -178,9 +179,14 @@ def run(args: argparse.Namespace) -> int:
                 directory = output.with_name(f"{output.stem}_{_slug(model_name)}.json")
             else:
                 directory = output / _slug(model_name)
-            extra = {"model_argument": model_name, "command": command}
+            # Which weights these are: e.g. the 4-bit offline build of intfloat/multilingual-e5-small.
+            extra = {
+                "model_argument": model_name,
+                "command": command,
+                "model_provenance": model_provenance(model),
+            }
             source = getattr(model, "optical_st_source", None)
-            if source is not None:  # e.g. the 4-bit offline build served for intfloat/multilingual-e5-small
+            if source is not None:
                 extra["model_source"] = {"source": source.source, "note": source.note}
             path = evaluator.save(directory, model=model, extra=extra)
             print(f"results written to {path} and {path.with_suffix('.md')}")
