@@ -265,7 +265,7 @@ def test_default_prompts_depend_on_the_task_and_are_recorded(tiny_model, benchma
 def test_the_encoder_of_each_side_is_recorded(tiny_model, benchmarks, flores_pairs, tmp_path_factory):
     from tiny_models import make_tiny_model
 
-    english, nepali, hindi = flores_pairs
+    english, nepali, _ = flores_pairs
     teacher = make_tiny_model(tmp_path_factory.mktemp("tiny-teacher-label"), english + nepali, seed=2)
     teacher.model_card_data.model_id = "someone/teacher"
     evaluator = CLIREvaluator(
