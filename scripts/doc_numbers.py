@@ -7,7 +7,7 @@ the results file records it, and the resolved prompts of every benchmark).
 
 Usage, from the project root::
 
-    flock /work/heavy.lock python scripts/doc_numbers.py --run   # evaluate (about 25 min on 2 cores), render
+    flock /work/heavy.lock python scripts/doc_numbers.py --run   # evaluate (about 16 min on 2 cores), render
     python scripts/doc_numbers.py                                 # render the docs from docs/results/*.json
     python scripts/doc_numbers.py --check                         # exit 1 if a doc differs from its rendering
 
@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -93,30 +94,38 @@ def _languages(run: Mapping) -> list[str]:
     )
 
 
+def language_rows(table: Mapping, code: str) -> list[dict]:
+    """xx->eng R@1, R@10, eng->xx R@1, R@10 rows of one language."""
+    keys = (f"{code}->eng_Latn", f"eng_Latn->{code}")
+    return [table[(key, metric)] for key in keys for metric in ("recall@1", "recall@10")]
+
+
 # renderers: one per block name ---------------------------------------------------------------------
 def readme_zero_shot() -> str:
     run = load("zero_shot_me5_small_flores200")
     table = values(run)
-    lines = [
-        "| language | xx→eng R@1 | xx→eng R@10 | eng→xx R@1 | eng→xx R@10 |",
-        "|---|---|---|---|---|",
-    ]
+    lines = ["| language | xx→eng R@1 | xx→eng R@10 | eng→xx R@1 | eng→xx R@10 |", "|---|---|---|---|---|"]
     for code in _languages(run):
-        out, back = f"{code}->eng_Latn", f"eng_Latn->{code}"
-        cells = [pct(table[(key, m)]) for key in (out, back) for m in ("recall@1", "recall@10")]
-        lines.append(f"| {code} | " + " | ".join(cells) + " |")
+        lines.append(f"| {code} | " + " | ".join(pct(row) for row in language_rows(table, code)) + " |")
     low = table[("low_macro", "recall@1")]
-    worst = min(_languages(run), key=lambda c: table[(f"{c}->eng_Latn", "recall@1")]["value"])
+    out_of_english = {code: pct(table[(f"{code}->eng_Latn", "recall@1")]) for code in _languages(run)}
+    lowest = min(out_of_english.values(), key=float)
+    worst = [code for code, value in out_of_english.items() if value == lowest]
+    summary = (
+        f"Prompts: {prompts_of(run, f'{worst[0]}->eng_Latn')} (query / document), the default for sentence"
+        " retrieval. Sentence-level FLORES is close to saturated for this model (low-resource macro"
+        f" recall@1 {pct(low)}, 95% CI [{100 * low['ci_low']:.1f}, {100 * low['ci_high']:.1f}]);"
+        f" {' and '.join(worst)} (xx->eng recall@1 {lowest}) leave the most room. Harder views (document"
+        " level, larger candidate pools, smaller models) are where distillation can show."
+    )
     return (
         "\n".join(lines)
-        + "\n\nProduced by (about 13 min here; `scripts/doc_numbers.py --run` reruns every evaluation number"
-        " in README and docs/evaluation.md):\n\n"
+        + "\n\nProduced by (5.4 min here; `python scripts/doc_numbers.py --run` reruns every evaluation"
+        " number in this README and docs/evaluation.md, about 16 min):\n\n"
         + command_block("zero_shot_me5_small_flores200")
-        + f"\nPrompts: {prompts_of(run, f'{worst}->eng_Latn')} (query / document), the default for sentence"
-        " retrieval. Sentence-level FLORES is close to saturated for this model (low-resource macro recall@1"
-        f" {pct(low)}, 95% CI [{100 * low['ci_low']:.1f}, {100 * low['ci_high']:.1f}]); the lowest is"
-        f" {worst} (xx->eng recall@1 {pct(table[(f'{worst}->eng_Latn', 'recall@1')])}). Harder views"
-        " (document level, larger candidate pools, smaller models) are where distillation can show.\n"
+        + "\n"
+        + textwrap.fill(summary, width=100, break_on_hyphens=False)
+        + "\n"
     )
 
 
@@ -132,11 +141,10 @@ def evaluation_zero_shot() -> str:
     groups: dict[str, list[list[float]]] = {"all languages": [], "low-resource": []}
     for code in _languages(run):
         language = get_language(code)
-        keys = [(f"{code}->eng_Latn", "recall@1"), (f"{code}->eng_Latn", "recall@10"),
-                (f"eng_Latn->{code}", "recall@1"), (f"eng_Latn->{code}", "recall@10")]  # fmt: skip
-        cells = [pct(table[key], interval=key[1] == "recall@1") for key in keys]
+        rows = language_rows(table, code)
+        cells = [pct(row, interval=row["k"] == 1) for row in rows]
         lines.append(f"| {language.name} (`{code}`) | {language.tier} | " + " | ".join(cells) + " |")
-        numbers = [table[key]["value"] for key in keys]
+        numbers = [row["value"] for row in rows]
         groups["all languages"].append(numbers)
         if language.tier == "low":
             groups["low-resource"].append(numbers)
@@ -151,10 +159,14 @@ def evaluation_zero_shot() -> str:
                 f"- `{key}_recall@{k}` ({row['n_benchmarks']} benchmarks, {label}, both directions): "
                 f"{pct(row)} (95% CI {100 * row['ci_low']:.1f}-{100 * row['ci_high']:.1f})"
             )
-    return (
+    intro = (
         f"Prompts: {prompts_of(run, 'npi_Deva->eng_Latn')} (query / document) on every benchmark, the"
-        " default for sentence retrieval. Produced by (about 13 minutes on 2 shared CPU cores; add"
-        " `--cache-dir DIR` to reuse embeddings):\n\n"
+        " default for sentence retrieval. Produced by (5.4 minutes on the 2 shared CPU cores, 13 minutes"
+        " in an earlier run on a busier machine; add `--cache-dir DIR` to reuse embeddings):"
+    )
+    return (
+        textwrap.fill(intro, width=100, break_on_hyphens=False)
+        + "\n\n"
         + command_block("zero_shot_me5_small_flores200")
         + "\n"
         + "\n".join(lines)
@@ -191,9 +203,26 @@ def evaluation_prompts() -> str:
                 cells += [prompts_of(run, key), pct(table[(key, "recall@1")]), pct(table[(key, "recall@10")])]
             name = "XQuAD-R" if level == "passage" else "FLORES-200"
             lines.append(f"| {name} | {level} | {query}->{document} | " + " | ".join(cells) + " |")
+
+    def loss(level: str, k: str = "recall@1") -> list[float]:
+        suffix = "" if level == "sentence" else f"_{level}"
+        return [
+            100 * (values(symmetric)[(key, k)]["value"] - values(asymmetric)[(key, k)]["value"])
+            for key in (f"npi_Deva->eng_Latn{suffix}", f"eng_Latn->npi_Deva{suffix}")
+        ]
+
+    sentence, document = loss("sentence"), loss("document")
+    summary = (
+        f"On translation retrieval the query/passage pair costs this model {min(sentence):.1f} to"
+        f" {max(sentence):.1f} points of sentence-level R@1 and {min(document):.1f} to {max(document):.1f}"
+        " points of document-level R@1: a number quoted without its prompts is not a number about the"
+        " model. The first prompt pair of each row is the default for that task. Produced by:"
+    )
     return (
         "\n".join(lines)
-        + "\n\nThe first prompt pair of each row is the default for that task. Produced by:\n\n"
+        + "\n\n"
+        + textwrap.fill(summary, width=100, break_on_hyphens=False)
+        + "\n\n"
         + command_block(
             "zero_shot_me5_small_flores200_npi",
             "zero_shot_me5_small_flores200_npi_query-passage",
