@@ -398,12 +398,13 @@ def _row_config(row: Mapping) -> str:
 
 
 def _hub_id_form(value: Any) -> bool:
+    """``owner/name`` in form (see :func:`_looks_like_hub_id` for names that could be local folders)."""
     return isinstance(value, str) and bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value))
 
 
 def dataset_links(
     rows: Sequence[Mapping], benchmark_ids: Mapping[str, str] | None = None
-) -> list[tuple | None]:
+) -> list[tuple[str, str] | None]:
     """``(Hub dataset id, config of its queries)`` of every row, or ``None`` when it has no Hub dataset.
 
     A row evaluated on a benchmark loaded from the Hub carries ``dataset_id``/``dataset_config``
@@ -423,7 +424,7 @@ def dataset_links(
     for row in rows:
         if not _is_aggregate(row) and dataset_id(row):
             pairs.setdefault(dataset_id(row), set()).add(_row_config(row))
-    links: list[tuple | None] = []
+    links: list[tuple[str, str] | None] = []
     for row in rows:
         found = None if _is_aggregate(row) else dataset_id(row)
         if found is None:
@@ -744,9 +745,8 @@ def _card_languages(training_info: Mapping, rows: Sequence[Mapping]) -> tuple[li
 
 
 def _looks_like_hub_id(value: Any) -> bool:
-    return (
-        isinstance(value, str) and bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value)) and not Path(value).exists()
-    )
+    """``owner/name`` that is not also a local path (``runs/x`` is a folder, not a Hub id)."""
+    return _hub_id_form(value) and not Path(value).exists()
 
 
 def _with_source_facts(bitext: Mapping[str, Any]) -> dict[str, Any]:
@@ -972,7 +972,7 @@ def _default_local_dir(repo_id: str) -> Path:
 
 
 def _check_repo_id(repo_id: str) -> None:
-    if not isinstance(repo_id, str) or not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
+    if not _hub_id_form(repo_id):
         raise ValueError(f"repo_id must look like 'user/name', got {repo_id!r}.")
 
 
