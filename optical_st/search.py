@@ -87,6 +87,23 @@ def resolve_prompt(
     return next((prompts[name] for name in names if prompts.get(name)), "")
 
 
+def complete_document_prompt(model: SentenceTransformer) -> bool:
+    """Fill an empty ``"document"`` prompt with the model's passage/corpus prompt; True when it changed.
+
+    sentence-transformers registers an empty ``"document"`` prompt on a model saved with only
+    ``"query"``/``"passage"``, so ``encode_document`` (and mteb) add no prefix where :func:`resolve_prompt`
+    adds ``"passage: "``. A model saved after this call encodes documents the same way everywhere.
+    """
+    prompts = getattr(model, "prompts", None)
+    if prompts is None or prompts.get("document"):
+        return False
+    document = resolve_prompt(model, "document")
+    if not document:
+        return False
+    prompts["document"] = document
+    return True
+
+
 def similarity_name(model: SentenceTransformer) -> str:
     """``"cosine"`` or ``"dot"``: the model's similarity, which decides whether embeddings are normalised."""
     name = getattr(model, "similarity_fn_name", None) or "cosine"

@@ -48,6 +48,8 @@ import torch
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
 from optical_st.callbacks import BEST_DIRNAME, OTDistillCallback, Schedule
+from optical_st.pretrained import model_provenance
+from optical_st.search import complete_document_prompt
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -411,6 +413,9 @@ def distill(
 
     student_label, teacher_label = _label(student), _label(teacher)
     student, teacher = _load_model(student), _load_model(teacher)
+    # Saved checkpoints must encode documents the way they are evaluated (see complete_document_prompt).
+    complete_document_prompt(student)
+    student_facts, teacher_facts = model_provenance(student), model_provenance(teacher)
     if student is teacher:
         raise ValueError("teacher and student must be two model objects (load the checkpoint twice)")
     if _device(student) != _device(teacher):
@@ -451,8 +456,15 @@ def distill(
         train_dataset = bitext.select_columns(["english", "target"])
 
     run_info = {
-        "base_model": student_label,
-        "teacher": teacher_label,
+        # Hub ids for the card (the offline e5 build's PROVENANCE.md names intfloat/multilingual-e5-small);
+        # the arguments as given (possibly local paths) are kept as "student_argument"/"teacher_argument".
+        "base_model": student_facts.get("base_model"),
+        "base_model_license": student_facts.get("license"),
+        "base_model_note": student_facts.get("note"),
+        "student_argument": student_label,
+        "teacher": teacher_facts.get("base_model") or teacher_label,
+        "teacher_note": teacher_facts.get("note"),
+        "teacher_argument": teacher_label,
         "loss": {
             "name": {"mse": "MSELoss"}.get(loss, "OTDistillLoss"),
             "config": loss_object.get_config_dict() if hasattr(loss_object, "get_config_dict") else {},

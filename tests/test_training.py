@@ -266,3 +266,35 @@ def test_cli_rejects_bad_bitext_spec_and_mse_schedules(tmp_path, capsys):
     assert main(["train", "--bitext", "x", "--loss", "mse", "--reg-schedule", "0.1:0.2",
                  "--output-dir", str(tmp_path / "o")]) == 1  # fmt: skip
     assert "schedules apply to the OT loss" in capsys.readouterr().err
+
+
+def test_saved_student_has_explicit_prompts_and_the_run_record_names_hub_models(tiny_dir, tmp_path):
+    """A student saved with only query/passage prompts gets an empty "document" prompt from
+    sentence-transformers: encode_document (and mteb) then add no prefix where optical-st adds "passage: "."""
+    import shutil
+
+    from optical_st.pretrained import write_provenance
+
+    # A local folder like the offline e5 build: its PROVENANCE.md names the Hub model it derives from.
+    base = tmp_path / "e5-like"
+    shutil.copytree(tiny_dir, base)
+    config = json.loads((base / "config_sentence_transformers.json").read_text())
+    config["prompts"] = {"query": "query: ", "passage": "passage: "}
+    (base / "config_sentence_transformers.json").write_text(json.dumps(config))
+    write_provenance(base, base_model="intfloat/multilingual-e5-small", license="mit", note="4-bit build")
+    assert load(base).prompts.get("document") == ""  # the trap, as sentence-transformers loads it
+
+    final = distill(str(base), str(base), bitext(), loss="ot", steps=1, batch_size=4, output_dir=tmp_path / "run",
+                    save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+    saved = json.loads((final / "config_sentence_transformers.json").read_text())["prompts"]
+    assert saved["document"] == saved["passage"] == "passage: " and saved["query"] == "query: "
+    student = load(final)
+    texts = ["नेपाल एक सुन्दर देश हो"]
+    assert torch.allclose(
+        torch.as_tensor(student.encode_document(texts)),
+        torch.as_tensor(student.encode(texts, prompt="passage: ")),
+    )
+    info = json.loads((final / "optical_st_run.json").read_text())["training_info"]
+    assert info["base_model"] == info["teacher"] == "intfloat/multilingual-e5-small"
+    assert info["base_model_license"] == "mit" and info["teacher_note"] == "4-bit build"
+    assert info["student_argument"] == str(base)  # the argument as given stays in the run record
