@@ -347,10 +347,11 @@ def test_a_student_identical_to_its_teacher_is_a_minimum_of_the_divergence_only(
         value = loss(batch)
         value.backward()
         gradient = torch.sqrt(sum((p.grad**2).sum() for p in student.parameters() if p.grad is not None))
+        # float32 leaves ~5e-6 of gradient at the minimum; the biased value's is ~0.1 (measured, 3 seeds)
         if is_minimum:
-            assert abs(value.item()) < 1e-6 and gradient.item() < 1e-5, (value.item(), gradient.item())
+            assert abs(value.item()) < 1e-6 and gradient.item() < 1e-4, (value.item(), gradient.item())
         else:
-            assert value.item() > 1e-3 and gradient.item() > 1e-4, (value.item(), gradient.item())
+            assert value.item() > 1e-2 and gradient.item() > 1e-2, (value.item(), gradient.item())
 
 
 def test_divergence_is_nonnegative_and_config_records_the_options(student):
