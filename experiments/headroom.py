@@ -316,10 +316,9 @@ def run_cell(
     if cell_file.is_file():
         logger.info("%s: cached", cell_file.relative_to(args.runs))
         return json.loads(cell_file.read_text(encoding="utf-8"))
-    with heavy_lock(args.lock):
+    with heavy_lock(args.lock):  # training and evaluation of one cell under one hold of the lock
         logger.info("%s %s %s seed %d: training (%s)", kind, setting.name, objective, seed, recipe.tag())
         final, run = train_student(setting, objective, seed, recipe, bitext, cell_dir / "run")
-    with heavy_lock(args.lock):
         student = setting.load_student(final)
         record = {
             "kind": kind, "setting": asdict(setting), "objective": objective, "seed": seed,
