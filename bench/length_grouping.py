@@ -8,7 +8,7 @@ loading. Also prints the share of padding positions of each batching, from the s
 
 Run from the project root (heavy: take the shared lock)::
 
-    flock /work/heavy.lock python bench/length_grouping.py --steps 30 --repeats 2
+    flock ../heavy.lock python bench/length_grouping.py --steps 30 --repeats 2
 """
 
 from __future__ import annotations

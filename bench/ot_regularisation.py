@@ -11,7 +11,7 @@ converged. A second table shows the bias: the loss with student == teacher on th
 
 Run from the project root (heavy: take the shared lock)::
 
-    flock /work/heavy.lock python bench/ot_regularisation.py            # model: optical-st's default
+    flock ../heavy.lock python bench/ot_regularisation.py            # model: optical-st's default
     python bench/ot_regularisation.py --model PATH_OR_HUB_ID --pairs 16 --max-length 64
 """
 

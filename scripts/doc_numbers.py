@@ -7,7 +7,7 @@ the results file records it, and the resolved prompts of every benchmark).
 
 Usage, from the project root::
 
-    flock /work/heavy.lock python scripts/doc_numbers.py --run   # evaluate (about 16 min on 2 cores), render
+    flock ../heavy.lock python scripts/doc_numbers.py --run   # evaluate (about 16 min on 2 cores), render
     python scripts/doc_numbers.py                                 # render the docs from docs/results/*.json
     python scripts/doc_numbers.py --check                         # exit 1 if a doc differs from its rendering
 
