@@ -255,21 +255,6 @@ def second_tiny_model_dir(tmp_path_factory) -> Path:
     return directory / "model"
 
 
-def _block_document_encoding(
-    model, texts_to_block: set[str], gate: threading.Event, started: threading.Event
-):
-    """Make the model's document encoding wait for ``gate`` when it meets one of ``texts_to_block``."""
-    original = model.encode_document
-
-    def encode_document(texts, *args, **kwargs):
-        if texts_to_block & set(texts):
-            started.set()
-            gate.wait(timeout=20)
-        return original(texts, *args, **kwargs)
-
-    model.encode_document = encode_document
-
-
 def test_build_once_builds_each_key_once_without_blocking_other_keys():
     cache = app.BuildOnce()
     gate, started, calls = threading.Event(), threading.Event(), []
@@ -296,6 +281,8 @@ def test_build_once_builds_each_key_once_without_blocking_other_keys():
 
 def test_indexing_does_not_hold_the_lock_searches_need(tiny_model_dir, corpus_file, tmp_path):
     """Item 1: while one session's upload is encoded, a search on an indexed corpus answers at once."""
+    from tiny_models import gate_document_encoding
+
     state = DemoState(str(tiny_model_dir), cache_dir=None)
     key = state.add_corpus(corpus_file)
     state.search("Nepal", ["eng_Latn"], 1, corpus_key=key)  # English of the tiny corpus is indexed
@@ -306,7 +293,7 @@ def test_indexing_does_not_hold_the_lock_searches_need(tiny_model_dir, corpus_fi
     ]
     upload.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
     gate, started = threading.Event(), threading.Event()
-    _block_document_encoding(state.model(), {rows[0]["target"]}, gate, started)
+    gate_document_encoding(state.model(), [rows[0]["target"]], gate, started, timeout=20)
 
     def index_upload():
         state.index(None, state.corpus(state.add_corpus(upload)), "npi_Deva")

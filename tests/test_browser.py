@@ -116,6 +116,15 @@ def result_texts(browser, table: str = "#ost-results") -> list[str]:
     return [row.find_element(By.CSS_SELECTOR, ".ost-text").text for row in rows]
 
 
+def search_for(browser, box, query: str) -> list[str]:
+    """Type ``query``, press Search, return the texts of the base model's results."""
+    from selenium.webdriver.common.by import By
+
+    box.send_keys(query)
+    browser.find_element(By.ID, "ost-search").click()
+    return result_texts(browser)
+
+
 def tick_languages(browser, labels: list[str]) -> None:
     """Tick exactly the languages named ``labels`` in the document-language checkboxes."""
     from selenium.webdriver.common.by import By
@@ -132,9 +141,7 @@ def test_nepali_query_finds_english_document(server, browser):
     url, state = server
     box = open_page(browser, url)
     assert "Serving model" in browser.find_element(By.ID, "ost-serving").text
-    box.send_keys(state.corpus().by_id[NEPALI_QUERY_ID].text)
-    browser.find_element(By.ID, "ost-search").click()
-    texts = result_texts(browser)
+    texts = search_for(browser, box, state.corpus().by_id[NEPALI_QUERY_ID].text)
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "demo-search.png"))
     assert texts[0] == EXPECTED_ENGLISH, texts
@@ -148,10 +155,8 @@ def test_every_shipped_language_is_ready_at_the_first_search(server, browser):
     url, _ = server
     box = open_page(browser, url)
     tick_languages(browser, ["English", "Nepali", "Sinhala", "Hindi", "Bengali", "Tamil", "Urdu"])
-    box.send_keys("Bolivia wants access to the sea")
     begin = time.perf_counter()
-    browser.find_element(By.ID, "ost-search").click()
-    texts = result_texts(browser)
+    texts = search_for(browser, box, "Bolivia wants access to the sea")
     elapsed = time.perf_counter() - begin
     assert elapsed < 5, f"first search into every language took {elapsed:.1f} s"
     assert len(texts) == 5
@@ -201,15 +206,12 @@ def test_alignment_heatmap_scrolls_to_every_token_and_has_a_scale(server, browse
 
 def test_phone_first_screen_has_the_query_box_and_results_fit(server, browser):
     """Item 4: at 390 px the query box is on the first screen and no result is wider than the screen."""
-    from selenium.webdriver.common.by import By
 
     url, state = server
     box = open_page(browser, url, PHONE)
     bottom = browser.execute_script("return arguments[0].getBoundingClientRect().bottom", box)
     assert bottom <= browser.execute_script("return window.innerHeight"), bottom
-    box.send_keys(state.corpus().by_id[NEPALI_QUERY_ID].text)
-    browser.find_element(By.ID, "ost-search").click()
-    assert result_texts(browser)[0] == EXPECTED_ENGLISH
+    assert search_for(browser, box, state.corpus().by_id[NEPALI_QUERY_ID].text)[0] == EXPECTED_ENGLISH
     browser.save_screenshot(str(ARTIFACTS / "demo-phone.png"))
     widths = browser.execute_script(
         "return [document.documentElement.scrollWidth, window.innerWidth,"
@@ -282,8 +284,7 @@ def test_scores_carry_a_calibrated_likely_translation_marker(server, browser):
         "const n = document.querySelector('#ost-topk input[type=number]'); n.value = 10;"
         "n.dispatchEvent(new Event('input', {bubbles: true})); n.dispatchEvent(new Event('change', {bubbles: true}));"
     )
-    box.send_keys(state.corpus().by_id[NEPALI_QUERY_ID].text)
-    browser.find_element(By.ID, "ost-search").click()
+    search_for(browser, box, state.corpus().by_id[NEPALI_QUERY_ID].text)
     rows = wait_for(browser, "#ost-results tbody").find_elements(By.CSS_SELECTOR, "tr.ost-hit")
     marked = {
         row.find_element(By.CSS_SELECTOR, ".ost-text").text: bool(
@@ -347,9 +348,7 @@ def test_distilled_model_ranking_is_shown_beside_the_base_model(server, browser)
     url, state = server
     box = open_page(browser, url)
     assert "Distilled model" in browser.find_element(By.ID, "ost-serving").text
-    box.send_keys(state.corpus().by_id[NEPALI_QUERY_ID].text)
-    browser.find_element(By.ID, "ost-search").click()
-    assert result_texts(browser)[0] == EXPECTED_ENGLISH
+    assert search_for(browser, box, state.corpus().by_id[NEPALI_QUERY_ID].text)[0] == EXPECTED_ENGLISH
     assert len(result_texts(browser, "#ost-results-2")) == 5
     headings = [h.text for h in browser.find_elements(By.CSS_SELECTOR, ".ost-ranking h3")]
     assert headings == ["Base model: multilingual-e5-small", "Distilled model: model"]

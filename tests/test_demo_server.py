@@ -35,7 +35,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def gated_server(tmp_path_factory):
     """A served demo whose model waits for ``gate`` before encoding any text of the upload."""
-    from tiny_models import make_tiny_model
+    from tiny_models import gate_document_encoding, make_tiny_model
 
     folder = tmp_path_factory.mktemp("server-model")
     texts = [app.load_corpus().documents[i].text for i in range(0, 1400, 7)]
@@ -43,17 +43,7 @@ def gated_server(tmp_path_factory):
     state = app.DemoState(str(folder / "model"), cache_dir=None)
     demo = app.build_demo(state)  # indexes the shipped corpus before serving
     gate, started = threading.Event(), threading.Event()
-    model = state.model()
-    original = model.encode_document
-    blocked = {row["target"] for row in UPLOAD_ROWS}
-
-    def encode_document(texts, *args, **kwargs):
-        if blocked & set(texts):
-            started.set()
-            gate.wait(timeout=30)
-        return original(texts, *args, **kwargs)
-
-    model.encode_document = encode_document
+    gate_document_encoding(state.model(), [row["target"] for row in UPLOAD_ROWS], gate, started)
     port = free_port()
     app.serve(demo, port=port, block=False)
     upload = tmp_path_factory.mktemp("upload") / "reports.jsonl"
