@@ -1083,6 +1083,7 @@ def _search_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
             label="Document language(s)",
             elem_id="ost-languages",
             scale=3,
+            min_width=320,  # on a phone top-k wraps below instead of squeezing the checkboxes
         )
         k_slider = gr.Slider(
             1, MAX_TOP_K, value=5, step=1, label="top-k", scale=1, min_width=160, elem_id="ost-topk"
