@@ -18,7 +18,7 @@ the first ``--documents`` documents of the demo's document collection; the uploa
 
 Run (heavy: take the machine lock)::
 
-    flock /work/heavy.lock python bench/demo_latency.py
+    flock ../heavy.lock python bench/demo_latency.py
 """
 
 from __future__ import annotations
