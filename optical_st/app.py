@@ -703,7 +703,7 @@ def align_sentences(
     translation: str | None,
     *,
     teacher: SentenceTransformer | None = None,
-    reg: float = 0.05,
+    reg: float | None = None,
     keep_special_tokens: bool = False,
 ) -> TokenAlignment:
     """Entropic OT plan between the student's tokens of ``sentence`` and the teacher's of ``translation``.
@@ -721,7 +721,7 @@ def align_sentences(
             raise DemoInputError(
                 f"The {what} has {len(text):,} characters; the limit is {MAX_ALIGN_CHARS}. Shorten it."
             )
-    if not 0.001 <= float(reg) <= 10:
+    if reg is not None and not 0.001 <= float(reg) <= 10:
         raise DemoInputError("The entropic regularisation must be between 0.001 and 10.")
     teacher = teacher or student
     student_tokens, student_labels, student_embeddings = _token_embeddings(
@@ -737,7 +737,9 @@ def align_sentences(
         )
     if not student_tokens or not teacher_tokens:
         raise DemoInputError("One side has no tokens besides special tokens.")
-    plan, cost = align(student_embeddings, teacher_embeddings, reg=float(reg), cost="cosine")
+    # reg is read as align() reads it by default (its reg_scale), so the picture follows the loss's defaults.
+    settings = {} if reg is None else {"reg": float(reg)}
+    plan, cost = align(student_embeddings, teacher_embeddings, cost="cosine", **settings)
     return TokenAlignment(
         student_tokens, teacher_tokens, plan.numpy(), cost.numpy(), student_labels, teacher_labels
     )
@@ -1132,6 +1134,8 @@ def _search_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
 def _alignment_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
     import gradio as gr
 
+    from optical_st.transport import DEFAULT_REG, DEFAULT_REG_SCALE
+
     gr.Markdown(
         "The student encodes the sentence, the frozen teacher encodes its English translation; entropic "
         "OT moves the sentence's token mass onto the translation's tokens at least cosine cost. OPTICAL's "
@@ -1144,7 +1148,13 @@ def _alignment_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
             label="English translation (teacher side)", lines=2, elem_id="ost-translation"
         )
     with gr.Row():
-        reg_slider = gr.Slider(0.01, 1.0, value=0.05, step=0.01, label="entropic regularisation (reg)")
+        reg_slider = gr.Slider(
+            0.01,
+            2.0,
+            value=DEFAULT_REG,
+            step=0.01,
+            label=f"entropic regularisation reg (x each pair's cost {DEFAULT_REG_SCALE}; training default {DEFAULT_REG})",
+        )
         special_box = gr.Checkbox(value=False, label="include special tokens (<s>, </s>)")
         align_button = gr.Button("Align", variant="primary", elem_id="ost-align")
     example = shipped.by_id.get(f"npi_Deva:{EXAMPLE_IDS['npi_Deva']}")
