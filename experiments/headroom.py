@@ -372,10 +372,11 @@ class Validation:
             )
         }  # fmt: skip
 
-    def recipe(self, **changes: Any) -> Recipe:
+    def recipe(self, extra: dict[str, Any] | None = None, **changes: Any) -> Recipe:
         args = self.args
         return Recipe(steps=args.steps, batch_size=args.batch_size, max_length=args.max_length,
-                      freeze_embeddings=not args.train_embeddings, extra=dict(args.loss_option), **changes)  # fmt: skip
+                      freeze_embeddings=not args.train_embeddings, extra={**dict(args.loss_option), **(extra or {})},
+                      **changes)  # fmt: skip
 
     def score(self, objective: str, recipe: Recipe) -> float:
         record = run_cell(
