@@ -58,3 +58,13 @@ def test_ci_runs_exactly_the_test_command_in_the_readme():
     command = re.search(r"TEST_COMMAND='([^']+)'", ci).group(1)
     readme_blocks = re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
     assert command in [block.strip() for block in readme_blocks]
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "0"])
+def test_demo_rejects_a_port_out_of_range_before_starting(port, capsys):
+    assert main(["demo", "--port", port]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"optical-st demo: error: --port must be between 1 and 65535, got {port}"
+    )
+
