@@ -2,7 +2,7 @@
 
 A frozen teacher encodes the English side of the bitext, the student the other side, and the student
 is trained with one of three objectives, all through :class:`~sentence_transformers.SentenceTransformerTrainer`
-(so through accelerate: ``accelerate launch`` scales the same call to several GPUs/processes):
+(so through accelerate: ``torchrun``/``accelerate launch`` run the same call data-parallel in several processes):
 
 ``"ot"``
     :class:`~optical_st.losses.OTDistillLoss` (OPTICAL, token-level optimal transport).
@@ -474,6 +474,12 @@ def distill(
     args.prompts = text_prompt
     loss_object = build_loss(loss, student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight,
                              loss_options=loss_options)  # fmt: skip
+    if world_size > 1 and getattr(loss_object, "projection", None) is not None:
+        # OTDistillLoss looks its projection up among the student's modules, which the DDP wrapper hides
+        raise ValueError(
+            "several processes with a student whose hidden size differs from the teacher's (a learned token "
+            "projection) are not supported yet; train in one process"
+        )
     if getattr(loss_object, "marginals", None) == "idf":
         # IDF from the pairs this run trains on (teacher side on English, student side on the target)
         loss_object.compute_idf(bitext["english"], bitext["target"])

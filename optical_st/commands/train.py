@@ -7,8 +7,8 @@ Examples::
         --languages npi,sin --loss ot --steps 200 --batch-size 16 --max-length 64 \\
         --eval-benchmark ../shared/data/flores200 --eval-steps 100 --output-dir runs/ne-si-ot
 
-    # several GPUs / processes: the same command under accelerate
-    accelerate launch -m optical_st.cli train ...
+    # several processes (data parallel; CPU: gloo), see docs/training.md
+    torchrun --nproc_per_node 2 -m optical_st.cli train ...
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dataset id; append ::SPLITS to choose splits (e.g. floresv1_ne_si::dev,test). Training pairs\n"
         "whose English or target text occurs in the evaluation benchmarks are dropped (reported).\n"
         "Schedules are START:END[:linear|cosine] (or one constant value).\n"
-        "Several GPUs/processes: accelerate launch -m optical_st.cli train ..."
+        "Several processes (data parallel): torchrun --nproc_per_node N -m optical_st.cli train ..."
     )
     models = parser.add_argument_group("models")
     models.add_argument("--teacher", default=None,
