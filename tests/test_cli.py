@@ -67,4 +67,3 @@ def test_demo_rejects_a_port_out_of_range_before_starting(port, capsys):
         capsys.readouterr().err.strip()
         == f"optical-st demo: error: --port must be between 1 and 65535, got {port}"
     )
-
