@@ -1,12 +1,12 @@
 """One process of the data-parallel test: ``optical-st train`` as torchrun starts it, with a record.
 
-    python -m torch.distributed.run --nproc_per_node 2 tests/ddp_worker.py REPORT_DIR train ARGS...
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_worker.py REPORT_DIR train ARGS...
 
 runs ``optical_st.cli.main(["train", ARGS...])`` in each process, exactly as
-``torchrun --nproc_per_node 2 -m optical_st.cli train ARGS...`` does, and writes what this process did
-to ``REPORT_DIR/rank<R>.json`` (and its final student weights to ``REPORT_DIR/weights<R>.pt``):
-the training texts of every batch it encoded, the evaluations it ran, the pushes it made, and what
-became of the teacher. Nothing in the training path is replaced; the spies only record and pass on
+``torchrun --standalone --nproc_per_node 2 -m optical_st.cli train ARGS...`` does, and writes what
+this process did to ``REPORT_DIR/rank<R>.json`` (and its final student weights to
+``REPORT_DIR/weights<R>.pt``): the training texts of every batch it encoded, the evaluations it
+ran, the pushes it made, and what became of the teacher. Nothing in the training path is replaced; the spies only record and pass on
 (the push is the one exception: it records instead of reaching a Hub).
 """
 

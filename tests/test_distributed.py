@@ -1,7 +1,7 @@
 """Data-parallel training on CPU: ``optical-st train`` in 2 processes (torchrun, gloo) on a tiny model.
 
-The launch is the one docs/training.md documents (``torchrun --nproc_per_node 2 -m optical_st.cli
-train ...``), through ``tests/ddp_worker.py``, which records what each process did. Checked: one
+The launch is the one docs/training.md documents (``torchrun --standalone --nproc_per_node 2 -m
+optical_st.cli train ...``), through ``tests/ddp_worker.py``, which records what each process did. Checked: one
 optimizer step sees the union of both processes' batches (the weights equal those of one process
 training on batches twice as large), both processes end with identical weights, only the main
 process evaluates, writes ``best/`` and pushes, the run record states the true world size and pair
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -38,12 +37,6 @@ STEPS, BATCH, PROCESSES = 2, 2, 2
 pytestmark = pytest.mark.slow  # two interpreters importing torch + sentence-transformers: about 30 s
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory):
     """Run the 2-process training once; return (directory, per-rank records, torchrun result)."""
@@ -61,8 +54,9 @@ def launched(tmp_path_factory):
     reports = root / "reports"
     reports.mkdir()
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(PROCESSES),
-        "--master_port", str(free_port()), str(WORKER), str(reports),
+        # --standalone: a local rendezvous on a free port (tests running side by side do not collide)
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(PROCESSES),
+        str(WORKER), str(reports),
         "train", "--teacher", str(root / "tiny" / "model"), "--bitext", str(pairs), "--loss", "ot", "--reg", "0.5",
         "--steps", str(STEPS), "--batch-size", str(BATCH), "--lr", "1e-3", "--eval-benchmark", str(benchmark),
         "--eval-k", "1,2", "--eval-steps", "1", "--metric", "macro_recall@2", "--save-steps", "1",

@@ -8,7 +8,7 @@ Examples::
         --eval-benchmark ../shared/data/flores200 --eval-steps 100 --output-dir runs/ne-si-ot
 
     # several processes (data parallel; CPU: gloo), see docs/training.md
-    torchrun --nproc_per_node 2 -m optical_st.cli train ...
+    torchrun --standalone --nproc_per_node 2 -m optical_st.cli train ...
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dataset id; append ::SPLITS to choose splits (e.g. floresv1_ne_si::dev,test). Training pairs\n"
         "whose English or target text occurs in the evaluation benchmarks are dropped (reported).\n"
         "Schedules are START:END[:linear|cosine] (or one constant value).\n"
-        "Several processes (data parallel): torchrun --nproc_per_node N -m optical_st.cli train ..."
+        "Several processes (data parallel): torchrun --standalone --nproc_per_node N -m optical_st.cli train ..."
     )
     models = parser.add_argument_group("models")
     models.add_argument("--teacher", default=None,
