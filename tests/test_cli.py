@@ -67,3 +67,22 @@ def test_demo_rejects_a_port_out_of_range_before_starting(port, capsys):
         capsys.readouterr().err.strip()
         == f"optical-st demo: error: --port must be between 1 and 65535, got {port}"
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--k", "1,abc"], "--k takes comma-separated whole numbers like 1,5,10; 'abc' is not one"),
+        (["--device", "cuda"], "--device 'cuda' cannot be used on this machine"),
+        (["--n-bootstrap", "-5"], "--n-bootstrap must be 0 or more (0: none), got -5"),
+        (["--distill-epochs", "0"], "--distill-epochs must be positive, got 0.0"),
+        (["--distill-max-length", "0"], "--distill-max-length must be positive, got 0"),
+    ],
+)
+def test_scale_rejects_bad_values_before_any_work(tmp_path, capsys, extra, message):
+    argv = ["scale", "--models", str(tmp_path / "m"), "--benchmark", str(tmp_path / "b"),
+            "--output-dir", str(tmp_path / "out"), *extra]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
