@@ -34,33 +34,35 @@ TARGET = ["नेपाल एक सुन्दर देश हो", "ශ්�
           "सुन्दर देश", "एक देश", "परीक्षण", "वाक्य हो", "सुन्दर नेपाल"]  # fmt: skip
 STEPS, BATCH, PROCESSES = 2, 2, 2
 
-pytestmark = pytest.mark.slow  # two interpreters importing torch + sentence-transformers: about 30 s
+pytestmark = pytest.mark.slow  # two launches of two interpreters (torch + sentence-transformers): ~25 s
 
 
 @pytest.fixture(scope="module")
-def launched(tmp_path_factory):
-    """Run the 2-process training once; return (directory, per-rank records, torchrun result)."""
+def inputs(tmp_path_factory) -> Path:
+    """A tiny model (tiny/model), 10 Nepali pairs (pairs.tsv) and a held-out benchmark (bench)."""
     root = tmp_path_factory.mktemp("ddp")
     # no dropout: the comparison with a single process must not depend on random masks
     make_tiny_model(root / "tiny", [*ENGLISH, *TARGET], dropout=0.0)
-    pairs = root / "pairs.tsv"
-    pairs.write_text("english\ttarget\tlanguage\n" + "".join(
+    (root / "pairs.tsv").write_text("english\ttarget\tlanguage\n" + "".join(
         f"{e}\t{t}\tnpi_Deva\n" for e, t in zip(ENGLISH, TARGET, strict=True)), encoding="utf-8")  # fmt: skip
     held_out = Dataset.from_dict({
         "id": ["0", "1", "2"], "language": ["npi_Deva"] * 3, "english": ["a new sentence", "another one", "more"],
         "target": ["नयाँ वाक्य", "अर्को", "थप"], "doc_id": [""] * 3, "source": ["held-out"] * 3,
     })  # fmt: skip
-    benchmark = sentence_retrieval_benchmark(held_out).save(root / "bench")
-    reports = root / "reports"
+    sentence_retrieval_benchmark(held_out).save(root / "bench")
+    return root
+
+
+def launch(root: Path, name: str, *train_args: str) -> tuple[Path, dict, subprocess.CompletedProcess]:
+    """``optical-st train`` in 2 processes; returns (run folder, per-rank records, torchrun result)."""
+    reports = root / f"reports-{name}"
     reports.mkdir()
     command = [
         # --standalone: a local rendezvous on a free port (tests running side by side do not collide)
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(PROCESSES),
-        str(WORKER), str(reports),
-        "train", "--teacher", str(root / "tiny" / "model"), "--bitext", str(pairs), "--loss", "ot", "--reg", "0.5",
-        "--steps", str(STEPS), "--batch-size", str(BATCH), "--lr", "1e-3", "--eval-benchmark", str(benchmark),
-        "--eval-k", "1,2", "--eval-steps", "1", "--metric", "macro_recall@2", "--save-steps", "1",
-        "--push-to-hub", "user/tiny-ddp", "--output-dir", str(root / "run"), "--no-progress",
+        str(WORKER), str(reports), "train", "--teacher", str(root / "tiny" / "model"),
+        "--bitext", str(root / "pairs.tsv"), "--loss", "ot", "--reg", "0.5", "--batch-size", str(BATCH),
+        "--lr", "1e-3", "--output-dir", str(root / name), "--no-progress", *train_args,
     ]  # fmt: skip
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     # its own session, so that a hang is ended with every worker, not just torchrun
@@ -71,12 +73,22 @@ def launched(tmp_path_factory):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
-    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     records = {}
     for rank in range(PROCESSES):
         path = reports / f"rank{rank}.json"
         records[rank] = json.loads(path.read_text()) if path.is_file() else None
-    return root, records, result
+        if (reports / f"weights{rank}.pt").is_file():
+            records[rank]["weights"] = torch.load(reports / f"weights{rank}.pt")
+    return root / name, records, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+@pytest.fixture(scope="module")
+def launched(inputs):
+    """Steps, evaluation every step, a checkpoint every step, a push of every new best."""
+    return launch(
+        inputs, "run", "--steps", str(STEPS), "--eval-benchmark", str(inputs / "bench"), "--eval-k", "1,2",
+        "--eval-steps", "1", "--metric", "macro_recall@2", "--save-steps", "1", "--push-to-hub", "user/tiny-ddp",
+    )  # fmt: skip
 
 
 def test_both_processes_train_and_exit_cleanly(launched):
@@ -85,8 +97,8 @@ def test_both_processes_train_and_exit_cleanly(launched):
     assert all(records[rank]["exit_code"] == 0 and records[rank]["world_size"] == 2 for rank in records)
 
 
-def test_each_step_trains_on_the_union_of_both_shards(launched):
-    root, records, _ = launched
+def test_each_step_trains_on_the_union_of_both_shards(inputs, launched):
+    root, (_, records, _) = inputs, launched
     per_rank = [records[rank]["batches"] for rank in range(PROCESSES)]
     assert all(len(batches) == STEPS for batches in per_rank)
     seen = []
@@ -111,37 +123,35 @@ def test_each_step_trains_on_the_union_of_both_shards(launched):
     finally:
         torch.set_num_threads(threads)
     single = torch.cat([p.detach().flatten() for p in student.parameters()])
-    distributed = torch.load(root / "reports" / "weights0.pt")
+    distributed = records[0]["weights"]
     initial = torch.cat([p.detach().flatten() for p in teacher.parameters()])
     assert not torch.allclose(distributed, initial)  # training moved the weights ...
     torch.testing.assert_close(distributed, single, rtol=1e-4, atol=1e-6)  # ... as one large batch does
 
 
 def test_both_processes_hold_identical_weights(launched):
-    root, _, _ = launched
-    assert torch.equal(
-        torch.load(root / "reports" / "weights0.pt"), torch.load(root / "reports" / "weights1.pt")
-    )
+    _, records, _ = launched
+    assert torch.equal(records[0]["weights"], records[1]["weights"])
 
 
 def test_only_the_main_process_evaluates_saves_best_and_pushes(launched):
-    root, records, _ = launched
+    run, records, _ = launched
     assert records[0]["evaluations"] == STEPS and records[1]["evaluations"] == 0
     assert len(records[0]["pushes"]) >= 1 and records[1]["pushes"] == []
     assert all(push["path"].endswith("best") for push in records[0]["pushes"])
-    best = root / "run" / "best"
+    best = run / "best"
     assert (best / "model.safetensors").is_file() and (best / "optical_st_best.json").is_file()
-    assert not (root / "run" / "best.partial").exists() and not (root / "run" / "best.previous").exists()
+    assert not (run / "best.partial").exists() and not (run / "best.previous").exists()
     assert SentenceTransformer(str(best), device="cpu").encode(["नेपाल"]).shape == (1, 32)
 
 
 def test_the_run_record_states_world_size_and_pair_counts(launched):
-    root, _, _ = launched
-    run = json.loads((root / "run" / "training_run.json").read_text())
+    folder, _, _ = launched
+    run = json.loads((folder / "training_run.json").read_text())
     assert run["status"] == "done" and run["global_step"] == STEPS and run["world_size"] == PROCESSES
     assert run["pairs"]["kept"] == len(ENGLISH) and run["pairs"]["used"] == STEPS * BATCH * PROCESSES
     assert run["best"]["step"] in (1, 2) and run["push_errors"] == []
-    card = json.loads((root / "run" / "final" / "optical_st_run.json").read_text())["training_info"]
+    card = json.loads((folder / "final" / "optical_st_run.json").read_text())["training_info"]
     assert card["hyperparameters"]["world_size"] == PROCESSES
     assert sum(entry["pairs"] for entry in card["bitext"]) == STEPS * BATCH * PROCESSES
 
@@ -157,3 +167,15 @@ def test_the_teacher_stays_frozen_and_unwrapped(launched):
             "wrapped": False,
         }
         assert records[rank]["student_in_loss"] == "DistributedDataParallel"  # the student is
+
+
+def test_with_epochs_an_uneven_remainder_is_left_out_and_counted(inputs):
+    # 10 pairs, 2 pairs x 2 processes per step: 8 are trained (2 steps), 2 left out up front
+    folder, records, result = launch(inputs, "epochs", "--epochs", "1", "--save-steps", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = json.loads((folder / "training_run.json").read_text())
+    assert run["status"] == "done" and run["global_step"] == 2 and run["world_size"] == PROCESSES
+    assert run["pairs"]["kept"] == 10 and run["pairs"]["used"] == 8 and run["pairs"]["uneven_remainder"] == 2
+    seen = [text for rank in range(PROCESSES) for batch in records[rank]["batches"] for text in batch]
+    assert len(seen) == len(set(seen)) == 8  # each used pair once, none repeated to even out a shard
+    assert torch.equal(records[0]["weights"], records[1]["weights"])
