@@ -579,14 +579,16 @@ def distill(
             final_rows = getattr(evaluator, "results", None) or None
         save_run_info(final_dir, run_info, final_rows)
         bookkeeping.model_saved()
+        # the mean over every step of the run; transformers' own figure covers this session only
+        train_loss = _mean_training_loss(trainer.state.log_history, result.global_step)
+        if train_loss is None:
+            train_loss = result.training_loss
         run = json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
         run.update({
             "status": "done",
             "train_seconds": round(seconds, 1),
             "global_step": result.global_step,
-            # the mean over every step of the run; transformers' own figure covers this session only
-            "train_loss": _mean_training_loss(trainer.state.log_history, result.global_step)
-            or result.training_loss,
+            "train_loss": train_loss,
             "best": None if callback.best_metric is None else {
                 "metric": metric, "value": callback.best_metric, "step": callback.best_step,
                 "path": str(callback.best_path),
