@@ -11,7 +11,7 @@ on disk (``--cache-dir``), so only the first run pays for encoding them.
 
 Run (heavy: take the machine lock)::
 
-    flock /work/heavy.lock python bench/demo_latency.py
+    flock ../heavy.lock python bench/demo_latency.py
 """
 
 from __future__ import annotations

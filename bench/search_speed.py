@@ -10,7 +10,7 @@ it; the difference is everything the evaluator adds: search, trec_eval metrics, 
 
 Run (heavy; takes turns with other heavy jobs)::
 
-    flock /work/heavy.lock python bench/search_speed.py --model /work/cache/me5-small \\
+    flock ../heavy.lock python bench/search_speed.py --model "$(optical-st fetch-model)" \\
         --flores ../shared/data/flores200 --language npi --limit 200
 """
 

@@ -19,8 +19,8 @@ table (JSON + markdown) and the plot go to ``--results`` (default ``docs/results
 
 Run (on a shared machine, take the heavy-run lock)::
 
-    flock /work/heavy.lock python experiments/optical_flores.py            # steps chosen to fit 30 min
-    flock /work/heavy.lock python experiments/optical_flores.py --steps N  # reproduce a given table
+    flock ../heavy.lock python experiments/optical_flores.py            # steps chosen to fit 30 min
+    flock ../heavy.lock python experiments/optical_flores.py --steps N  # reproduce a given table
 """
 
 from __future__ import annotations
@@ -45,7 +45,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     root = Path(__file__).resolve().parent.parent
     shared = root.parent / "shared" / "data"
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="/work/cache/me5-small", help="teacher and student start point")
+    parser.add_argument(
+        "--model",
+        default="intfloat/multilingual-e5-small",
+        help="teacher and student start point (offline: the PyPI build)",
+    )
     parser.add_argument("--data", type=Path, default=shared, help="../shared/data")
     parser.add_argument("--output", type=Path, default=root / "runs" / "optical_flores")
     parser.add_argument("--results", type=Path, default=root / "docs" / "results")

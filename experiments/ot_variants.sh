@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run after the main table (experiments/optical_flores.py --steps 58 ...), which it reuses for zero-shot.
 # Usage: [PYTHON=.venv/bin/python] bash experiments/ot_variants.sh  (about 4 min per variant on 2 cores;
-# results in docs/results/ot_variants/; on a shared machine: flock /work/heavy.lock bash experiments/ot_variants.sh)
+# results in docs/results/ot_variants/; on a shared machine: flock ../heavy.lock bash experiments/ot_variants.sh)
 # OT variants after the max-length fix; symmetric evaluation, same 58 steps x 16 pairs, seed 0.
 cd "$(dirname "$0")/.."
 common="--steps 58 --eval-languages npi,sin,hin,mar --eval-split dev --threads 2 --output runs/optical_flores --results docs/results/ot_variants"

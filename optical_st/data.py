@@ -1506,16 +1506,21 @@ def load_benchmark(
         >>> benchmark = load_benchmark("benchmarks/flores-npi-eng")  # doctest: +SKIP
         >>> benchmark = load_benchmark("user/clir-benchmarks", query_language="ne", document_language="en")  # doctest: +SKIP
     """
-    path = Path(source)
+    path, hub_id = Path(source), None
     if not path.is_dir():
         if isinstance(source, str) and _HUB_ID.match(source) and not path.exists():
-            path = _download_dataset(source, revision)
+            path, hub_id = _download_dataset(source, revision), source
         else:
             raise FileNotFoundError(f"No benchmark folder and not a Hub dataset id (user/name): {source!r}.")
-    path = _benchmark_folder(path, query_language, document_language)
+    root, path = path, _benchmark_folder(path, query_language, document_language)
     info = {}
     if (path / "metadata.json").is_file():
         info = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    if hub_id is not None:
+        # Results on this benchmark can then name the Hub dataset and the config its queries load from
+        # (hub.push_benchmark: "queries", or "{query}-{document}-queries" in a multi-pair repository).
+        prefix = f"{path.name}-" if path != root else ""
+        info.setdefault("metadata", {}).update(dataset_id=hub_id, dataset_config=f"{prefix}queries")
     parts = {part: _read_benchmark_part(path, part) for part in ("queries", "corpus")}
     parts["qrels"], split_files = _read_benchmark_part(path, "qrels", split), _qrels_split_files(path, split)
     if split_files:

@@ -7,9 +7,12 @@ sentence retrieval, document-level CLIR, or XQuAD-R question -> answer sentence.
 
 How a number is made:
 
-1. Each benchmark's corpus is encoded once through :class:`optical_st.search.CorpusIndex` (with the
-   model's document prompt, e.g. e5's ``"passage: "``), queries with the query prompt (``"query: "``);
-   a text shared by several benchmarks (the English side of FLORES) is encoded once per call.
+1. Each benchmark's corpus is encoded once through :class:`optical_st.search.CorpusIndex`, its queries
+   with the query prompt. The prompts depend on the task (:func:`task_prompts`): translation retrieval
+   (``sentence`` and ``document`` level) encodes both sides with the query prompt (e5's ``"query: "``),
+   question -> passage retrieval (XQuAD-R) uses the query and document prompts (``"query: "`` /
+   ``"passage: "``). The resolved prompts and the encoder of each side are recorded in every result row.
+   A text shared by several benchmarks (the English side of FLORES) is encoded once per call.
 2. The top ``max(k)`` documents of every query are ranked by exact inner product (FAISS for large corpora).
 3. The metric arithmetic is trec_eval's, through ``pytrec_eval`` (the implementation BEIR and MTEB use),
    per query: ``recall@k``, ``mrr@10`` (reciprocal rank within the top 10) and ``ndcg@10``.
@@ -46,7 +49,7 @@ from sentence_transformers.sentence_transformer.evaluation import SentenceEvalua
 from tqdm.auto import tqdm
 
 from optical_st.languages import LOW_RESOURCE, normalize_code, parse_languages
-from optical_st.search import Backend, CorpusIndex, encode_texts, model_fingerprint
+from optical_st.search import Backend, CorpusIndex, encode_texts, model_fingerprint, resolve_prompt
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -58,6 +61,15 @@ logger = logging.getLogger(__name__)
 DEFAULT_K_VALUES: tuple[int, ...] = (1, 5, 10, 100)
 DIRECTIONS: tuple[str, ...] = ("xx->eng", "eng->xx")
 LEVELS: tuple[str, ...] = ("sentence", "document")
+SYMMETRIC_LEVELS: tuple[str, ...] = ("sentence", "document")
+"""Levels that are translation retrieval (a text finds its translation, or the article it comes from).
+Both sides get the query prompt there, e5's guidance for symmetric tasks such as bitext mining; the
+query/passage pair costs multilingual-e5-small 18-29 points of document-level recall@1 on Nepali
+FLORES. Other levels (XQuAD-R's ``passage``: a question finds the sentence that answers it) are
+query -> passage tasks and use the model's query and document prompts."""
+PROMPT_FIELDS: tuple[str, ...] = ("query_prompt", "document_prompt", "query_encoder", "document_encoder")
+"""Fields of every benchmark's result rows that say how its numbers were made: the prompt strings as
+resolved, and who encoded each side (``"model"``, the evaluated model, or a fixed encoder's name)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -332,6 +344,75 @@ def compare_runs(
 
 
 # --------------------------------------------------------------------------------------------------
+# Prompts: task-dependent defaults, resolved once per benchmark and recorded with the results
+# --------------------------------------------------------------------------------------------------
+
+
+def task_prompts(
+    level: str,
+    query_encoder: SentenceTransformer,
+    document_encoder: SentenceTransformer,
+    *,
+    query_prompt: str | None = None,
+    document_prompt: str | None = None,
+    query_prompt_name: str | None = None,
+    document_prompt_name: str | None = None,
+) -> tuple[str, str]:
+    """The query and document prompt strings for a benchmark of ``level``, as the encoders will prepend them.
+
+    Explicit prompts (or prompt names) win. Otherwise queries get the query encoder's ``"query"``
+    prompt, and documents get the document encoder's ``"query"`` prompt too on translation retrieval
+    (:data:`SYMMETRIC_LEVELS`: with an explicit query prompt, that prompt) or its document prompt
+    (``"document"``/``"passage"``/``"corpus"``) on query -> passage tasks.
+
+    Example::
+
+        >>> task_prompts("sentence", e5, e5)  # doctest: +SKIP
+        ('query: ', 'query: ')
+        >>> task_prompts("passage", e5, e5)  # doctest: +SKIP
+        ('query: ', 'passage: ')
+    """
+    query = resolve_prompt(query_encoder, "query", query_prompt, query_prompt_name)
+    if document_prompt is not None or document_prompt_name is not None or level not in SYMMETRIC_LEVELS:
+        document = resolve_prompt(document_encoder, "document", document_prompt, document_prompt_name)
+    else:
+        document = resolve_prompt(document_encoder, "query", query_prompt, query_prompt_name)
+    return query, document
+
+
+def describe_prompts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per distinct prompt setting in result rows (benchmark rows carry :data:`PROMPT_FIELDS`).
+
+    Example::
+
+        >>> describe_prompts([{"key": "npi_Deva->eng_Latn", "query_language": "npi_Deva",
+        ...                    "query_prompt": "query: ", "document_prompt": "query: ",
+        ...                    "query_encoder": "model", "document_encoder": "model"}])
+        ['prompts: queries "query: ", documents "query: " (the evaluated model encodes both sides)']
+    """
+    groups: dict[tuple, list[str]] = {}
+    for row in rows:
+        if row.get("query_language") == "*" or "query_prompt" not in row:
+            continue
+        keys = groups.setdefault(tuple(row.get(name) for name in PROMPT_FIELDS), [])
+        if row.get("key", row.get("benchmark")) not in keys:
+            keys.append(row.get("key", row.get("benchmark")))
+    lines = []
+    for (query, document, query_encoder, document_encoder), keys in groups.items():
+        if query_encoder == document_encoder:
+            who = "the evaluated model" if query_encoder == "model" else query_encoder
+            encoders = f"{who} encodes both sides"
+        else:
+            names = ["the evaluated model" if e == "model" else e for e in (query_encoder, document_encoder)]
+            encoders = f"queries encoded by {names[0]}, documents by {names[1]}"
+        scope = f": {', '.join(keys)}" if len(groups) > 1 else ""
+        lines.append(
+            f"prompts: queries {json.dumps(query)}, documents {json.dumps(document)} ({encoders}){scope}"
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------------------------------
 # The evaluator
 # --------------------------------------------------------------------------------------------------
 
@@ -346,6 +427,13 @@ class _PreparedBenchmark:
     corpus_ids: list[str]
     corpus_texts: list[str]
     qrels: dict[str, dict[str, int]] = field(repr=False)
+    prompts: dict[str, str] = field(default_factory=dict)  # PROMPT_FIELDS of the last call
+
+    @property
+    def dataset(self) -> dict[str, str]:
+        """``dataset_id``/``dataset_config`` of a benchmark loaded from the Hub (what its rows link to)."""
+        metadata = getattr(self.benchmark, "metadata", None) or {}
+        return {name: metadata[name] for name in ("dataset_id", "dataset_config") if metadata.get(name)}
 
     @property
     def low_resource(self) -> bool:
@@ -425,8 +513,10 @@ class CLIREvaluator(SentenceEvaluator):
             corpus is smaller.
         ndcg_at_k: cut-off of nDCG; the same default.
         query_prompt: explicit query prompt (e.g. ``"query: "``); default: the model's saved ``"query"`` prompt.
-        document_prompt: explicit document prompt (e.g. ``"passage: "``); default: the model's saved
-            ``"document"``/``"passage"``/``"corpus"`` prompt.
+        document_prompt: explicit document prompt (e.g. ``"passage: "``); default depends on the task
+            (:func:`task_prompts`): the query prompt on translation retrieval (``sentence``/``document``
+            level, :data:`SYMMETRIC_LEVELS`), the model's saved ``"document"``/``"passage"``/``"corpus"``
+            prompt on query -> passage tasks (XQuAD-R).
         query_prompt_name: name of one of the model's prompts, for queries.
         document_prompt_name: the same for documents.
         batch_size: encoding batch size.
@@ -450,7 +540,9 @@ class CLIREvaluator(SentenceEvaluator):
 
     Attributes:
         results (list[dict]): tidy rows of the last call: ``benchmark``, ``key``, ``query_language``,
-            ``document_language``, ``level``, ``metric``, ``k``, ``value``, ``ci_low``, ``ci_high``, ``n_queries``.
+            ``document_language``, ``level``, ``metric``, ``k``, ``value``, ``ci_low``, ``ci_high``, ``n_queries``;
+            a benchmark's rows also carry :data:`PROMPT_FIELDS` (the prompts as resolved and the encoder of
+            each side) and, for a benchmark loaded from the Hub, ``dataset_id`` and ``dataset_config``.
         per_query (dict): ``{benchmark_key: {"query_ids": [...], "recall@10": [...], ...}}`` of the last
             call, the input of :func:`compare_runs`.
 
@@ -582,12 +674,26 @@ class CLIREvaluator(SentenceEvaluator):
             benchmark = prepared.benchmark
             document_encoder = self.language_encoders.get(benchmark.document_language, model)
             query_encoder = self.language_encoders.get(benchmark.query_language, model)
+            query_prompt, document_prompt = task_prompts(
+                prepared.level,
+                query_encoder,
+                document_encoder,
+                query_prompt=self.query_prompt,
+                document_prompt=self.document_prompt,
+                query_prompt_name=self.query_prompt_name,
+                document_prompt_name=self.document_prompt_name,
+            )
+            prepared.prompts = {
+                "query_prompt": query_prompt,
+                "document_prompt": document_prompt,
+                "query_encoder": self._encoder_label(query_encoder, model),
+                "document_encoder": self._encoder_label(document_encoder, model),
+            }
             index = CorpusIndex(
                 document_encoder,
                 prepared.corpus_texts,
                 prepared.corpus_ids,
-                prompt=self.document_prompt,
-                prompt_name=self.document_prompt_name,
+                prompt=document_prompt,
                 backend=self.backend,
                 **encoding_options(document_encoder),
             )
@@ -595,8 +701,7 @@ class CLIREvaluator(SentenceEvaluator):
                 query_encoder,
                 prepared.query_texts,
                 role="query",
-                prompt=self.query_prompt,
-                prompt_name=self.query_prompt_name,
+                prompt=query_prompt,
                 **encoding_options(query_encoder),
             )
             if query_embeddings.shape[1] != index.dim:
@@ -622,6 +727,13 @@ class CLIREvaluator(SentenceEvaluator):
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
+    def _encoder_label(self, encoder: SentenceTransformer, model: SentenceTransformer) -> str:
+        if encoder is model:
+            return "model"
+        return next(
+            (_model_label(e) or code for code, e in self.language_encoders.items() if e is encoder), "?"
+        )
+
     def _summarise(
         self, per_benchmark: list[tuple[_PreparedBenchmark, dict[str, np.ndarray]]]
     ) -> dict[str, float]:
@@ -645,20 +757,19 @@ class CLIREvaluator(SentenceEvaluator):
             benchmark = prepared.benchmark
             for i, metric in enumerate(self.metrics):
                 metrics[f"{prepared.key}_{metric}"] = float(means[i])
-                rows.append(
-                    self._row(
-                        benchmark.name,
-                        prepared.key,
-                        benchmark.query_language,
-                        benchmark.document_language,
-                        prepared.level,
-                        metric,
-                        means[i],
-                        low[i],
-                        high[i],
-                        len(prepared.query_ids),
-                    )
+                row = self._row(
+                    benchmark.name,
+                    prepared.key,
+                    benchmark.query_language,
+                    benchmark.document_language,
+                    prepared.level,
+                    metric,
+                    means[i],
+                    low[i],
+                    high[i],
+                    len(prepared.query_ids),
                 )
+                rows.append({**row, **prepared.prompts, **prepared.dataset})
             self.per_query[prepared.key] = {
                 "query_ids": list(prepared.query_ids),
                 **{m: values[m].tolist() for m in self.metrics},
@@ -774,6 +885,7 @@ class CLIREvaluator(SentenceEvaluator):
                     "level": p.level,
                     "n_queries": len(p.query_ids),
                     "n_documents": len(p.corpus_ids),
+                    **p.prompts,
                     "metadata": _jsonable(getattr(p.benchmark, "metadata", {}) or {}),
                 }
                 for p in self.benchmarks
@@ -822,6 +934,9 @@ class CLIREvaluator(SentenceEvaluator):
 
 
 def _model_label(model: Any) -> str | None:
+    source = getattr(model, "optical_st_source", None)  # what the user asked optical_st.pretrained for
+    if getattr(source, "requested", None):
+        return str(source.requested)
     card = getattr(model, "model_card_data", None)
     for candidate in (getattr(card, "model_id", None), getattr(card, "base_model", None)):
         if candidate:
@@ -864,7 +979,8 @@ def results_to_markdown(
 ) -> str:
     """Render tidy result rows (``evaluator.results`` or the JSON's ``"results"``) as a markdown table.
 
-    Values are shown in percent. Args:
+    Values are shown in percent. The table is headed by the prompts that produced it
+    (:func:`describe_prompts`), when the rows record them. Args:
         rows: tidy rows.
         metrics: columns such as ``["recall@1", "recall@10"]`` (default: all metrics in the rows).
         confidence_intervals: append ``[low, high]`` to every cell.
@@ -887,7 +1003,9 @@ def results_to_markdown(
             cell += f" [{100 * row['ci_low']:.{digits}f}, {100 * row['ci_high']:.{digits}f}]"
         entry["cells"][f"{row['metric']}@{row['k']}"] = cell
     header = ["benchmark", "query", "documents", "level", "queries", *metrics]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    prompts = describe_prompts(rows)
+    lines = [*prompts, *([""] if prompts else [])]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for key, entry in table.items():
         row = entry["row"]
         label = key if row["query_language"] != "*" else f"**{key}** ({row['n_benchmarks']} benchmarks)"

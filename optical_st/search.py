@@ -63,7 +63,8 @@ def resolve_prompt(
 ) -> str:
     """The prompt string the model will prepend for ``role``, as ``encode_query``/``encode_document`` choose it.
 
-    An explicit ``prompt`` wins, then ``prompt_name`` looked up in ``model.prompts``, then the model's
+    An explicit ``prompt`` wins, then ``prompt_name`` looked up in ``model.prompts`` (a model with no
+    prompts at all gets none; one with other prompts raises), then the model's
     own ``"query"`` prompt (queries) or first of ``"document"``, ``"passage"``, ``"corpus"`` (documents);
     e5 models saved with prompts therefore get ``"query: "``/``"passage: "`` without being told.
     Resolving it here makes the prompt part of the cache key.
@@ -72,6 +73,10 @@ def resolve_prompt(
         return prompt
     prompts = getattr(model, "prompts", None) or {}
     if prompt_name is not None:
+        if prompt_name not in prompts and not any(prompts.values()):
+            # A model trained without prompts (e.g. all-MiniLM-L6-v2 as OPTICAL's English encoder beside
+            # an e5 student): a prompt name asked of every encoder means "its own prompt", here none.
+            return ""
         if prompt_name not in prompts:
             raise ValueError(
                 f"Prompt name {prompt_name!r} is not one of the model's prompts {sorted(prompts)}."
@@ -80,6 +85,23 @@ def resolve_prompt(
     names = ("query",) if role == "query" else _DOCUMENT_PROMPT_NAMES
     # sentence-transformers adds an empty "document" prompt to every model; it must not hide "passage".
     return next((prompts[name] for name in names if prompts.get(name)), "")
+
+
+def complete_document_prompt(model: SentenceTransformer) -> bool:
+    """Fill an empty ``"document"`` prompt with the model's passage/corpus prompt; True when it changed.
+
+    sentence-transformers registers an empty ``"document"`` prompt on a model saved with only
+    ``"query"``/``"passage"``, so ``encode_document`` (and mteb) add no prefix where :func:`resolve_prompt`
+    adds ``"passage: "``. A model saved after this call encodes documents the same way everywhere.
+    """
+    prompts = getattr(model, "prompts", None)
+    if prompts is None or prompts.get("document"):
+        return False
+    document = resolve_prompt(model, "document")
+    if not document:
+        return False
+    prompts["document"] = document
+    return True
 
 
 def similarity_name(model: SentenceTransformer) -> str:

@@ -33,20 +33,25 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import torch
 from sentence_transformers import SentenceTransformerTrainer
+from sentence_transformers.base.sampler import DefaultBatchSampler
 from transformers import TrainerCallback
 
 from optical_st.callbacks import BEST_DIRNAME, OTDistillCallback, Schedule
+from optical_st.pretrained import model_provenance
+from optical_st.search import complete_document_prompt
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -64,6 +69,69 @@ PREVIOUS_RUN_DIRNAME = "previous-run"
 RUN_ENTRIES: tuple[str, ...] = (
     FINAL_DIRNAME, CHECKPOINTS_DIRNAME, BEST_DIRNAME, f"{BEST_DIRNAME}.partial", f"{BEST_DIRNAME}.previous", RUN_FILE,
 )  # fmt: skip
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, *, drop_last: bool, seed: int, group_batches: int = 50
+) -> list[list[int]]:
+    """Batches of similar-length examples, in a random order (the mega-batch scheme of transformers'
+    ``LengthGroupedSampler``).
+
+    The indices are shuffled with ``seed``, cut into groups of ``group_batches * batch_size``, each group is
+    sorted by length and cut into batches, and the batch order is shuffled again. Every index appears once.
+
+    Args:
+        lengths: one length per example (any monotone proxy of its token count).
+        batch_size: examples per batch.
+        drop_last: drop a final batch smaller than ``batch_size``.
+        seed: the shuffles' seed (vary it per epoch).
+        group_batches: batches per sorted group: larger groups pad less and shuffle less.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    group = group_batches * batch_size
+    batches = []
+    for start in range(0, len(order), group):
+        members = sorted(order[start : start + group], key=lambda index: lengths[index], reverse=True)
+        batches += [members[i : i + batch_size] for i in range(0, len(members), batch_size)]
+    if drop_last and batches and len(batches[-1]) < batch_size:
+        batches = [batch for batch in batches if len(batch) == batch_size]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+class LengthGroupedBatchSampler(DefaultBatchSampler):
+    """sentence-transformers batch sampler that groups pairs of similar target length (less padding).
+
+    With random batches of 16 FLoRes/TICO pairs, 40% of the student's token positions were padding (mean
+    34 real tokens, 57 padded, multilingual-e5-small tokenizer, 64-token limit); grouping by length cuts
+    that, which speeds training on CPU (bench/length_grouping.py). Pass the class, or
+    ``functools.partial(LengthGroupedBatchSampler, lengths=...)``, as
+    ``SentenceTransformerTrainingArguments(batch_sampler=...)``.
+
+    Args:
+        lengths: one length per row, e.g. the student's token counts of the ``target`` column (the side
+            with the backward pass); default: character counts of ``target`` (or the first column), a
+            rougher proxy across scripts.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, drop_last: bool, valid_label_columns=None,
+                 generator=None, seed: int = 0, lengths: Sequence[int] | None = None) -> None:  # fmt: skip
+        super().__init__(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
+        if lengths is None:
+            column = "target" if "target" in dataset.column_names else dataset.column_names[0]
+            lengths = [len(text) for text in dataset[column]]
+        if len(lengths) != len(dataset):
+            raise ValueError(f"{len(lengths)} lengths for a dataset of {len(dataset)} rows")
+        self.lengths = list(lengths)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from length_grouped_batches(
+            self.lengths, self.batch_size, drop_last=self.drop_last, seed=self.seed + self.epoch
+        )
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.lengths), self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
 
 
 class OutputDirectoryInUseError(ValueError):
@@ -263,7 +331,7 @@ def build_loss(
     student: SentenceTransformer,
     teacher: SentenceTransformer,
     *,
-    reg: float = 0.05,
+    reg: float | None = None,
     cost: str = "cosine",
     sentence_weight: float | None = None,
     loss_options: Mapping[str, Any] | None = None,
@@ -281,9 +349,10 @@ def build_loss(
         sentence_weight = 1.0 if kind == "ot+sentence" else 0.0
     elif kind == "ot" and sentence_weight != 0.0:
         raise ValueError("loss='ot' has no sentence term; use loss='ot+sentence' to set sentence_weight")
-    return OTDistillLoss(
-        student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight, **dict(loss_options or {})
-    )
+    options = dict(loss_options or {})
+    if reg is not None:
+        options["reg"] = reg
+    return OTDistillLoss(student, teacher, cost=cost, sentence_weight=sentence_weight, **options)
 
 
 def _training_prompt(student: SentenceTransformer, prompt: str | None) -> str | None:
@@ -309,11 +378,13 @@ def distill(
     warmup_ratio: float = 0.1,
     weight_decay: float = 0.01,
     seed: int = 0,
-    reg: float = 0.05,
+    reg: float | None = None,
     cost: str = "cosine",
     sentence_weight: float | None = None,
     loss_options: Mapping[str, Any] | None = None,
     schedules: Mapping[str, Schedule] | None = None,
+    freeze_embeddings: bool = False,
+    group_by_length: bool = False,
     prompt: str | None = "query",
     languages: Iterable[str] | None = None,
     exclude_texts: Iterable[str] = (),
@@ -349,12 +420,20 @@ def distill(
             (``None``: the models' own). The models' ``max_seq_length`` is left as it is, so evaluation
             during training and the saved models see full-length inputs.
         lr, warmup_ratio, weight_decay, seed: optimisation (linear decay after warm-up; AdamW).
-        reg, cost, sentence_weight, loss_options: passed to :class:`~optical_st.losses.OTDistillLoss`;
-            with ``loss_options={"marginals": "idf"}`` the IDF weights are fitted on this run's pairs.
+        reg, cost, sentence_weight, loss_options: passed to :class:`~optical_st.losses.OTDistillLoss`
+            (``reg=None``: the loss's default; ``loss_options`` e.g. ``{"debias": False}``,
+            ``{"reg_scale": "absolute"}``); with ``loss_options={"marginals": "idf"}`` the IDF weights
+            are fitted on this run's pairs.
         schedules: loss attribute -> :class:`~optical_st.callbacks.Schedule` (OT losses only).
-        prompt: prompt prepended to both sides during training: the name of one of the student's
-            prompts (default ``"query"``, E5's symmetric prompt; ignored when the model has none) or
-            literal text; ``None`` for no prompt.
+        freeze_embeddings: keep the student's input (token) embedding matrix fixed. In
+            multilingual-e5-small it holds 96.2M of 117.5M parameters, most of them rows that a few
+            thousand pairs never touch; frozen, AdamW neither updates nor keeps state for it, and a step
+            is 2-3x faster on CPU (bench/loss_overhead.py).
+        group_by_length: batches of pairs of similar length (:class:`LengthGroupedBatchSampler`):
+            less padding, the same pairs each epoch, in a different batch composition.
+        prompt: prompt prepended during training: the name of a prompt (default ``"query"``, E5's
+            symmetric prompt), resolved by each model on its own side (a teacher without that prompt,
+            e.g. all-MiniLM-L6-v2, gets none), or literal text for both sides; ``None`` for no prompt.
         languages: train only on these languages of the bitext.
         exclude_texts: texts never to train on (e.g. :func:`benchmark_texts` of the evaluation).
         evaluator: e.g. a :class:`~optical_st.evaluation.CLIREvaluator`; every bitext language must be
@@ -403,6 +482,9 @@ def distill(
 
     student_label, teacher_label = _label(student), _label(teacher)
     student, teacher = _load_model(student), _load_model(teacher)
+    # Saved checkpoints must encode documents the way they are evaluated (see complete_document_prompt).
+    complete_document_prompt(student)
+    student_facts, teacher_facts = model_provenance(student), model_provenance(teacher)
     if student is teacher:
         raise ValueError("teacher and student must be two model objects (load the checkpoint twice)")
     if _device(student) != _device(teacher):
@@ -470,8 +552,9 @@ def distill(
     counts["used"] = len(bitext)
     logger.info("training pairs: %s (%d process(es))", counts, world_size)
 
-    text_prompt = _training_prompt(student, prompt)
+    text_prompt, teacher_prompt = _training_prompt(student, prompt), _training_prompt(teacher, prompt)
     args.prompts = text_prompt
+    frozen = _freeze_input_embeddings(student) if freeze_embeddings else []
     loss_object = build_loss(loss, student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight,
                              loss_options=loss_options)  # fmt: skip
     if world_size > 1 and getattr(loss_object, "projection", None) is not None:
@@ -484,7 +567,7 @@ def distill(
         # IDF from the pairs this run trains on (teacher side on English, student side on the target)
         loss_object.compute_idf(bitext["english"], bitext["target"])
     if loss == "mse":
-        train_dataset = _with_teacher_labels(bitext, teacher, text_prompt, batch_size, show_progress_bar)
+        train_dataset = _with_teacher_labels(bitext, teacher, teacher_prompt, batch_size, show_progress_bar)
     else:
         train_dataset = bitext.select_columns(["english", "target"])
     n_steps = (
@@ -493,8 +576,15 @@ def distill(
     args.warmup_steps = round(warmup_ratio * n_steps)
 
     run_info = {
-        "base_model": student_label,
-        "teacher": teacher_label,
+        # Hub ids for the card (the offline e5 build's PROVENANCE.md names intfloat/multilingual-e5-small);
+        # the arguments as given (possibly local paths) are kept as "student_argument"/"teacher_argument".
+        "base_model": student_facts.get("base_model"),
+        "base_model_license": student_facts.get("license"),
+        "base_model_note": student_facts.get("note"),
+        "student_argument": student_label,
+        "teacher": teacher_facts.get("base_model") or teacher_label,
+        "teacher_note": teacher_facts.get("note"),
+        "teacher_argument": teacher_label,
         "loss": {
             "name": {"mse": "MSELoss"}.get(loss, "OTDistillLoss"),
             "config": loss_object.get_config_dict() if hasattr(loss_object, "get_config_dict") else {},
@@ -505,7 +595,9 @@ def distill(
         "hyperparameters": {
             "objective": loss, "steps": steps, "epochs": epochs, "batch_size": batch_size,
             "max_length": max_length, "learning_rate": lr, "warmup_ratio": warmup_ratio,
-            "weight_decay": weight_decay, "seed": seed, "prompt": text_prompt, "world_size": world_size,
+            "group_by_length": group_by_length, "world_size": world_size,
+            "weight_decay": weight_decay, "seed": seed, "prompt": text_prompt, "teacher_prompt": teacher_prompt,
+            "frozen_parameters": frozen,
             "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
         },
     }  # fmt: skip
@@ -520,12 +612,14 @@ def distill(
         push_fn=push_fn,
         run_info=run_info,
     )
+    if group_by_length:
+        args.batch_sampler = _length_sampler(student, train_dataset, text_prompt, max_length)
     # max_length truncates in the collator, for training only: the models keep their own max_seq_length,
     # so evaluation, the saved checkpoints and later users see full-length inputs.
     collator_options = {"prompts": text_prompt, "max_length": max_length}
     if loss != "mse" and not loss_object.shared_tokenizer:
         # the teacher must tokenize the English column itself (see OTDistillLoss)
-        data_collator = loss_object.data_collator(**collator_options)
+        data_collator = loss_object.data_collator(teacher_prompt=teacher_prompt, **collator_options)
     else:
         data_collator = SentenceTransformerDataCollator(preprocess_fn=student.preprocess, **collator_options)
 
@@ -539,11 +633,12 @@ def distill(
             _write_run_file(output_dir, {
                 "status": "running",
                 "loss": loss, "steps": steps, "epochs": epochs, "batch_size": batch_size,
-                "max_length": max_length, "lr": lr, "warmup_ratio": warmup_ratio, "weight_decay": weight_decay,
-                "seed": seed,
+                "max_length": max_length, "group_by_length": group_by_length, "lr": lr,
+                "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "seed": seed,
                 "loss_config": loss_object.get_config_dict() if hasattr(loss_object, "get_config_dict") else {},
                 "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
-                "prompt": text_prompt, "languages": trained_languages, "pairs": counts,
+                "prompt": text_prompt, "teacher_prompt": teacher_prompt, "frozen_parameters": frozen,
+                "languages": trained_languages, "pairs": counts,
                 "metric": metric, "eval_steps": eval_steps, "world_size": world_size,
                 "evaluator": evaluator.get_config_dict() if hasattr(evaluator, "get_config_dict") else None,
             })  # fmt: skip
@@ -691,6 +786,23 @@ class _DistillTrainer(SentenceTransformerTrainer):
         if inner is not None and hasattr(inner, "tokenizer") and not hasattr(model, "tokenizer"):
             model.tokenizer = inner.tokenizer
         return super().override_model_in_loss(loss, model)
+
+
+def _length_sampler(
+    student: SentenceTransformer, dataset: Dataset, prompt: str | None, max_length: int | None
+) -> Callable[..., LengthGroupedBatchSampler]:
+    """A :class:`LengthGroupedBatchSampler` factory keyed by the student's token counts of ``target``."""
+    texts = [f"{prompt or ''}{text}" for text in dataset["target"]]
+    ids = student.tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
+    return functools.partial(LengthGroupedBatchSampler, lengths=[len(row) for row in ids])
+
+
+def _freeze_input_embeddings(student: SentenceTransformer) -> list[str]:
+    """Freeze the token embedding matrix of the student's transformer; return the frozen parameter names."""
+    embeddings = student[0].auto_model.get_input_embeddings()
+    embeddings.requires_grad_(False)
+    names = {id(parameter): name for name, parameter in student.named_parameters(remove_duplicate=False)}
+    return [names[id(parameter)] for parameter in embeddings.parameters() if id(parameter) in names]
 
 
 def _with_teacher_labels(

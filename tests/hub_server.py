@@ -6,8 +6,10 @@ read repository metadata, list trees and download files, so the project's Hub co
 end to end with the real clients and no mocking. Routes and traps are those measured in
 ../shared/notes/hub-test-server.md:
 
-- ``POST /api/repos/create`` (409 with ``url`` for an existing repository), ``POST /api/validate-yaml``,
-  ``GET /api/whoami-v2`` (401 without a valid token)
+- ``POST /api/repos/create`` (409 with ``url`` for an existing repository), ``POST /api/validate-yaml``
+  (400 with ``errors`` for bad card metadata, see :func:`card_metadata_errors`; a commit adding such a
+  ``README.md`` is refused too, as the Hub's pre-receive check does), ``GET /api/whoami-v2`` (401
+  without a valid token)
 - ``GET /api/{models|datasets}/{ns}/{name}[/revision/{rev}]``, ``.../tree/{rev}[/{path}]``,
   ``POST .../paths-info/{rev}``, ``POST .../preupload/{rev}``, ``POST .../commit/{rev}`` (NDJSON)
 - LFS basic transfer: ``POST /{datasets/}{id}.git/info/lfs/objects/batch``, then PUT and verify
@@ -40,6 +42,213 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 LFS_SUFFIXES = (".safetensors", ".parquet", ".bin", ".pt", ".arrow", ".npy", ".onnx", ".h5", ".msgpack")
 LFS_MIN_SIZE = 1_000_000
+
+# The Hub's licence identifiers, https://huggingface.co/docs/hub/repositories-licenses
+HUB_LICENSES = frozenset(
+    [
+        "apache-2.0",
+        "mit",
+        "openrail",
+        "bigscience-openrail-m",
+        "creativeml-openrail-m",
+        "bigscience-bloom-rail-1.0",
+        "bigcode-openrail-m",
+        "afl-3.0",
+        "artistic-2.0",
+        "bsl-1.0",
+        "bsd",
+        "bsd-2-clause",
+        "bsd-3-clause",
+        "bsd-3-clause-clear",
+        "c-uda",
+        "cc",
+        "cc0-1.0",
+        "cc-by-2.0",
+        "cc-by-2.5",
+        "cc-by-3.0",
+        "cc-by-4.0",
+        "cc-by-sa-3.0",
+        "cc-by-sa-4.0",
+        "cc-by-nc-2.0",
+        "cc-by-nc-3.0",
+        "cc-by-nc-4.0",
+        "cc-by-nd-4.0",
+        "cc-by-nc-nd-3.0",
+        "cc-by-nc-nd-4.0",
+        "cc-by-nc-sa-2.0",
+        "cc-by-nc-sa-3.0",
+        "cc-by-nc-sa-4.0",
+        "cdla-sharing-1.0",
+        "cdla-permissive-1.0",
+        "cdla-permissive-2.0",
+        "wtfpl",
+        "ecl-2.0",
+        "epl-1.0",
+        "epl-2.0",
+        "etalab-2.0",
+        "eupl-1.1",
+        "agpl-3.0",
+        "gfdl",
+        "gpl",
+        "gpl-2.0",
+        "gpl-3.0",
+        "lgpl",
+        "lgpl-2.1",
+        "lgpl-3.0",
+        "isc",
+        "lppl-1.3c",
+        "ms-pl",
+        "mpl-2.0",
+        "odc-by",
+        "odbl",
+        "openrail++",
+        "osl-3.0",
+        "postgresql",
+        "ofl-1.1",
+        "ncsa",
+        "unlicense",
+        "zlib",
+        "pddl",
+        "lgpl-lr",
+        "deepfloyd-if-license",
+        "llama2",
+        "gemma",
+        "unknown",
+        "other",
+    ]
+)
+# "It must be an ISO 639-1, 639-2 or 639-3 code (two/three letters), or a special value like code or
+# multilingual" (huggingface_hub ModelCardData docs). The form is checked, not membership in ISO 639.
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+SPECIAL_LANGUAGES = frozenset({"code", "multilingual"})
+REPO_ID = re.compile(r"(?:[\w.-]+/)?[\w.-]+")
+
+
+def _repo_id_ok(value: object) -> bool:
+    # huggingface_hub's validate_repo_id rules: namespace/name, no "--" or "..", no leading/trailing "-" "."
+    return (
+        isinstance(value, str)
+        and bool(REPO_ID.fullmatch(value))
+        and "--" not in value
+        and ".." not in value
+        and not any(part.startswith(("-", ".")) or part.endswith(("-", ".")) for part in value.split("/"))
+    )
+
+
+def _front_matter(content: str) -> dict | str:
+    """The YAML metadata of a card, or an error message."""
+    import yaml
+
+    match = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", content, re.DOTALL)
+    if not match:
+        return {}
+    try:
+        data = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as error:
+        return f"Error parsing YAML metadata: {error}"
+    return data if isinstance(data, dict) else "YAML metadata must be a mapping"
+
+
+def card_metadata_errors(content: str, repo_type: str = "model") -> list[str]:
+    """What the Hub's metadata validation refuses in a card (``README.md``), as its messages say it.
+
+    The fields optical-st writes: ``license`` (a Hub licence id), ``language`` (lowercase ISO 639
+    codes), ``base_model`` and ``datasets`` (Hub ids, never paths), ``tags``/``widget`` (arrays),
+    ``model-index`` (name; results with task.type, dataset.type/name, string config/split, metrics
+    with type and value) and a dataset card's ``configs`` (config_name, data_files).
+    """
+    data = _front_matter(content)
+    if isinstance(data, str):
+        return [data]
+    errors = []
+    licence = data.get("license")
+    if licence is not None and (not isinstance(licence, str) or licence not in HUB_LICENSES):
+        errors.append(f'"license" must be one of [{", ".join(sorted(HUB_LICENSES))}]')
+    languages = data.get("language")
+    for index, code in enumerate([languages] if isinstance(languages, str) else languages or []):
+        where = f'"language[{index}]"' if not isinstance(languages, str) else '"language"'
+        if not isinstance(code, str) or code != code.lower():
+            errors.append(f"{where} must only contain lowercase characters")
+        elif not (LANGUAGE_CODE.fullmatch(code) or code in SPECIAL_LANGUAGES):
+            errors.append(
+                f'{where} with value "{code}" is not valid. It must be an ISO 639-1, 639-2 or 639-3 code '
+                '(two/three letters), or a special value like "code", "multilingual".'
+            )
+    for name in ("tags", "widget", "datasets", "metrics"):
+        if name in data and not isinstance(
+            data[name], list | str if name in ("datasets", "metrics") else list
+        ):
+            errors.append(f'"{name}" must be an array')
+    datasets = data.get("datasets")
+    for index, dataset in enumerate([datasets] if isinstance(datasets, str) else datasets or []):
+        if not _repo_id_ok(dataset):
+            errors.append(
+                f'"datasets[{index}]" with value "{dataset}" is not valid. If possible, use a dataset id from '
+                "https://hf.co/datasets."
+            )
+    base_models = data.get("base_model")
+    for model in [base_models] if isinstance(base_models, str) else base_models or []:
+        if not _repo_id_ok(model):
+            errors.append(
+                f'"base_model" with value "{model}" is not valid. Use a model id from https://hf.co/models.'
+            )
+    if "model-index" in data:
+        errors += _model_index_errors(data["model-index"])
+    if repo_type == "dataset":
+        for index, config in enumerate(data.get("configs") or []):
+            if not isinstance(config, dict) or not isinstance(config.get("config_name"), str):
+                errors.append(f'"configs[{index}].config_name" is required')
+            elif not config.get("data_files"):
+                errors.append(f'"configs[{index}].data_files" is required')
+    return errors
+
+
+def _model_index_errors(model_index: object) -> list[str]:
+    def is_str(value: object) -> bool:
+        return isinstance(value, str)
+
+    if not isinstance(model_index, list) or not model_index:
+        return ['"model-index" must be a non-empty array']
+    errors = []
+    for i, entry in enumerate(model_index):
+        at = f"model-index[{i}]"
+        if not isinstance(entry, dict) or not is_str(entry.get("name")):
+            errors.append(f'"{at}.name" is required')
+            continue
+        if not isinstance(entry.get("results"), list):
+            errors.append(f'"{at}.results" must be an array')
+            continue
+        for j, result in enumerate(entry["results"]):
+            at_result = f"{at}.results[{j}]"
+            task, dataset = result.get("task") or {}, result.get("dataset") or {}
+            if not is_str(task.get("type")):
+                errors.append(f'"{at_result}.task.type" is required')
+            for key in ("type", "name"):
+                if not is_str(dataset.get(key)):
+                    errors.append(f'"{at_result}.dataset.{key}" is required')
+            for key in ("config", "split", "revision"):
+                if key in dataset and not is_str(dataset[key]):
+                    errors.append(f'"{at_result}.dataset.{key}" must be a string')
+            if "args" in dataset and not isinstance(dataset["args"], dict | str):
+                errors.append(f'"{at_result}.dataset.args" must be an object')
+            metrics = result.get("metrics")
+            if not isinstance(metrics, list) or not metrics:
+                errors.append(f'"{at_result}.metrics" must be a non-empty array')
+                continue
+            for k, metric in enumerate(metrics):
+                at_metric = f"{at_result}.metrics[{k}]"
+                if not is_str(metric.get("type")):
+                    errors.append(f'"{at_metric}.type" is required')
+                if not isinstance(metric.get("value"), int | float | str) or isinstance(
+                    metric.get("value"), bool
+                ):
+                    errors.append(f'"{at_metric}.value" is required and must be a number or a string')
+                if "args" in metric and not isinstance(metric["args"], dict | str):
+                    errors.append(f'"{at_metric}.args" must be an object')
+            source = result.get("source")
+            if source is not None and not (isinstance(source, dict) and is_str(source.get("url"))):
+                errors.append(f'"{at_result}.source.url" is required')
+    return errors
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -101,6 +310,7 @@ class HubTestServer:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.lfs_objects: dict[str, bytes] = {}
         self.requests: list[tuple[str, str, bool]] = []  # (method, path, had_authorization)
+        self.validations: list[list[str]] = []  # errors of every /api/validate-yaml call
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -268,8 +478,11 @@ class HubHandler(BaseHTTPRequestHandler):
         self._json(200, {"url": url, "name": repo_id, "id": repo_id})
 
     def post_validate_yaml(self, auth: str, query: dict) -> None:
-        self._body()
-        self._json(200, {"errors": [], "warnings": []})
+        payload = json.loads(self._body() or b"{}")
+        errors = card_metadata_errors(payload.get("content", ""), payload.get("repoType") or "model")
+        self.hub.validations.append(errors)
+        body = {"errors": [{"message": message} for message in errors], "warnings": []}
+        self._json(400 if errors else 200, body)
 
     def get_info(self, auth: str, query: dict, kind: str, repo_id: str, revision: str | None = None) -> None:
         repo = self._repo(kind, repo_id, auth)
@@ -449,6 +662,15 @@ class HubHandler(BaseHTTPRequestHandler):
             elif key == "deletedFolder":
                 folder = value["path"].rstrip("/") + "/"
                 files = {p: f for p, f in files.items() if not p.startswith(folder)}
+        readme = files.get("README.md")
+        if readme is not None and readme is not found[1].get("README.md"):
+            # The Hub checks a README.md's metadata on every commit, whatever the client did before.
+            errors = card_metadata_errors(readme.data.decode("utf-8", errors="replace"), repo.repo_type)
+            if errors:
+                self._error(
+                    400, None, "Invalid metadata in README.md.\n" + "\n".join(f"- {e}" for e in errors)
+                )
+                return
         with self.hub.lock:
             sha = self.hub._commit(repo, files, summary, branch=branch)
         prefix = "datasets/" if repo.repo_type == "dataset" else ""

@@ -23,7 +23,10 @@ from pathlib import Path
 
 MODEL_REPO = "user/tiny-optical"
 DIR_MODEL_REPO = "user/tiny-optical-from-dir"
+DISTILLED_REPO = "user/tiny-optical-distilled"
+BAD_CARD_REPO = "user/tiny-bad-card"
 BENCHMARK_REPO = "user/tiny-clir"
+PASSAGE_REPO = "user/tiny-clir-passage"  # the same pairs as a query -> passage task (asymmetric prompts)
 
 PAIRS = [
     ("नेपाल एक सुन्दर देश हो", "Nepal is a beautiful country"),
@@ -73,13 +76,13 @@ def record(report: dict, name: str, function) -> None:
     report[name]["seconds"] = round(time.perf_counter() - start, 2)
 
 
-def tiny_benchmark():
+def tiny_benchmark(level: str = "sentence"):
     from datasets import Dataset
 
     from optical_st.data import CLIRBenchmark
 
     return CLIRBenchmark(
-        name="tiny-npi-eng",
+        name="tiny-npi-eng" if level == "sentence" else f"tiny-npi-eng-{level}",
         queries=Dataset.from_dict(
             {
                 "_id": [f"q{i}" for i in range(len(PAIRS))],
@@ -105,7 +108,7 @@ def tiny_benchmark():
         query_language="npi_Deva",
         document_language="eng_Latn",
         metadata={
-            "level": "sentence",
+            "level": level,
             "source": "tiny",
             "licence": "CC BY-SA 4.0",
             "citation": "@misc{tiny}",
@@ -141,6 +144,43 @@ def train_tiny_model(workdir: Path):
     ).train()
     after = model.encode(["नेपाल"], convert_to_numpy=True)
     return model, float(abs(after - before).max())
+
+
+def distill_tiny_student(workdir: Path) -> Path:
+    """``optical-st``'s own recipe on a tiny e5-like folder (query/passage prompts, PROVENANCE.md naming
+    intfloat/multilingual-e5-small, as the offline build has): returns the trained ``final/`` folder."""
+    from datasets import Dataset
+    from tiny_models import make_tiny_model
+
+    from optical_st.pretrained import write_provenance
+    from optical_st.training import distill
+
+    base = make_tiny_model(workdir / "e5-like", [t for pair in PAIRS for t in pair])
+    base.prompts = {"query": "query: ", "passage": "passage: "}  # what a Hub e5 config holds
+    base.save(str(workdir / "e5-like" / "model"))
+    write_provenance(workdir / "e5-like" / "model", base_model="intfloat/multilingual-e5-small", license="mit",
+                     note="tiny stand-in for the 4-bit build")  # fmt: skip
+    bitext = Dataset.from_dict({
+        "id": [str(i) for i in range(len(PAIRS))], "language": ["npi_Deva"] * len(PAIRS),
+        "english": [p[1] for p in PAIRS], "target": [p[0] for p in PAIRS], "doc_id": [""] * len(PAIRS),
+        "source": ["tiny"] * len(PAIRS),
+    })  # fmt: skip
+    folder = str(workdir / "e5-like" / "model")
+    return distill(folder, folder, bitext, loss="ot", steps=3, batch_size=4, lr=1e-3, reg=0.5,
+                   output_dir=workdir / "run", save_steps=0, show_progress_bar=False)  # fmt: skip
+
+
+def run_snippet(code: str) -> dict[str, float]:
+    """Run a card's Python block; ``{"dataset config": recall}`` from the lines it prints."""
+    import contextlib
+    import io
+    import re
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "<card snippet>", "exec"), {"__name__": "__card__"})
+    found = re.findall(r"^(\S+ \S+) recall@10 = ([0-9.]+)$", printed.getvalue(), re.MULTILINE)
+    return {name: float(value) for name, value in found}
 
 
 def all_text_under(folder: Path) -> str:
@@ -212,9 +252,12 @@ def online(workdir: Path, report: dict) -> None:
         state["evaluator"] = local
         pick = {(r["benchmark"], r["metric"], r["k"]): r["value"] for r in local.results}
         pick_remote = {(r["benchmark"], r["metric"], r["k"]): r["value"] for r in remote.results}
+        linked = ("dataset_id", "dataset_config")  # only the copy loaded from the Hub knows its dataset
         return {
             "recall@10": pick[("tiny-npi-eng", "recall", 10)],
-            "same_results_from_hub": local.results == remote.results,
+            "same_results_from_hub": local.results
+            == [{k: v for k, v in row.items() if k not in linked} for row in remote.results],
+            "remote_dataset": [remote.results[0].get(k) for k in linked],
             "n_rows": len(local.results),
             "remote_recall@10": pick_remote[("tiny-npi-eng", "recall", 10)],
         }
@@ -277,6 +320,77 @@ def online(workdir: Path, report: dict) -> None:
             "teacher_in_card": "Teacher" in card.text,
         }
 
+    def distill_and_evaluate():
+        final = distill_tiny_student(workdir)
+        state["final"] = final
+        hub.push_benchmark(tiny_benchmark("passage"), PASSAGE_REPO, local_dir=workdir / "passage-local")
+        code = cli_main(["evaluate", "--model", str(final), "--benchmark", BENCHMARK_REPO, "--benchmark", PASSAGE_REPO,
+                         "--k", "1,5,10", "--bootstrap", "50", "--output", str(workdir / "results.json")])  # fmt: skip
+        rows = json.loads((workdir / "results.json").read_text())["results"]
+        trainer_card = hub._yaml_front_matter((final / "README.md").read_text(encoding="utf-8"))
+        return {
+            "exit_code": code,
+            "trainer_card": {key: trainer_card.get(key) for key in ("tags", "widget")},
+            "prompts": {
+                row["key"]: [
+                    row["query_prompt"],
+                    row["document_prompt"],
+                    row.get("dataset_id"),
+                    row.get("dataset_config"),
+                ]
+                for row in rows
+                if row["query_language"] != "*"
+            },
+        }
+
+    def round_trip():
+        """Push the distilled folder and its results, then reproduce the card's numbers from the card alone."""
+        final = state["final"]
+        code = cli_main(
+            ["push-model", str(final), DISTILLED_REPO, "--evaluation-results", str(workdir / "results.json")]
+        )
+        card = ModelCard.load(DISTILLED_REPO)
+        metadata = card.data.to_dict()
+        from huggingface_hub.repocard_data import model_index_to_eval_results
+
+        _, results = model_index_to_eval_results(metadata["model-index"])
+        claimed = {
+            f"{r.dataset_type} {r.dataset_config}": r.metric_value
+            for r in results
+            if r.metric_type == "recall_at_10"
+        }
+        snippet = (
+            card.text.split("### Reproduce these numbers", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+        )
+        reproduced = run_snippet(
+            snippet
+        )  # plain SentenceTransformer("user/...") and load_dataset("user/...")
+        loaded = SentenceTransformer(DISTILLED_REPO, device="cpu")
+        texts = ["The market is nearby"]
+        document_prompt_gap = float(
+            np.abs(loaded.encode_document(texts) - loaded.encode(texts, prompt="passage: ")).max()
+        )
+        return {
+            "exit_code": code,
+            "claimed": claimed,
+            "reproduced": reproduced,
+            "metadata": json.loads(json.dumps(metadata, default=str)),
+            "metric_args": {f"{r.dataset_type} {r.dataset_config}": r.metric_args for r in results},
+            "document_prompt_gap": document_prompt_gap,
+            "local_path_in_card": str(workdir) in str(card),
+        }
+
+    def bad_card():
+        """A licence the Hub does not know: the server's metadata check refuses the push."""
+        try:
+            hub.push_model(
+                state["model"], BAD_CARD_REPO, license="my own licence", local_dir=workdir / "bad-card"
+            )
+        except Exception as error:
+            files = [s.rfilename for s in HfApi().model_info(BAD_CARD_REPO).siblings]
+            return {"type": type(error).__name__, "message": str(error), "files_on_hub": files}
+        return {"type": None}
+
     def errors():
         cases = {}
         original = os.environ.get("HF_TOKEN")
@@ -338,8 +452,11 @@ def online(workdir: Path, report: dict) -> None:
         ("evaluate", evaluate),
         ("push_model", push_model),
         ("push_from_directory", push_from_directory_with_cli),
+        ("distill_and_evaluate", distill_and_evaluate),
+        ("round_trip", round_trip),
         ("errors", errors),
         ("pull_errors", pull_errors),
+        ("bad_card", bad_card),  # last: the refused licence stays in the model's card data
     ]:
         record(report, name, step)
         if name in ("train", "push_benchmark") and not report[name]["ok"]:

@@ -185,9 +185,8 @@ def test_flat_dict_results_rows_and_macro_averages(tiny_model, benchmarks, tmp_p
     table = (tmp_path / "clir_results.md").read_text()
     assert "| npi_Deva->eng_Latn | npi_Deva | eng_Latn | sentence | 60 |" in table
     assert f"{100 * npi_row['value']:.1f} [" in table
-    assert (
-        len(results_to_markdown(saved["results"], ["recall@10"]).splitlines()) == 2 + 3 + 2
-    )  # header, rows, macros
+    # the prompts line and a blank line, header, rows, macros
+    assert len(results_to_markdown(saved["results"], ["recall@10"]).splitlines()) == 2 + 2 + 3 + 2
     with pytest.raises(ValueError, match="not in the results"):
         results_to_markdown(rows, ["recall@5"])
 
@@ -197,12 +196,93 @@ def test_prompts_reach_the_encoder(tiny_model, benchmarks):
     prompted = CLIREvaluator(benchmarks[:1], k_values=(1, 10), n_bootstrap=0, query_prompt="query: ",
                              document_prompt="passage: ")(tiny_model)  # fmt: skip
     assert plain != prompted
+    symmetric = CLIREvaluator(benchmarks[:1], k_values=(1, 10), n_bootstrap=0, query_prompt="query: ",
+                              document_prompt="query: ")(tiny_model)  # fmt: skip
     tiny_model.prompts = {"query": "query: ", "passage": "passage: "}
     try:
         from_model = CLIREvaluator(benchmarks[:1], k_values=(1, 10), n_bootstrap=0)(tiny_model)
     finally:
         tiny_model.prompts = {}
-    assert from_model == prompted
+    assert from_model == symmetric  # sentence retrieval: the model's query prompt on both sides
+
+
+def passage_benchmark(questions, sentences):
+    """A query -> passage task (XQuAD-R's level): questions find the sentence answering them."""
+    queries = {f"q{i}": text for i, text in enumerate(questions)}
+    documents = {f"d{i}": text for i, text in enumerate(sentences)}
+    qrels = [(f"q{i}", f"d{i}", 1) for i in range(len(questions))]
+    return make_benchmark(queries, documents, qrels, "hin_Deva", "eng_Latn", level="passage")
+
+
+def test_default_prompts_depend_on_the_task_and_are_recorded(tiny_model, benchmarks, flores_pairs, tmp_path):
+    english, _, hindi = flores_pairs
+    tasks = [benchmarks[0], passage_benchmark(hindi, english)]
+    tiny_model.prompts = {"query": "query: ", "passage": "passage: ", "document": ""}
+    try:
+        evaluator = CLIREvaluator(tasks, k_values=(1, 10), n_bootstrap=0)
+        metrics = evaluator(tiny_model)
+        explicit = CLIREvaluator(tasks, k_values=(1, 10), n_bootstrap=0, document_prompt="passage: ")
+        explicit_metrics = explicit(tiny_model)
+        symmetric = CLIREvaluator(tasks, k_values=(1, 10), n_bootstrap=0, document_prompt="query: ")
+        symmetric_metrics = symmetric(tiny_model)
+    finally:
+        tiny_model.prompts = {}
+    recorded = {
+        row["key"]: tuple(
+            row[name] for name in ("query_prompt", "document_prompt", "query_encoder", "document_encoder")
+        )
+        for row in evaluator.results
+        if row["query_language"] != "*"
+    }
+    assert recorded == {
+        "npi_Deva->eng_Latn": ("query: ", "query: ", "model", "model"),  # translation retrieval: symmetric
+        "hin_Deva->eng_Latn_passage": ("query: ", "passage: ", "model", "model"),  # question -> passage
+    }
+    # The recorded prompts are the ones used: the same numbers as passing them explicitly.
+    assert (
+        metrics["clir_npi_Deva->eng_Latn_recall@1"] == symmetric_metrics["clir_npi_Deva->eng_Latn_recall@1"]
+    )
+    assert (
+        metrics["clir_hin_Deva->eng_Latn_passage_mrr@10"]
+        == explicit_metrics["clir_hin_Deva->eng_Latn_passage_mrr@10"]
+    )
+    assert {r["document_prompt"] for r in explicit.results if r["query_language"] != "*"} == {"passage: "}
+
+    path = evaluator.save(tmp_path)
+    saved = json.loads(path.read_text())
+    assert [(b["key"], b["query_prompt"], b["document_prompt"]) for b in saved["benchmarks"]] == [
+        ("npi_Deva->eng_Latn", "query: ", "query: "),
+        ("hin_Deva->eng_Latn_passage", "query: ", "passage: "),
+    ]
+    assert all("document_prompt" in row for row in saved["results"] if row["query_language"] != "*")
+    table = path.with_suffix(".md").read_text()
+    assert (
+        'prompts: queries "query: ", documents "query: " (the evaluated model encodes both sides): npi_Deva->eng_Latn'
+        in table
+    )
+    assert 'prompts: queries "query: ", documents "passage: "' in table
+
+
+def test_the_encoder_of_each_side_is_recorded(tiny_model, benchmarks, flores_pairs, tmp_path_factory):
+    from tiny_models import make_tiny_model
+
+    english, nepali, _ = flores_pairs
+    teacher = make_tiny_model(tmp_path_factory.mktemp("tiny-teacher-label"), english + nepali, seed=2)
+    teacher.model_card_data.model_id = "someone/teacher"
+    evaluator = CLIREvaluator(
+        benchmarks[:2], k_values=(1,), n_bootstrap=0, language_encoders={"eng": teacher}
+    )
+    evaluator(tiny_model)
+    sides = {
+        r["key"]: (r["query_encoder"], r["document_encoder"])
+        for r in evaluator.results
+        if r["query_language"] != "*"
+    }
+    assert sides == {
+        "npi_Deva->eng_Latn": ("model", "someone/teacher"),
+        "eng_Latn->npi_Deva": ("someone/teacher", "model"),
+    }
+    assert "queries encoded by the evaluated model, documents by someone/teacher" in evaluator.to_markdown()
 
 
 def test_language_encoders_encode_english_with_the_fixed_teacher(
@@ -402,7 +482,9 @@ def test_cli_evaluates_and_compares_models(tiny_model_dir, saved_benchmark, tmp_
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| npi_Deva->eng_Latn | npi_Deva | eng_Latn | sentence | 60 |" in printed
+    assert 'prompts: queries "", documents "" (the evaluated model encodes both sides)' in printed
     saved = json.loads((output / "clir_results.json").read_text())
+    assert saved["benchmarks"][0]["document_prompt"] == ""
     assert saved["command"].startswith("optical-st evaluate --model ")
     assert "clir_npi_Deva->eng_Latn_recall@10" in saved["metrics"]
 
@@ -667,3 +749,14 @@ def test_cli_a_file_that_cannot_be_used_is_one_line(small, tmp_path, capsys):
     assert main(evaluate_args(small, "--cache-dir", str(tmp_path / "cache"))) == 1  # an OSError
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("optical-st evaluate: error: ") and str(tmp_path / "cache") in err[-1]
+
+
+def test_cli_help_states_the_task_dependent_prompt_defaults(capsys):
+    from optical_st.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "query prompt on both sides for sentence and document level" in text
+    assert "query->passage tasks such as XQuAD-R" in text
+    assert "The prompts used head the printed table and are recorded in every results row" in text

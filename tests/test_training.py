@@ -20,6 +20,7 @@ from optical_st.training import (
     clean_bitext,
     distill,
     evaluator_languages,
+    length_grouped_batches,
 )
 
 ENGLISH = ["the cat sat on the mat", "a dog runs in the park", "retrieval across languages needs alignment",
@@ -72,6 +73,59 @@ def test_each_objective_trains_the_student_only(tiny_dir, tmp_path, loss):
     assert logged and all(torch.isfinite(torch.tensor(entry["loss"])) for entry in logged)
     if loss != "mse":
         assert "ot/transport_cost" in logged[0]
+
+
+@pytest.mark.parametrize("loss", ["ot", "mse"])
+def test_frozen_input_embeddings_stay_fixed_and_are_recorded(tiny_dir, tmp_path, loss):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    embeddings = student[0].auto_model.get_input_embeddings().weight.detach().clone()
+    before = weights(student)
+    final = distill(student, teacher, bitext(), loss=loss, steps=2, batch_size=4, lr=1e-3, output_dir=tmp_path,
+                    save_steps=0, show_progress_bar=False, freeze_embeddings=True,
+                    **({} if loss == "mse" else FAST_OT))  # fmt: skip
+    assert torch.equal(student[0].auto_model.get_input_embeddings().weight, embeddings)
+    assert not torch.equal(weights(student), before)  # the rest trained
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["frozen_parameters"] == ["0.model.embeddings.word_embeddings.weight"]
+    card_info = json.loads((final / "optical_st_run.json").read_text())["training_info"]
+    assert card_info["hyperparameters"]["frozen_parameters"] == run["frozen_parameters"]
+
+
+def test_length_grouped_batches_cover_every_pair_once_and_pad_less():
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(5, 200, (1000,), generator=generator).tolist()
+    batches = length_grouped_batches(lengths, 16, drop_last=False, seed=3)
+    assert sorted(i for batch in batches for i in batch) == list(range(1000))
+    assert len(batches) == 63 and sum(len(b) < 16 for b in batches) == 1
+
+    def padded(bs):
+        return sum(max(lengths[i] for i in b) * len(b) for b in bs)
+
+    random_batches = [list(range(i, min(i + 16, 1000))) for i in range(0, 1000, 16)]
+    assert padded(batches) < 0.8 * padded(random_batches)
+    assert batches != length_grouped_batches(lengths, 16, drop_last=False, seed=4)  # a new order per epoch
+    dropped = length_grouped_batches(lengths, 16, drop_last=True, seed=3)
+    assert len(dropped) == 62 and all(len(b) == 16 for b in dropped)
+
+
+def test_group_by_length_trains_and_is_recorded(tiny_dir, tmp_path):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    before = weights(student)
+    distill(student, teacher, bitext(), loss="ot", steps=3, batch_size=4, output_dir=tmp_path, save_steps=0,
+            show_progress_bar=False, group_by_length=True, **FAST_OT)  # fmt: skip
+    assert not torch.equal(weights(student), before)
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["group_by_length"] is True and run["global_step"] == 3
+
+
+def test_prompt_names_resolve_per_model_so_a_teacher_without_prompts_gets_none(tiny_dir, tmp_path):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    student.prompts = {"query": "query: "}
+    teacher.prompts = {}
+    distill(student, teacher, bitext(), loss="mse", steps=1, batch_size=4, output_dir=tmp_path, save_steps=0,
+            show_progress_bar=False, prompt="query")  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["prompt"] == "query: " and run["teacher_prompt"] is None
 
 
 @pytest.mark.parametrize("loss", ["ot", "mse"])
@@ -398,3 +452,35 @@ def test_train_loss_after_a_resume_is_the_whole_runs_mean(tiny_dir, tmp_path):
     resumed = json.loads((tmp_path / "resumed" / "training_run.json").read_text())
     assert resumed["status"] == "done" and resumed["global_step"] == 4
     assert resumed["train_loss"] == pytest.approx(straight["train_loss"], rel=1e-5)
+
+
+def test_saved_student_has_explicit_prompts_and_the_run_record_names_hub_models(tiny_dir, tmp_path):
+    """A student saved with only query/passage prompts gets an empty "document" prompt from
+    sentence-transformers: encode_document (and mteb) then add no prefix where optical-st adds "passage: "."""
+    import shutil
+
+    from optical_st.pretrained import write_provenance
+
+    # A local folder like the offline e5 build: its PROVENANCE.md names the Hub model it derives from.
+    base = tmp_path / "e5-like"
+    shutil.copytree(tiny_dir, base)
+    config = json.loads((base / "config_sentence_transformers.json").read_text())
+    config["prompts"] = {"query": "query: ", "passage": "passage: "}
+    (base / "config_sentence_transformers.json").write_text(json.dumps(config))
+    write_provenance(base, base_model="intfloat/multilingual-e5-small", license="mit", note="4-bit build")
+    assert load(base).prompts.get("document") == ""  # the trap, as sentence-transformers loads it
+
+    final = distill(str(base), str(base), bitext(), loss="ot", steps=1, batch_size=4, output_dir=tmp_path / "run",
+                    save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+    saved = json.loads((final / "config_sentence_transformers.json").read_text())["prompts"]
+    assert saved["document"] == saved["passage"] == "passage: " and saved["query"] == "query: "
+    student = load(final)
+    texts = ["नेपाल एक सुन्दर देश हो"]
+    assert torch.allclose(
+        torch.as_tensor(student.encode_document(texts)),
+        torch.as_tensor(student.encode(texts, prompt="passage: ")),
+    )
+    info = json.loads((final / "optical_st_run.json").read_text())["training_info"]
+    assert info["base_model"] == info["teacher"] == "intfloat/multilingual-e5-small"
+    assert info["base_model_license"] == "mit" and info["teacher_note"] == "4-bit build"
+    assert info["student_argument"] == str(base)  # the argument as given stays in the run record

@@ -130,7 +130,7 @@ def test_statistics_are_consistent():
 
 def test_align_one_pair_matches_batched_solver_and_weights():
     student, teacher, student_mask, teacher_mask = _padded_batch([5], [6], dtype=torch.float32, seed=8)
-    plan, cost = transport.align(student[0], teacher[0], reg=0.05)
+    plan, cost = transport.align(student[0], teacher[0], reg=0.05, reg_scale="absolute")
     plans, costs, _, _ = _solve(student, teacher, student_mask, teacher_mask)
     torch.testing.assert_close(plan, plans[0])
     torch.testing.assert_close(cost, costs[0])
@@ -168,3 +168,147 @@ def test_idf_weights():
     assert idf[1] < idf[0] < idf[3]  # 1 is in every document, 3 in none
     with pytest.raises(ValueError, match="out of range"):
         transport.idf_weights([[5]], vocab_size=4)
+
+
+# ------------------------------------------------------------------------------ Sinkhorn divergence
+def _terms(name, student, teacher, student_mask, teacher_mask, **options):
+    a = transport.token_marginals(student_mask, dtype=student.dtype)
+    b = transport.token_marginals(teacher_mask, dtype=teacher.dtype)
+    return transport.ot_term(name, student, teacher, a, b, **{"max_iter": 5000, "tol": 1e-10, **options})
+
+
+@pytest.mark.parametrize("cost", ["cosine", "sqeuclidean"])
+@pytest.mark.parametrize("reg_scale", ["absolute", "spread"])
+def test_divergence_of_identical_clouds_is_zero_with_zero_gradient_and_the_plain_value_is_not(
+    cost, reg_scale
+):
+    _, teacher, _, teacher_mask = _padded_batch([5, 3], [6, 4], dtype=torch.float64, seed=11)
+    teacher = teacher + 2.0  # anisotropic, like a real encoder's token space: every cosine is high
+    reg = 0.5 if reg_scale == "spread" else (0.05 if cost == "cosine" else 1.0)
+    student = teacher.clone().requires_grad_(True)
+    divergence = _terms("divergence", student, teacher, teacher_mask, teacher_mask, cost=cost, reg=reg,
+                        reg_scale=reg_scale)  # fmt: skip
+    (gradient,) = torch.autograd.grad(divergence.value.sum(), student)
+    assert divergence.value.abs().max() < 1e-8
+    assert gradient.abs().max() < 1e-8
+    plain = _terms(
+        "entropic", student, teacher, teacher_mask, teacher_mask, cost=cost, reg=reg, reg_scale=reg_scale
+    )
+    (plain_gradient,) = torch.autograd.grad(plain.value.sum(), student)
+    assert plain.value.min() > 1e-4  # the biased value: a perfect student still pays
+    assert plain_gradient.abs().max() > 1e-5  # and is pushed away from the teacher
+
+
+@pytest.mark.parametrize("cost", ["cosine", "sqeuclidean"])
+def test_divergence_is_nonnegative_on_random_padded_batches(cost):
+    for seed in range(5):
+        student, teacher, student_mask, teacher_mask = _padded_batch(
+            [5, 2, 7, 1], [3, 6, 2, 4], seed=20 + seed
+        )
+        for reg in (0.02, 0.5, 5.0):
+            term = _terms("divergence", student, teacher, student_mask, teacher_mask, cost=cost, reg=reg,
+                          reg_scale="spread")  # fmt: skip
+            assert (term.value > -1e-7).all(), (seed, reg, term.value)
+
+
+def test_divergence_ignores_padding_length():
+    lengths_s, lengths_t = [4, 2], [5, 3]
+    short = _padded_batch(lengths_s, lengths_t, seed=30)
+    student, teacher, _, _ = _padded_batch(lengths_s, lengths_t, seed=31, pad_to=9)
+    student[:, :4], teacher[:, :5] = short[0], short[1]
+    long_masks = (torch.arange(9)[None] < torch.tensor(lengths_s)[:, None],
+                  torch.arange(9)[None] < torch.tensor(lengths_t)[:, None])  # fmt: skip
+    value_short = _terms("divergence", *short).value
+    value_long = _terms("divergence", student, teacher, *long_masks).value
+    torch.testing.assert_close(value_long, value_short, atol=1e-9, rtol=0)
+
+
+def test_divergence_gradient_matches_finite_differences():
+    student, teacher, student_mask, teacher_mask = _padded_batch(
+        [3], [4], dim=3, dtype=torch.float64, seed=32
+    )
+    options = {"cost": "sqeuclidean", "reg": 0.5, "reg_scale": "absolute"}
+
+    def value(x: torch.Tensor) -> float:
+        return float(_terms("divergence", x, teacher, student_mask, teacher_mask, **options).value.sum())
+
+    student = student.clone().requires_grad_(True)
+    term = _terms("divergence", student, teacher, student_mask, teacher_mask, **options)
+    (gradient,) = torch.autograd.grad(term.value.sum(), student)
+    numeric = torch.zeros_like(student)
+    for index in np.ndindex(*student.shape):
+        bumped = student.detach().clone()
+        bumped[index] += 1e-6
+        up = value(bumped)
+        bumped[index] -= 2e-6
+        numeric[index] = (up - value(bumped)) / 2e-6
+    torch.testing.assert_close(gradient, numeric, atol=1e-6, rtol=1e-5)
+
+
+def test_spread_scale_makes_the_plan_independent_of_cost_offset_and_scale():
+    student, teacher, student_mask, teacher_mask = _padded_batch([5, 4], [6, 3], dtype=torch.float64, seed=33)
+    costs = transport.cost_matrix(student, teacher, "cosine", student_mask, teacher_mask)
+    a, b = (
+        transport.token_marginals(student_mask, dtype=costs.dtype),
+        transport.token_marginals(teacher_mask, dtype=costs.dtype),
+    )
+    keep = transport.pair_mask(student_mask, teacher_mask)
+    shifted = torch.where(keep, 3.0 * costs + 0.7, torch.zeros_like(costs))
+
+    def plans(c: torch.Tensor, scale: str) -> torch.Tensor:
+        eps = transport.pair_reg(c, student_mask, teacher_mask, 0.5, scale)
+        return transport.solve_plans(c, a, b, eps, **TIGHT)
+
+    torch.testing.assert_close(plans(shifted, "spread"), plans(costs, "spread"), atol=1e-8, rtol=0)
+    assert (plans(shifted, "absolute") - plans(costs, "absolute")).abs().max() > 1e-3
+    eps = transport.pair_reg(costs, student_mask, teacher_mask, 0.5, "spread")
+    assert eps.shape == (2,) and not torch.allclose(eps[0], eps[1])
+
+
+def test_per_pair_reg_equals_separate_solves():
+    student, teacher, student_mask, teacher_mask = _padded_batch([5, 4], [6, 3], dtype=torch.float64, seed=34)
+    costs = transport.cost_matrix(student, teacher, "cosine", student_mask, teacher_mask)
+    a, b = (
+        transport.token_marginals(student_mask, dtype=costs.dtype),
+        transport.token_marginals(teacher_mask, dtype=costs.dtype),
+    )
+    together = transport.solve_plans(costs, a, b, torch.tensor([0.05, 0.2], dtype=torch.float64), **TIGHT)
+    for i, reg in enumerate((0.05, 0.2)):
+        alone = transport.solve_plans(costs[i : i + 1], a[i : i + 1], b[i : i + 1], reg, **TIGHT)
+        torch.testing.assert_close(together[i : i + 1], alone, atol=1e-10, rtol=0)
+
+
+def test_annealing_reaches_a_small_reg_within_the_iteration_cap_and_finds_the_same_plan():
+    student, teacher, student_mask, teacher_mask = _padded_batch(
+        [12, 9], [10, 11], dtype=torch.float64, seed=35
+    )
+    costs = transport.cost_matrix(student, teacher, "cosine", student_mask, teacher_mask)
+    a, b = (
+        transport.token_marginals(student_mask, dtype=costs.dtype),
+        transport.token_marginals(teacher_mask, dtype=costs.dtype),
+    )
+    reference = transport.solve_plans(costs, a, b, 0.002, max_iter=50_000, tol=1e-9)
+    # at this reg a plain solve needs 1,461 iterations, the annealed one 1,261 (measured; real encoders
+    # gain more: docs/loss.md)
+    _, plain_info = transport.solve_plans(costs, a, b, 0.002, max_iter=1350, tol=1e-9, return_info=True)
+    annealed, info = transport.solve_plans(
+        costs, a, b, 0.002, max_iter=1350, tol=1e-9, anneal=6, return_info=True
+    )
+    assert not plain_info.converged and plain_info.n_iter == 1350
+    assert info.converged and info.n_iter <= 1350 and info.marginal_error.max() < 1e-6
+    torch.testing.assert_close(annealed, reference, atol=1e-6, rtol=0)
+
+
+def test_bad_regularisation_is_rejected():
+    costs, a = torch.zeros(1, 3, 3), torch.full((1, 3), 1 / 3)
+    for reg in (float("inf"), float("nan"), -1.0):
+        with pytest.raises(ValueError, match="positive and finite"):
+            transport.solve_plans(costs, a, a, reg)
+        with pytest.raises(ValueError, match="positive and finite"):
+            transport.pair_reg(costs, a > 0, a > 0, reg)
+    with pytest.raises(ValueError, match="reg scale"):
+        transport.pair_reg(costs, a > 0, a > 0, 0.1, "median")
+    with pytest.raises(ValueError, match="unknown OT term"):
+        transport.ot_term("wasserstein", costs, costs, a, a)
+    with pytest.raises(ValueError, match="anneal"):
+        transport.solve_plans(costs, a, a, 0.1, anneal=-1)

@@ -34,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--benchmark takes a data folder (flores200, ntrex128, tatoeba_laser, tatoeba_challenge,\n"
         "floresv1_ne_si, tico19 or xquad_r layout), a folder saved by CLIRBenchmark.save (or a folder of\n"
         "them), or a Hub dataset id user/name. With two or more --model, the first is compared with each\n"
-        "other one by a paired randomization test on the same queries."
+        "other one by a paired randomization test on the same queries.\n"
+        "Prompts: sentence/document retrieval (translation retrieval) encodes both sides with the query\n"
+        "prompt (e5: 'query: ' / 'query: '), query->passage tasks (XQuAD-R) use 'query: ' / 'passage: '.\n"
+        "The prompts used head the printed table and are recorded in every results row."
     )
     parser.add_argument("--model", action="append", required=True, metavar="M",
                         help="model folder or Hub id (repeat to compare models)")  # fmt: skip
@@ -59,9 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="encode every English text with this fixed model (OPTICAL's frozen teacher) and "
                         "the other language with --model (default: --model encodes both sides)")  # fmt: skip
     parser.add_argument("--query-prompt", default=None,
-                        help="query prompt, e.g. 'query: ' (default: the model's saved prompt)")  # fmt: skip
+                        help="query prompt, e.g. 'query: ' (default: the model's saved 'query' prompt)")  # fmt: skip
     parser.add_argument("--document-prompt", default=None,
-                        help="document prompt, e.g. 'passage: ' (default: the model's saved prompt)")  # fmt: skip
+                        help="document prompt (default depends on the task: the query prompt on both sides for "
+                        "sentence and document level, i.e. translation retrieval; the model's saved "
+                        "'passage'/'document' prompt for query->passage tasks such as XQuAD-R)")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
         "--device", default=None, help="torch device (default: sentence-transformers' choice)"
@@ -175,6 +180,7 @@ def write_results(write: Callable[[Path], Path], target: Path) -> tuple[Path, bo
 
 def run(args: argparse.Namespace) -> int:
     from optical_st.evaluation import CLIREvaluator, compare_runs, load_benchmarks, results_to_markdown
+    from optical_st.pretrained import model_provenance
 
     # every value is checked before any model is loaded or any text encoded
     k_values = parse_cutoffs("--k", args.k) if args.k is not None else None
@@ -231,7 +237,15 @@ def run(args: argparse.Namespace) -> int:
                 directory = output.with_name(f"{output.stem}_{_slug(model_name)}.json")
             else:
                 directory = output / _slug(model_name)
-            extra = {"model_argument": model_name, "command": command}
+            # Which weights these are: e.g. the 4-bit offline build of intfloat/multilingual-e5-small.
+            extra = {
+                "model_argument": model_name,
+                "command": command,
+                "model_provenance": model_provenance(model),
+            }
+            source = getattr(model, "optical_st_source", None)
+            if source is not None:
+                extra["model_source"] = {"source": source.source, "note": source.note}
             path, written = write_results(partial(evaluator.save, model=model, extra=extra), directory)
             all_written &= written
             print(f"results written to {path} and {path.with_suffix('.md')}")

@@ -100,9 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     evaluation.add_argument("--metric", default=None,
                             help="metric choosing the best checkpoint, e.g. low_macro_recall@10 (default: the "
                             "evaluator's primary metric)")  # fmt: skip
-    evaluation.add_argument(
-        "--eval-prompt", default=None, help="prompt for queries and documents in evaluation"
-    )
+    evaluation.add_argument("--eval-prompt", default=None,
+                            help="one prompt for queries and documents in evaluation (default: by task, as "
+                            "`optical-st evaluate`: the query prompt on both sides for sentence/document level)")  # fmt: skip
     evaluation.add_argument("--eval-english-encoder", choices=("student", "teacher"), default="student",
                             help="who encodes English in evaluation: the student (default, symmetric) or the "
                             "frozen teacher (OPTICAL's inference setup)")  # fmt: skip

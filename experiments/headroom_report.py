@@ -1,0 +1,274 @@
+"""Tables, a plot and ``summary.json`` from the cells ``experiments/headroom.py`` wrote.
+
+One summary row per (setting, objective, languages, benchmark group, metric):
+
+- ``languages``: ``trained`` (Nepali, Sinhala) or ``untrained`` (Hindi, Marathi, Bengali);
+- ``benchmark``: ``flores-sentence``, ``flores-document`` (FLORES-200, both directions), ``ntrex-document``
+  (NTREX-128, both directions) or ``xquad-r`` (Hindi question -> English sentence);
+- values in points (percent): per seed the macro average over the group's benchmarks; ``mean`` and
+  ``spread`` (sample standard deviation) over seeds; ``ci_low``/``ci_high`` a 95% bootstrap interval of
+  the macro of the seed-averaged per-query values; ``delta_vs_mse`` the paired difference to MSE
+  distillation of the same setting on the same queries (seed-averaged per query; 95% bootstrap interval
+  and a paired randomisation test), and ``delta_per_seed`` the same difference seed by seed (seed s vs
+  MSE seed s).
+
+Run from the project root::
+
+    python experiments/headroom_report.py            # reads runs/headroom, writes docs/results/headroom
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from headroom import RESULTS, RUNS, TRAINED, UNTRAINED
+
+METRICS = ("recall@1", "recall@5", "recall@10", "ndcg@10")
+GROUP_OF_PREFIX = {"flores200-sentence": "flores-sentence", "flores200-document": "flores-document",
+                   "ntrex128-document": "ntrex-document", "xquad_r-passage": "xquad-r"}  # fmt: skip
+OBJECTIVE_ORDER = ("teacher-both-sides", "teacher-english-english", "multilingual-both-sides", "zero-shot",
+                   "mse", "ot-plain", "ot", "ot+sentence")  # fmt: skip
+
+
+def benchmark_group(key: str) -> tuple[str, str] | None:
+    """``(group, languages)`` of a per-query key such as ``flores200-sentence-npi_Deva-eng_Latn``."""
+    for prefix, group in GROUP_OF_PREFIX.items():
+        if key.startswith(prefix):
+            languages = set(key[len(prefix) + 1 :].split("-"))
+            if languages & set(TRAINED):
+                return group, "trained"
+            if languages & set(UNTRAINED):
+                return group, "untrained"
+            return group, "english"
+    return None
+
+
+def load_cells(runs: Path) -> dict[str, dict[str, dict[int, dict]]]:
+    """setting -> objective -> seed -> cell (baselines under seed -1).
+
+    Per setting, only the training recipe with the most finished cells counts (the others are named on
+    stderr), so a rerun with other hyper-parameters never mixes into the table.
+    """
+    by_tag: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for path in sorted((runs / "train").glob("*/*/*/cell.json")):
+        cell = json.loads(path.read_text(encoding="utf-8"))
+        by_tag[cell["setting"]["name"]][cell["recipe_tag"]].append(cell)
+    cells: dict[str, dict[str, dict[int, dict]]] = defaultdict(lambda: defaultdict(dict))
+    for setting, tags in by_tag.items():
+        tag = max(tags, key=lambda t: len(tags[t]))
+        if len(tags) > 1:
+            print(f"{setting}: using recipe {tag}; ignoring {sorted(set(tags) - {tag})}", file=sys.stderr)
+        for cell in tags[tag]:
+            cells[setting][cell["objective"]][cell["seed"]] = cell
+    for path in sorted((runs / "baselines").glob("*/*.json")):
+        cell = json.loads(path.read_text(encoding="utf-8"))
+        cells[cell["setting"]["name"]][cell["objective"]][-1] = cell
+    return cells
+
+
+def grouped_per_query(cell: dict, metric: str) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """(group, languages) -> {benchmark key: per-query values of ``metric``}."""
+    grouped: dict[tuple[str, str], dict[str, np.ndarray]] = defaultdict(dict)
+    for key, values in cell["per_query"].items():
+        group = benchmark_group(key)
+        if group is not None and metric in values:
+            grouped[group][key] = np.asarray(values[metric], dtype=np.float64)
+    return grouped
+
+
+def macro(values: Mapping[str, np.ndarray]) -> float:
+    return float(np.mean([v.mean() for v in values.values()]))
+
+
+def macro_bootstrap(values: Mapping[str, np.ndarray], n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    generator = np.random.default_rng(seed)
+    replicates = np.zeros(n)
+    for array in values.values():
+        picks = generator.integers(0, len(array), size=(n, len(array)))
+        replicates += array[picks].mean(axis=1)
+    replicates /= len(values)
+    low, high = np.quantile(replicates, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def seed_average(per_seed: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    per_seed = list(per_seed)
+    return {key: np.mean([values[key] for values in per_seed], axis=0) for key in per_seed[0]}
+
+
+def summary_rows(cells: dict[str, dict[str, dict[int, dict]]], n_resamples: int) -> list[dict[str, Any]]:
+    from optical_st.evaluation import paired_test
+
+    rows = []
+    for setting, objectives in cells.items():
+        for metric in METRICS:
+            per_objective = {
+                objective: {seed: grouped_per_query(cell, metric) for seed, cell in seeds.items()}
+                for objective, seeds in objectives.items()
+            }
+            mse = per_objective.get("mse", {})
+            for objective in sorted(
+                per_objective, key=lambda o: OBJECTIVE_ORDER.index(o) if o in OBJECTIVE_ORDER else 99
+            ):
+                by_seed = per_objective[objective]
+                groups = sorted({group for grouped in by_seed.values() for group in grouped})
+                for group_name, languages in groups:
+                    group = (group_name, languages)
+                    seeds = sorted(seed for seed, grouped in by_seed.items() if group in grouped)
+                    values = [macro(by_seed[seed][group]) for seed in seeds]
+                    averaged = seed_average(by_seed[seed][group] for seed in seeds)
+                    low, high = macro_bootstrap(averaged)
+                    row = {
+                        "setting": setting, "objective": objective, "languages": languages,
+                        "benchmark": group_name, "metric": metric, "unit": "points",
+                        "seeds": [s for s in seeds if s >= 0], "per_seed": [100 * v for v in values],
+                        "mean": 100 * statistics.fmean(values),
+                        "spread": 100 * statistics.stdev(values) if len(values) > 1 else 0.0,
+                        "ci_low": 100 * low, "ci_high": 100 * high,
+                        "n_benchmarks": len(averaged), "n_queries": int(sum(len(v) for v in averaged.values())),
+                        "delta_vs_mse": None, "delta_ci_low": None, "delta_ci_high": None, "delta_p_value": None,
+                        "delta_per_seed": None,
+                    }  # fmt: skip
+                    mse_seeds = sorted(seed for seed, grouped in mse.items() if group in grouped)
+                    if mse_seeds and set(averaged) == set(mse[mse_seeds[0]][group]):
+                        mse_averaged = seed_average(mse[seed][group] for seed in mse_seeds)
+                        test = paired_test(averaged, mse_averaged, metric=metric, n_resamples=n_resamples)
+                        row.update({"delta_vs_mse": 100 * test.difference, "delta_ci_low": 100 * test.ci_low,
+                                    "delta_ci_high": 100 * test.ci_high, "delta_p_value": test.p_value})  # fmt: skip
+                        paired_seeds = [s for s in seeds if s in mse_seeds and s >= 0]
+                        if paired_seeds and objective != "mse":
+                            row["delta_per_seed"] = []
+                            for seed in paired_seeds:
+                                per_seed = paired_test(by_seed[seed][group], mse[seed][group], metric=metric,
+                                                       n_resamples=n_resamples)  # fmt: skip
+                                row["delta_per_seed"].append({
+                                    "seed": seed, "delta": 100 * per_seed.difference,
+                                    "ci_low": 100 * per_seed.ci_low, "ci_high": 100 * per_seed.ci_high,
+                                    "p_value": per_seed.p_value,
+                                })  # fmt: skip
+                    rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]], cells: dict, metric: str = "recall@1") -> str:
+    lines = [
+        f"# Headroom experiment: {metric} (points), mean ± spread (sample std) over seeds [95% CI]; "
+        "Δ vs MSE [paired 95% CI] (p)",
+        "",
+    ]
+    for setting in cells:
+        setting_rows = [r for r in rows if r["setting"] == setting and r["metric"] == metric]
+        if not setting_rows:
+            continue
+        description = next(iter(next(iter(cells[setting].values())).values()))["setting"]["description"]
+        lines += [f"## {setting}: {description}", ""]
+        columns = sorted({(r["languages"], r["benchmark"]) for r in setting_rows},
+                         key=lambda c: (("trained", "untrained", "english").index(c[0]), c[1]))  # fmt: skip
+        lines.append(
+            "| objective | seeds | " + " | ".join(f"{lang} {bench}" for lang, bench in columns) + " |"
+        )
+        lines.append("|---|---|" + "---|" * len(columns))
+        for objective in OBJECTIVE_ORDER:
+            by_column = {
+                (r["languages"], r["benchmark"]): r for r in setting_rows if r["objective"] == objective
+            }
+            if not by_column:
+                continue
+            seeds = next(iter(by_column.values()))["seeds"]
+            cells_text = []
+            for column in columns:
+                row = by_column.get(column)
+                if row is None:
+                    cells_text.append("")
+                    continue
+                text = f"{row['mean']:.1f}"
+                if row["seeds"] and len(row["seeds"]) > 1:
+                    text += f" ± {row['spread']:.1f}"
+                text += f" [{row['ci_low']:.1f}, {row['ci_high']:.1f}]"
+                if row["delta_vs_mse"] is not None and objective != "mse":
+                    text += (f"; Δ {row['delta_vs_mse']:+.1f} [{row['delta_ci_low']:+.1f}, "
+                             f"{row['delta_ci_high']:+.1f}] (p {row['delta_p_value']:.3g})")  # fmt: skip
+                cells_text.append(text)
+            lines.append(
+                f"| {objective} | {','.join(map(str, seeds)) or '-'} | " + " | ".join(cells_text) + " |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path, metric: str = "recall@1") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    panels = [("trained", "flores-sentence"), ("trained", "flores-document"), ("trained", "ntrex-document"),
+              ("untrained", "flores-document"), ("untrained", "xquad-r")]  # fmt: skip
+    figure, axes = plt.subplots(len(settings), len(panels), figsize=(3.2 * len(panels), 2.8 * len(settings)),
+                                squeeze=False)  # fmt: skip
+    for i, setting in enumerate(settings):
+        for j, (languages, benchmark) in enumerate(panels):
+            axis = axes[i][j]
+            selected = [r for r in rows if r["setting"] == setting and r["metric"] == metric
+                        and r["languages"] == languages and r["benchmark"] == benchmark]  # fmt: skip
+            selected.sort(
+                key=lambda r: (
+                    OBJECTIVE_ORDER.index(r["objective"]) if r["objective"] in OBJECTIVE_ORDER else 99
+                )
+            )
+            names = [r["objective"] for r in selected]
+            means = [r["mean"] for r in selected]
+            errors = [
+                [r["mean"] - r["ci_low"] for r in selected],
+                [r["ci_high"] - r["mean"] for r in selected],
+            ]
+            colours = [
+                "tab:orange" if n.startswith("ot") else "tab:blue" if n == "mse" else "tab:gray"
+                for n in names
+            ]
+            axis.barh(range(len(names)), means, xerr=errors, color=colours)
+            axis.set_yticks(range(len(names)), names, fontsize=7)
+            axis.invert_yaxis()
+            if means:
+                axis.set_xlim(
+                    max(0, min(r["ci_low"] for r in selected) - 5),
+                    min(100, max(r["ci_high"] for r in selected) + 2),
+                )
+            axis.set_title(f"{setting}\n{languages} {benchmark}", fontsize=8)
+            axis.tick_params(axis="x", labelsize=7)
+    figure.suptitle(f"{metric} (points), mean over seeds with 95% bootstrap CI", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=Path, default=RUNS)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--n-resamples", type=int, default=5000)
+    args = parser.parse_args(argv)
+    cells = load_cells(args.runs)
+    rows = summary_rows(cells, args.n_resamples)
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "summary.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    text = "\n\n".join(markdown(rows, cells, metric) for metric in METRICS)
+    (args.results / "summary.md").write_text(text + "\n", encoding="utf-8")
+    plot(rows, args.results / "recall@1.png")
+    print(markdown(rows, cells))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
