@@ -125,8 +125,13 @@ def test_each_step_trains_on_the_union_of_both_shards(inputs, launched):
     single = torch.cat([p.detach().flatten() for p in student.parameters()])
     distributed = records[0]["weights"]
     initial = torch.cat([p.detach().flatten() for p in teacher.parameters()])
-    assert not torch.allclose(distributed, initial)  # training moved the weights ...
-    torch.testing.assert_close(distributed, single, rtol=1e-4, atol=1e-6)  # ... as one large batch does
+    moved = (distributed - initial).abs().max()  # about 2 x lr: Adam's first steps are about lr each
+    # Within float rounding of one large batch: the Sinkhorn solves of a 4-pair batch and of two 2-pair
+    # batches stop after different iteration counts, and Adam turns the tiny gradient differences of
+    # near-zero gradients into update differences (1.5e-5 observed, at most a few elements). Without
+    # the all-reduce each process would follow its own shard and differ by about lr almost everywhere.
+    assert moved > 1e-3
+    assert (distributed - single).abs().max() < 0.05 * moved
 
 
 def test_both_processes_hold_identical_weights(launched):

@@ -305,7 +305,8 @@ def test_language_encoders_encode_english_with_the_fixed_teacher(
     assert metrics["clir_npi_Deva->eng_Latn_recall@1"] == pytest.approx(npi_to_eng, abs=1e-9)
     assert metrics["clir_eng_Latn->npi_Deva_recall@1"] == pytest.approx(eng_to_npi, abs=1e-9)
     symmetric = CLIREvaluator(benchmarks[:2], k_values=(1, 10), n_bootstrap=0)(tiny_model)
-    assert symmetric["clir_npi_Deva->eng_Latn_recall@1"] != metrics["clir_npi_Deva->eng_Latn_recall@1"]
+    # all metrics, not one recall@1: near chance, two random tiny encoders can tie on a single number
+    assert symmetric != metrics
     assert list(evaluator.get_config_dict()["language_encoders"]) == ["eng_Latn"]
 
     narrow = make_tiny_model(tmp_path_factory.mktemp("tiny-narrow"), english + nepali, hidden_size=16)
