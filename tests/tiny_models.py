@@ -75,3 +75,22 @@ def make_tiny_model(
     model = SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu")
     model.save(str(directory / "model"))
     return SentenceTransformer(str(directory / "model"), device="cpu")
+
+
+def gate_document_encoding(
+    model: SentenceTransformer, texts: Iterable[str], gate, started, timeout: float = 30
+):
+    """Make ``model`` wait for ``gate`` (a threading.Event) before encoding documents among ``texts``.
+
+    ``started`` is set when such an encoding begins, so a test decides how long "indexing" lasts
+    (the demo's concurrency tests search while it is held).
+    """
+    original, blocked = model.encode_document, set(texts)
+
+    def encode_document(batch, *args, **kwargs):
+        if blocked & set(batch):
+            started.set()
+            gate.wait(timeout=timeout)
+        return original(batch, *args, **kwargs)
+
+    model.encode_document = encode_document

