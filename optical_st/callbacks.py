@@ -296,8 +296,23 @@ class OTDistillCallback(TrainerCallback):
         if model is None:
             raise RuntimeError("the trainer passed no model to the callback; cannot evaluate")
         self._last_evaluated_step = state.global_step
-        if not state.is_world_process_zero:
-            return
+        if state.is_world_process_zero:
+            self._evaluate_on_main(state, model)
+        if args.world_size > 1:
+            # Only the main process evaluates, saves best/ and pushes; the others learn the best so far, so
+            # that every process's trainer state agrees (transformers' checkpointing waits at a barrier when
+            # best_global_step is set: a process that did not know it would deadlock the others).
+            from accelerate.utils import broadcast_object_list
+
+            best = broadcast_object_list(
+                [(self.best_metric, self.best_step, self.best_path)], from_process=0
+            )[0]
+            self.best_metric, self.best_step, self.best_path = best
+            if self.best_step is not None:
+                state.best_metric, state.best_global_step = self.best_metric, self.best_step
+                state.best_model_checkpoint = str(self.best_path)
+
+    def _evaluate_on_main(self, state: TrainerState, model: Any) -> None:
         was_training = model.training
         model.eval()  # no dropout while measuring
         try:

@@ -57,12 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        # Bad input is reported as one readable line, not a traceback; -v keeps the traceback.
+    except (ValueError, OSError, RuntimeError) as error:
+        # Bad input (and a file that cannot be read or written) is reported as one readable line, not a
+        # traceback; -v keeps the traceback.
         if args.verbose:
             raise
         print(f"optical-st {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        if args.verbose:
+            raise
+        print(f"optical-st {args.command}: interrupted", file=sys.stderr)
+        return 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 if __name__ == "__main__":

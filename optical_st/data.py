@@ -749,9 +749,13 @@ def _load_table(path: Path, languages, name: str | None = None, id_prefix: str =
         values = {}
         for column in ("english", "target"):
             value = record[column]
-            if value is None or not str(value).strip():
+            if value is not None and not isinstance(value, str):  # JSON/Parquet: 123 is not a sentence
+                raise BitextValidationError(
+                    f"{where}: {column} must be text, got the {type(value).__name__} {value!r}."
+                )
+            if value is None or not value.strip():
                 raise BitextValidationError(f"{where}: empty {column} sentence.")
-            values[column] = str(value).strip()
+            values[column] = value.strip()
         raw_language = record.get("language")
         if raw_language not in (None, ""):
             language = _language_of(str(raw_language), where)
@@ -926,7 +930,13 @@ def _download_dataset(repo_id: str, revision: str | None) -> Path:
         raise ImportError(
             f"Loading the Hub dataset {repo_id!r} needs optical_st.hub.download_dataset ({error})."
         ) from error
-    return Path(download_dataset(repo_id, revision=revision))
+    try:
+        return Path(download_dataset(repo_id, revision=revision))
+    except RuntimeError as error:  # optical_st.hub.HubError and its subclasses
+        # "user/name" is also what a mistyped relative path looks like: say both
+        raise type(error)(
+            f"{repo_id!r}: no such file or folder, and not a Hub dataset that can be used ({error})"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1622,6 +1632,8 @@ def _read_benchmark_part(directory: Path, part: str, split: str = "test") -> Dat
         )
     frames = []
     for path in files:
+        if path.stat().st_size == 0:  # pandas would read no columns and the error would name a column
+            raise BenchmarkValidationError(f"{path} is empty: no {part} rows.")
         if path.suffix == ".parquet":
             frames.append(pd.read_parquet(path))
         elif path.suffix == ".jsonl":
@@ -1657,7 +1669,8 @@ def _with_language(table: Dataset, language: str | None, part: str, where: Path)
         if language is None:
             if len(present) > 1:
                 raise BenchmarkValidationError(
-                    f"{where}: {part} mix languages ({', '.join(sorted(present))}); pass {side}= to pick one."
+                    f"{where}: {part} mix languages ({', '.join(sorted(present))}); pass {side}= "
+                    f"(--{side.replace('_', '-')}) to pick one."
                 )
             return table
         code = get_language(language).code
@@ -1669,7 +1682,9 @@ def _with_language(table: Dataset, language: str | None, part: str, where: Path)
             return table
         return table.select([i for i, value in enumerate(_column(table, "language")) if value == code])
     if language is None:
-        raise BenchmarkValidationError(f"{where}: {part} has no language column; pass {side}=.")
+        raise BenchmarkValidationError(
+            f"{where}: {part} has no language column; pass {side}= (--{side.replace('_', '-')})."
+        )
     return table.add_column("language", [get_language(language).code] * len(table))
 
 

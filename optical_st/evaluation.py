@@ -506,10 +506,12 @@ class CLIREvaluator(SentenceEvaluator):
     Args:
         benchmarks: :class:`~optical_st.data.CLIRBenchmark` objects (``queries``, ``corpus``, ``qrels``
             datasets in the MTEB layout, plus ``query_language``, ``document_language``, ``metadata["level"]``).
-        k_values: recall cut-offs; each must be at most the corpus size of every benchmark.
+        k_values: recall cut-offs; each must be at most the corpus size of every benchmark. Default:
+            those of ``DEFAULT_K_VALUES`` (1, 5, 10, 100) that the smallest corpus allows.
         name: prefix of every metric key.
-        mrr_at_k: cut-off of MRR.
-        ndcg_at_k: cut-off of nDCG.
+        mrr_at_k: cut-off of MRR; default 10, or less when the largest of ``k_values`` or the smallest
+            corpus is smaller.
+        ndcg_at_k: cut-off of nDCG; the same default.
         query_prompt: explicit query prompt (e.g. ``"query: "``); default: the model's saved ``"query"`` prompt.
         document_prompt: explicit document prompt (e.g. ``"passage: "``); default depends on the task
             (:func:`task_prompts`): the query prompt on translation retrieval (``sentence``/``document``
@@ -561,11 +563,11 @@ class CLIREvaluator(SentenceEvaluator):
     def __init__(
         self,
         benchmarks: Iterable[CLIRBenchmark],
-        k_values: Sequence[int] = DEFAULT_K_VALUES,
+        k_values: Sequence[int] | None = None,
         name: str = "clir",
         *,
-        mrr_at_k: int = 10,
-        ndcg_at_k: int = 10,
+        mrr_at_k: int | None = None,
+        ndcg_at_k: int | None = None,
         query_prompt: str | None = None,
         document_prompt: str | None = None,
         query_prompt_name: str | None = None,
@@ -587,11 +589,18 @@ class CLIREvaluator(SentenceEvaluator):
         benchmarks = list(benchmarks)
         if not benchmarks:
             raise ValueError("CLIREvaluator needs at least one benchmark (got an empty list).")
+        prepared = [_prepare(benchmark, include_titles) for benchmark in benchmarks]
+        smallest = min(len(corpus_ids) for _, _, corpus_ids, _, _ in prepared)
+        if k_values is None:  # the defaults the smallest corpus allows (1 always fits)
+            k_values = [k for k in DEFAULT_K_VALUES if k <= smallest]
         k_values = sorted({int(k) for k in k_values})
         if not k_values or k_values[0] < 1:
             raise ValueError(f"k_values must be positive integers, got {k_values}.")
+        # MRR/nDCG: at most 10, never deeper than the recall cut-offs asked for or the smallest corpus
+        default_depth = min(10, k_values[-1], smallest)
         self.k_values = k_values
-        self.mrr_at_k, self.ndcg_at_k = int(mrr_at_k), int(ndcg_at_k)
+        self.mrr_at_k = default_depth if mrr_at_k is None else int(mrr_at_k)
+        self.ndcg_at_k = default_depth if ndcg_at_k is None else int(ndcg_at_k)
         self.depth = max(*k_values, self.mrr_at_k, self.ndcg_at_k)
         self.name = name
         self.query_prompt, self.document_prompt = query_prompt, document_prompt
@@ -610,8 +619,8 @@ class CLIREvaluator(SentenceEvaluator):
         self.metrics = metric_names(k_values, self.mrr_at_k, self.ndcg_at_k)
 
         self.benchmarks: list[_PreparedBenchmark] = []
-        for benchmark, key in zip(benchmarks, _benchmark_keys(benchmarks), strict=True):
-            query_ids, query_texts, corpus_ids, corpus_texts, qrels = _prepare(benchmark, include_titles)
+        for benchmark, key, parts in zip(benchmarks, _benchmark_keys(benchmarks), prepared, strict=True):
+            query_ids, query_texts, corpus_ids, corpus_texts, qrels = parts
             if self.depth > len(corpus_ids):
                 raise ValueError(
                     f"k={self.depth} is larger than the corpus of benchmark {benchmark.name!r} "
@@ -885,13 +894,15 @@ class CLIREvaluator(SentenceEvaluator):
             "results": self.results,
             **(dict(extra) if extra else {}),
         }
+        # Strict JSON: an interval not computed (n_bootstrap=0) is null, not NaN, which parsers reject.
+        payload = _finite_or_none(payload)
         # Per-query values (what a later paired test needs) go on one compact line per benchmark.
         per_query = ",\n".join(
-            f"  {json.dumps(key)}: {json.dumps(_rounded(values), separators=(',', ':'))}"
+            f"  {json.dumps(key)}: {json.dumps(_finite_or_none(_rounded(values)), separators=(',', ':'), allow_nan=False)}"
             for key, values in self.per_query.items()
         )
         text = (
-            json.dumps(payload, indent=1, ensure_ascii=False)[:-2]
+            json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False)[:-2]
             + ',\n "per_query": {\n'
             + per_query
             + "\n }\n}\n"
@@ -944,6 +955,17 @@ def _rounded(values: Mapping[str, list]) -> dict[str, list]:
     return {key: [compact(v) for v in column] for key, column in values.items()}
 
 
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -976,7 +998,8 @@ def results_to_markdown(
         entry = table.setdefault(row["key"], {"row": row, "cells": {}})
         value = 100 * row["value"]
         cell = f"{value:.{digits}f}"
-        if confidence_intervals and not np.isnan(row["ci_low"]):
+        # no interval: NaN in memory, null in a saved JSON file (n_bootstrap=0)
+        if confidence_intervals and row["ci_low"] is not None and not np.isnan(row["ci_low"]):
             cell += f" [{100 * row['ci_low']:.{digits}f}, {100 * row['ci_high']:.{digits}f}]"
         entry["cells"][f"{row['metric']}@{row['k']}"] = cell
     header = ["benchmark", "query", "documents", "level", "queries", *metrics]
@@ -1103,6 +1126,8 @@ def load_benchmarks(
     directions: str | Iterable[str] = DIRECTIONS,
     levels: str | Iterable[str] | None = None,
     split: str | Iterable[str] | None = None,
+    query_language: str | None = None,
+    document_language: str | None = None,
 ) -> list[CLIRBenchmark]:
     """Benchmarks from one specification, as the ``--benchmark`` option of ``optical-st evaluate`` takes it.
 
@@ -1114,7 +1139,9 @@ def load_benchmarks(
     * an XQuAD-R folder: question -> answer sentence, Hindi questions / English sentences (``xx->eng``)
       and the reverse (``eng->xx``);
     * a folder written by :meth:`CLIRBenchmark.save` (or an MTEB-style folder), or a folder of such folders;
-    * a Hub dataset id (``user/name``) in that layout.
+      ``query_language``/``document_language`` name the sides when its files have no language column;
+    * a Hub dataset id (``user/name``) in that layout;
+    * a bitext file (TSV/CSV/JSONL/Parquet, see :func:`optical_st.data.load_bitext`): sentence retrieval.
 
     Raises:
         FileNotFoundError: for a path that does not exist and is not a Hub id.
@@ -1124,12 +1151,17 @@ def load_benchmarks(
 
     path = Path(spec).expanduser()
     codes = parse_languages(languages)
+    sides = {"query_language": query_language, "document_language": document_language}
     if not path.exists():
         if isinstance(spec, str) and spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
-            return [load_benchmark(spec)]
+            return [load_benchmark(spec, **sides)]
         raise FileNotFoundError(f"Benchmark folder not found (and not a Hub id user/name): {spec}")
+    if path.is_file():
+        return bitext_benchmarks(
+            path, languages, directions=directions, levels=levels or ("sentence",), split=split
+        )
     if _is_saved_benchmark(path):
-        benchmark = load_benchmark(path)
+        benchmark = load_benchmark(path, **sides)
         if benchmark.query_language not in codes and benchmark.document_language not in codes:
             raise ValueError(
                 f"{path} is a {benchmark.query_language}->{benchmark.document_language} benchmark, "
@@ -1139,7 +1171,7 @@ def load_benchmarks(
     if path.is_dir():
         children = sorted(child for child in path.iterdir() if child.is_dir() and _is_saved_benchmark(child))
         if children:
-            loaded = [load_benchmark(child) for child in children]
+            loaded = [load_benchmark(child, **sides) for child in children]
             kept = [b for b in loaded if b.query_language in codes or b.document_language in codes]
             if not kept:
                 found = sorted({f"{b.query_language}->{b.document_language}" for b in loaded})

@@ -36,7 +36,9 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -971,6 +973,28 @@ def _default_local_dir(repo_id: str) -> Path:
     return Path.cwd() / "optical-st-hub" / repo_id.replace("/", "__")
 
 
+def _write_files(folder: Path, write: Callable[[Path], Any]) -> list[str]:
+    """Run ``write(directory)`` into an empty folder, move the result into ``folder``; return what it wrote.
+
+    A local folder may hold other files (an earlier export, notes): only the paths returned here are
+    uploaded, so nothing else in it is published.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".optical-st-staging-", dir=folder))
+    try:
+        write(staging)
+        written = []
+        for path in sorted(staging.rglob("*")):
+            if path.is_file():
+                relative = path.relative_to(staging)
+                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                path.replace(folder / relative)
+                written.append(relative.as_posix())
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _check_repo_id(repo_id: str) -> None:
     if not _hub_id_form(repo_id):
         raise ValueError(f"repo_id must look like 'user/name', got {repo_id!r}.")
@@ -987,7 +1011,9 @@ def _upload(
     endpoint: str | None,
     commit_message: str,
     card_text: str,
+    files: Sequence[str] | None = None,
 ) -> str:
+    """Upload ``folder`` in one commit: only ``files`` (paths relative to it) when given, else all of it."""
     from huggingface_hub import HfApi
     from huggingface_hub.constants import is_offline_mode
 
@@ -1013,6 +1039,7 @@ def _upload(
             repo_id=repo_id,
             repo_type=repo_type,
             commit_message=commit_message,
+            allow_patterns=None if files is None else list(files),
             ignore_patterns=["checkpoint-*", "*.partial", "**/__pycache__/**"],
         )
     logger.info("Pushed %s to %s (%s)", folder, repo_id, commit.commit_url)
@@ -1053,8 +1080,9 @@ def push_model(
         private: create the repository private.
         token: Hub token; default ``HF_TOKEN`` or the ``hf auth login`` cache.
         local_dir: folder written before the upload: default the model directory itself when
-            ``model_or_dir`` is one (its ``README.md`` is regenerated), else
-            ``./optical-st-hub/<user>__<name>``.
+            ``model_or_dir`` is one (its ``README.md`` is regenerated; with ``dry_run`` nothing is
+            written there), else ``./optical-st-hub/<user>__<name>``. Only the files this call writes
+            into it are uploaded (the model directory itself is uploaded whole).
         exist_ok: add a commit to an existing repository instead of failing.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         commit_message: default ``"Upload OPTICAL-distilled model with optical-st"``.
@@ -1085,7 +1113,10 @@ def push_model(
         )
         benchmark_ids = benchmark_ids or run.get("benchmark_ids")
         model = SentenceTransformer(str(source), device="cpu")
-        folder = Path(local_dir) if local_dir is not None else source
+        # a dry run writes nothing into the model folder: its card goes to a copy
+        folder = (
+            Path(local_dir) if local_dir is not None else _default_local_dir(repo_id) if dry_run else source
+        )
     else:
         model = model_or_dir
         folder = Path(local_dir) if local_dir is not None else _default_local_dir(repo_id)
@@ -1105,7 +1136,11 @@ def push_model(
     # encode_document (and mteb) must add the document prompt optical-st evaluated with.
     prompts_changed = complete_document_prompt(model)
     same_folder = isinstance(model_or_dir, str | Path) and folder.resolve() == Path(model_or_dir).resolve()
-    if not same_folder or prompts_changed:
+    files: list[str] | None = None  # None: the model directory itself, all of it
+    if not same_folder:
+        files = _write_files(folder, lambda directory: model.save(str(directory), create_model_card=False))
+        files += ["README.md", RUN_INFO_FILE]
+    elif prompts_changed:
         model.save(str(folder), create_model_card=False)
     (folder / "README.md").write_text(text, encoding="utf-8")
     entries = results_to_eval_result_entries(
@@ -1122,6 +1157,8 @@ def push_model(
         eval_file.write_text(
             yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8"
         )
+        if files is not None:
+            files.append(EVAL_RESULTS_FILE)
     elif eval_file.is_file():
         eval_file.unlink()  # stale results of an earlier push must not be re-published
     save_run_info(folder, training_info, data.clir_results, data.benchmark_ids)
@@ -1137,6 +1174,7 @@ def push_model(
         endpoint=endpoint,
         commit_message=commit_message or "Upload OPTICAL-distilled model with optical-st",
         card_text=text,
+        files=files,
     )
 
 
@@ -1161,9 +1199,14 @@ def _benchmark_key(benchmark: Any) -> str:
     return f"{benchmark.query_language}-{benchmark.document_language}"
 
 
-def _collect_parquet(folder: Path, part: str) -> list[str]:
-    found = sorted(folder.glob(f"{part}/**/*.parquet")) + sorted(folder.glob(f"{part}*.parquet"))
-    return [path.relative_to(folder).as_posix() for path in found]
+def _collect_parquet(files: Sequence[str], part: str) -> list[str]:
+    """The parquet files of config ``part`` among ``files`` (``part/**.parquet`` or ``part*.parquet``)."""
+    return [
+        path
+        for path in files
+        if path.endswith(".parquet")
+        and (path.startswith(f"{part}/") or (path.startswith(part) and "/" not in path))
+    ]
 
 
 def _dataset_license(benchmarks: Sequence[Any], license: str | None) -> tuple[str, str, list[dict]]:
@@ -1338,14 +1381,15 @@ def push_benchmark(
         raise ValueError(f"Benchmarks must have distinct language pairs, got {keys}.")
     folder = Path(local_dir) if local_dir is not None else _default_local_dir(repo_id)
     folder.mkdir(parents=True, exist_ok=True)
-    layouts = []
+    layouts, written = [], ["README.md", "eval.yaml"]
     for item, key in zip(benchmarks, keys, strict=True):
         prefix = "" if len(benchmarks) == 1 else key
         target = folder / prefix if prefix else folder
-        item.save(target)
+        saved = _write_files(target, item.save)  # only these are listed in the card and uploaded
+        written += [f"{prefix}/{path}" if prefix else path for path in saved]
         files, counts = {}, {}
         for part in BENCHMARK_PARTS:
-            found = _collect_parquet(target, part)
+            found = _collect_parquet(saved, part)
             if not found:
                 raise HubError(f"{item.name}: save() wrote no parquet file for {part!r} under {target}.")
             files[part] = [f"{prefix}/{path}" if prefix else path for path in found]
@@ -1369,4 +1413,5 @@ def push_benchmark(
         endpoint=endpoint,
         commit_message=commit_message or "Upload CLIR benchmark with optical-st",
         card_text=text,
+        files=written,
     )

@@ -196,9 +196,10 @@ def load_sentence_transformer(
         return _attach(SentenceTransformer(name, device=device), ModelSource(requested, "hub", name))
     route = _OFFLINE_ROUTES.get(name)
     if route is None:
+        # "user/name" is also what a mistyped relative path looks like: say both
         raise RuntimeError(
-            f"model {name!r} is neither a local folder nor in the Hugging Face cache, and the Hub is "
-            "unreachable (or HF_HUB_OFFLINE is set); pass a local folder, or one of the models with an "
+            f"{name!r}: no such file or folder, and not a Hub model id in the Hugging Face cache (the Hub is "
+            "unreachable or HF_HUB_OFFLINE is set); pass a local folder, or one of the models with an "
             f"offline route: {', '.join(_OFFLINE_ROUTES)} (omit the model for the first)"
         )
     logger.warning("Hub unreachable: serving %s", route.note)

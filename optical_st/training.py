@@ -2,7 +2,7 @@
 
 A frozen teacher encodes the English side of the bitext, the student the other side, and the student
 is trained with one of three objectives, all through :class:`~sentence_transformers.SentenceTransformerTrainer`
-(so through accelerate: ``accelerate launch`` scales the same call to several GPUs/processes):
+(so through accelerate: ``torchrun``/``accelerate launch`` run the same call data-parallel in several processes):
 
 ``"ot"``
     :class:`~optical_st.losses.OTDistillLoss` (OPTICAL, token-level optimal transport).
@@ -45,7 +45,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
+from sentence_transformers import SentenceTransformerTrainer
 from sentence_transformers.base.sampler import DefaultBatchSampler
+from transformers import TrainerCallback
 
 from optical_st.callbacks import BEST_DIRNAME, OTDistillCallback, Schedule
 from optical_st.pretrained import model_provenance
@@ -62,6 +64,11 @@ LOSS_NAMES: tuple[str, ...] = ("ot", "mse", "ot+sentence")
 RUN_FILE = "training_run.json"
 FINAL_DIRNAME = "final"
 CHECKPOINTS_DIRNAME = "checkpoints"
+PREVIOUS_RUN_DIRNAME = "previous-run"
+# what one run writes into its output_dir (other files there are left alone)
+RUN_ENTRIES: tuple[str, ...] = (
+    FINAL_DIRNAME, CHECKPOINTS_DIRNAME, BEST_DIRNAME, f"{BEST_DIRNAME}.partial", f"{BEST_DIRNAME}.previous", RUN_FILE,
+)  # fmt: skip
 
 
 def length_grouped_batches(
@@ -214,25 +221,77 @@ def check_languages_evaluated(bitext_languages: Iterable[str], evaluated: set[st
         )
 
 
-def prepare_output_dir(output_dir: str | Path, *, overwrite: bool = False, resume: bool = False) -> Path:
-    """Create ``output_dir``; refuse one that holds another run unless ``overwrite`` (or ``resume``)."""
+def check_output_dir(output_dir: str | Path, *, overwrite: bool = False, resume: bool = False) -> Path:
+    """Refuse an ``output_dir`` that holds another run unless ``overwrite`` (or ``resume``); changes nothing."""
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise OutputDirectoryInUseError(f"output_dir {output_dir} exists and is not a directory")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not resume:
-        if not overwrite:
-            raise OutputDirectoryInUseError(
-                f"output_dir {output_dir} is not empty (another run?); pass --overwrite to replace it "
-                "or --resume-from-checkpoint to continue it"
-            )
-        for name in (FINAL_DIRNAME, CHECKPOINTS_DIRNAME, BEST_DIRNAME, RUN_FILE):
-            path = output_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    output_dir.mkdir(parents=True, exist_ok=True)
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not (resume or overwrite):
+        raise OutputDirectoryInUseError(
+            f"output_dir {output_dir} is not empty (another run?); pass --overwrite to replace it "
+            "or --resume-from-checkpoint to continue it"
+        )
     return output_dir
+
+
+def prepare_output_dir(output_dir: Path, *, overwrite: bool = False) -> Path | None:
+    """Create ``output_dir``; with ``overwrite``, move the run it holds into ``previous-run/``.
+
+    Called once the new run is validated and about to start. The previous run is deleted only when the
+    new one has saved its first model (:func:`_discard_previous_run`), and put back if the new one fails
+    before that (:func:`_restore_previous_run`). Returns the ``previous-run`` folder, or ``None``.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    present = [output_dir / name for name in RUN_ENTRIES if (output_dir / name).exists()]
+    if not overwrite or not present:
+        return None
+    previous = output_dir / PREVIOUS_RUN_DIRNAME
+    if previous.is_dir():
+        # An earlier --overwrite was killed before its first save: previous-run/ still holds the run it
+        # replaced, and the entries beside it are that attempt's leftovers (no model among them).
+        for path in present:
+            _remove(path)
+        return previous
+    previous.mkdir()
+    for path in present:
+        path.rename(previous / path.name)
+    logger.info(
+        "moved the previous run in %s aside to %s until the new run saves a model", output_dir, previous
+    )
+    return previous
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _discard_previous_run(previous: Path | None) -> None:
+    if previous is not None and previous.is_dir():
+        shutil.rmtree(previous)
+
+
+def _restore_previous_run(output_dir: Path, previous: Path) -> None:
+    """Put the replaced run back (the new run failed before saving any model)."""
+    for name in RUN_ENTRIES:
+        _remove(output_dir / name)
+    for path in previous.iterdir():
+        path.rename(output_dir / path.name)
+    previous.rmdir()
+
+
+def _resume_checkpoint(output_dir: Path, resume_from_checkpoint: str | bool | None) -> str | bool | None:
+    """Check the checkpoint to resume from before anything is written (a failed resume changes nothing)."""
+    if resume_from_checkpoint is True:
+        if not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
+            raise FileNotFoundError(
+                f"no checkpoint to resume under {output_dir / CHECKPOINTS_DIRNAME} (the run there is unchanged)"
+            )
+    elif resume_from_checkpoint and not Path(resume_from_checkpoint).is_dir():
+        raise FileNotFoundError(f"checkpoint to resume from not found: {resume_from_checkpoint}")
+    return resume_from_checkpoint
 
 
 def _load_model(model: SentenceTransformer | str | Path) -> SentenceTransformer:
@@ -398,18 +457,28 @@ def distill(
             evaluation lacks, no usable training pairs.
         OutputDirectoryInUseError: ``output_dir`` holds another run.
     """
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.data_collator import SentenceTransformerDataCollator
 
+    # Everything that can be refused is checked before the output directory is touched.
     if loss not in LOSS_NAMES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_NAMES)}")
     if steps is not None and steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
+    if not epochs > 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if max_length is not None and not max_length > 0:
+        raise ValueError(f"max_length must be a positive number of tokens (or None), got {max_length}")
+    if not 0 <= warmup_ratio <= 1:
+        raise ValueError(f"warmup_ratio must be between 0 and 1, got {warmup_ratio}")
+    if save_steps is not None and save_steps < 0:
+        raise ValueError(f"save_steps must be 0 or more (0: no intermediate checkpoints), got {save_steps}")
     if schedules and loss == "mse":
         raise ValueError("schedules apply to the OT loss's reg/ot_weight/sentence_weight, not to loss='mse'")
-    output_dir = prepare_output_dir(output_dir, overwrite=overwrite, resume=bool(resume_from_checkpoint))
+    output_dir = check_output_dir(output_dir, overwrite=overwrite, resume=bool(resume_from_checkpoint))
+    resume_from_checkpoint = _resume_checkpoint(output_dir, resume_from_checkpoint)
 
     student_label, teacher_label = _label(student), _label(teacher)
     student, teacher = _load_model(student), _load_model(teacher)
@@ -425,15 +494,9 @@ def distill(
         )
     teacher.eval()
     teacher.requires_grad_(False)
+    max_length = _capped_max_length(max_length, student, teacher)
 
     bitext, counts = clean_bitext(bitext, languages=languages, exclude_texts=exclude_texts)
-    if steps is not None:
-        # A fixed step budget sees at most steps x batch pairs: take them from a seeded shuffle up front, so
-        # every objective trains on the same pairs and MSE labels only the pairs it uses.
-        needed = steps * batch_size * max(1, int(os.environ.get("WORLD_SIZE", "1")))
-        if len(bitext) > needed:
-            bitext = bitext.shuffle(seed=seed).select(range(needed))
-    counts["used"] = len(bitext)
     trained_languages = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
     if evaluator is not None:
         check_languages_evaluated(trained_languages, evaluator_languages(evaluator))
@@ -441,12 +504,65 @@ def distill(
         name = getattr(evaluator, "name", "")
         if metric and name and not metric.startswith(f"{name}_"):
             metric = f"{name}_{metric}"
-    logger.info("training pairs: %s", counts)
+
+    on_cpu = _device(student).type == "cpu"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir / CHECKPOINTS_DIRNAME),
+        max_steps=steps if steps is not None else -1,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        weight_decay=weight_decay,
+        seed=seed,
+        data_seed=seed,
+        logging_steps=logging_steps,
+        logging_first_step=True,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        save_total_limit=2,
+        report_to=report_to,
+        disable_tqdm=not show_progress_bar,
+        prompts=None,  # set below, once the prompt is resolved
+        dataloader_drop_last=False,
+        # A model loaded on the CPU trains there; under torchrun accelerate then runs gloo DDP across the
+        # processes (without use_cpu it sees no GPU, no distributed type, and each process trains alone).
+        use_cpu=on_cpu,
+        # gloo is torch's CPU backend (accelerate would try MPI first when torch was built with it); it may
+        # only be named when launched with several processes, else accelerate expects a process group
+        ddp_backend="gloo" if on_cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+    )
+    world_size = args.world_size  # creating the arguments joined the process group, if launched with several
+    is_main = args.process_index == 0
+    if steps is not None:
+        # A fixed step budget sees at most steps x batch x processes pairs: take them from a seeded shuffle up
+        # front, so every objective trains on the same pairs and MSE labels only the pairs it uses.
+        needed = steps * batch_size * world_size
+        if len(bitext) > needed:
+            bitext = bitext.shuffle(seed=seed).select(range(needed))
+    elif world_size > 1 and len(bitext) % (batch_size * world_size):
+        # Distributed, the trainer drops uneven last batches (and accelerate would pad a shard with repeats):
+        # leave the remainder out up front, so that the count below is what was trained on.
+        usable = len(bitext) // (batch_size * world_size) * batch_size * world_size
+        if usable == 0:
+            raise ValueError(
+                f"{len(bitext)} training pairs are fewer than one step of {batch_size} pairs x {world_size} processes"
+            )
+        counts["uneven_remainder"] = len(bitext) - usable
+        bitext = bitext.shuffle(seed=seed).select(range(usable))
+    counts["used"] = len(bitext)
+    logger.info("training pairs: %s (%d process(es))", counts, world_size)
 
     text_prompt, teacher_prompt = _training_prompt(student, prompt), _training_prompt(teacher, prompt)
+    args.prompts = text_prompt
     frozen = _freeze_input_embeddings(student) if freeze_embeddings else []
     loss_object = build_loss(loss, student, teacher, reg=reg, cost=cost, sentence_weight=sentence_weight,
                              loss_options=loss_options)  # fmt: skip
+    if world_size > 1 and getattr(loss_object, "projection", None) is not None:
+        # OTDistillLoss looks its projection up among the student's modules, which the DDP wrapper hides
+        raise ValueError(
+            "several processes with a student whose hidden size differs from the teacher's (a learned token "
+            "projection) are not supported yet; train in one process"
+        )
     if getattr(loss_object, "marginals", None) == "idf":
         # IDF from the pairs this run trains on (teacher side on English, student side on the target)
         loss_object.compute_idf(bitext["english"], bitext["target"])
@@ -454,6 +570,10 @@ def distill(
         train_dataset = _with_teacher_labels(bitext, teacher, teacher_prompt, batch_size, show_progress_bar)
     else:
         train_dataset = bitext.select_columns(["english", "target"])
+    n_steps = (
+        steps if steps is not None else math.ceil(len(train_dataset) / (batch_size * world_size) * epochs)
+    )
+    args.warmup_steps = round(warmup_ratio * n_steps)
 
     run_info = {
         # Hub ids for the card (the offline e5 build's PROVENANCE.md names intfloat/multilingual-e5-small);
@@ -475,7 +595,7 @@ def distill(
         "hyperparameters": {
             "objective": loss, "steps": steps, "epochs": epochs, "batch_size": batch_size,
             "max_length": max_length, "learning_rate": lr, "warmup_ratio": warmup_ratio,
-            "group_by_length": group_by_length,
+            "group_by_length": group_by_length, "world_size": world_size,
             "weight_decay": weight_decay, "seed": seed, "prompt": text_prompt, "teacher_prompt": teacher_prompt,
             "frozen_parameters": frozen,
             "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
@@ -492,71 +612,56 @@ def distill(
         push_fn=push_fn,
         run_info=run_info,
     )
-    n_steps = steps if steps is not None else math.ceil(len(train_dataset) / batch_size * epochs)
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(output_dir / CHECKPOINTS_DIRNAME),
-        max_steps=steps if steps is not None else -1,
-        num_train_epochs=epochs,
-        per_device_train_batch_size=batch_size,
-        learning_rate=lr,
-        warmup_steps=round(warmup_ratio * n_steps),
-        weight_decay=weight_decay,
-        seed=seed,
-        data_seed=seed,
-        logging_steps=logging_steps,
-        logging_first_step=True,
-        save_strategy="steps" if save_steps else "no",
-        save_steps=save_steps or 500,
-        save_total_limit=2,
-        report_to=report_to,
-        disable_tqdm=not show_progress_bar,
-        prompts=text_prompt,
-        dataloader_drop_last=False,
-        **(
-            {"batch_sampler": _length_sampler(student, train_dataset, text_prompt, max_length)}
-            if group_by_length
-            else {}
-        ),
-    )
+    if group_by_length:
+        args.batch_sampler = _length_sampler(student, train_dataset, text_prompt, max_length)
     # max_length truncates in the collator, for training only: the models keep their own max_seq_length,
     # so evaluation, the saved checkpoints and later users see full-length inputs.
-    collator_options = {"prompts": text_prompt, "max_length": None if max_length is None else int(max_length)}
+    collator_options = {"prompts": text_prompt, "max_length": max_length}
     if loss != "mse" and not loss_object.shared_tokenizer:
         # the teacher must tokenize the English column itself (see OTDistillLoss)
         data_collator = loss_object.data_collator(teacher_prompt=teacher_prompt, **collator_options)
     else:
         data_collator = SentenceTransformerDataCollator(preprocess_fn=student.preprocess, **collator_options)
-    trainer = SentenceTransformerTrainer(
-        model=student,
-        args=args,
-        train_dataset=train_dataset,
-        loss=loss_object,
-        data_collator=data_collator,
-        callbacks=list(callbacks),
-    )
-    callback.attach(trainer)
-    teacher.to(args.device)  # under `accelerate launch` each process trains on its own device
 
-    _write_run_file(output_dir, {
-        "status": "running",
-        "loss": loss, "steps": steps, "epochs": epochs, "batch_size": batch_size, "max_length": max_length,
-        "group_by_length": group_by_length,
-        "lr": lr, "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "seed": seed,
-        "loss_config": loss_object.get_config_dict() if hasattr(loss_object, "get_config_dict") else {},
-        "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
-        "prompt": text_prompt, "teacher_prompt": teacher_prompt, "frozen_parameters": frozen,
-        "languages": trained_languages, "pairs": counts,
-        "metric": metric, "eval_steps": eval_steps, "world_size": args.world_size,
-        "evaluator": evaluator.get_config_dict() if hasattr(evaluator, "get_config_dict") else None,
-    })  # fmt: skip
-    if resume_from_checkpoint is True and not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
-        raise FileNotFoundError(f"no checkpoint to resume under {output_dir / CHECKPOINTS_DIRNAME}")
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    # The run starts for real: only now is the output directory changed (by the main process alone).
+    bookkeeping = _RunBookkeeping()
+    try:
+        if is_main:
+            bookkeeping.previous_run = prepare_output_dir(
+                output_dir, overwrite=overwrite and not resume_from_checkpoint
+            )
+            _write_run_file(output_dir, {
+                "status": "running",
+                "loss": loss, "steps": steps, "epochs": epochs, "batch_size": batch_size,
+                "max_length": max_length, "group_by_length": group_by_length, "lr": lr,
+                "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "seed": seed,
+                "loss_config": loss_object.get_config_dict() if hasattr(loss_object, "get_config_dict") else {},
+                "schedules": {k: vars(v) for k, v in (schedules or {}).items()},
+                "prompt": text_prompt, "teacher_prompt": teacher_prompt, "frozen_parameters": frozen,
+                "languages": trained_languages, "pairs": counts,
+                "metric": metric, "eval_steps": eval_steps, "world_size": world_size,
+                "evaluator": evaluator.get_config_dict() if hasattr(evaluator, "get_config_dict") else None,
+            })  # fmt: skip
+        trainer = _DistillTrainer(
+            model=student,
+            args=args,
+            train_dataset=train_dataset,
+            loss=loss_object,
+            data_collator=data_collator,
+            callbacks=[bookkeeping, *callbacks],
+        )
+        callback.attach(trainer)
+        teacher.to(args.device)  # under torchrun / accelerate launch each process trains on its own device
+        started = time.perf_counter()
+        result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    except BaseException as error:
+        if is_main:
+            _record_failure(output_dir, error, bookkeeping.previous_run)
+        raise
     seconds = time.perf_counter() - started
 
     final_dir = output_dir / FINAL_DIRNAME
-    if trainer.is_world_process_zero():
+    if is_main:
         student.save(str(final_dir))
         from optical_st.hub import save_run_info
 
@@ -568,12 +673,17 @@ def distill(
         ):
             final_rows = getattr(evaluator, "results", None) or None
         save_run_info(final_dir, run_info, final_rows)
+        bookkeeping.model_saved()
+        # the mean over every step of the run; transformers' own figure covers this session only
+        train_loss = _mean_training_loss(trainer.state.log_history, result.global_step)
+        if train_loss is None:
+            train_loss = result.training_loss
         run = json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
         run.update({
             "status": "done",
             "train_seconds": round(seconds, 1),
             "global_step": result.global_step,
-            "train_loss": result.training_loss,
+            "train_loss": train_loss,
             "best": None if callback.best_metric is None else {
                 "metric": metric, "value": callback.best_metric, "step": callback.best_step,
                 "path": str(callback.best_path),
@@ -582,7 +692,100 @@ def distill(
             "log_history": trainer.state.log_history,
         })  # fmt: skip
         _write_run_file(output_dir, run)
+    # every process returns once final/ exists
+    trainer.accelerator.wait_for_everyone()
     return final_dir
+
+
+def _capped_max_length(
+    max_length: int | None, student: SentenceTransformer, teacher: SentenceTransformer
+) -> int | None:
+    """``max_length`` no longer than either model takes (a longer one overflows the position embeddings)."""
+    limits = [limit for limit in (student.max_seq_length, teacher.max_seq_length) if limit]
+    if max_length is None or not limits or max_length <= min(limits):
+        return None if max_length is None else int(max_length)
+    logger.warning(
+        "max_length %d is more than the models take (student %s, teacher %s tokens); training uses %d",
+        max_length, student.max_seq_length, teacher.max_seq_length, min(limits),
+    )  # fmt: skip
+    return min(limits)
+
+
+def _mean_training_loss(log_history: list[dict[str, Any]], global_step: int) -> float | None:
+    """Mean loss over steps 1..``global_step`` from the logged windows (each weighted by its steps).
+
+    Covers resumed runs too: the log history comes back with the checkpoint, and
+    :class:`_RunBookkeeping` logs at every checkpoint and at the last step, so no step is missing.
+    ``None`` when the records do not cover every step.
+    """
+    total, covered = 0.0, 0
+    for entry in log_history:
+        if "loss" in entry and entry.get("step", 0) > covered:
+            total += float(entry["loss"]) * (entry["step"] - covered)
+            covered = entry["step"]
+    return total / covered if covered and covered == global_step else None
+
+
+def _record_failure(output_dir: Path, error: BaseException, previous_run: Path | None) -> None:
+    """A run that stops with an exception says so in its record (or gives the replaced run back)."""
+    if previous_run is not None and previous_run.is_dir():
+        _restore_previous_run(output_dir, previous_run)
+        logger.warning(
+            "the new run failed before saving a model; the previous run in %s is restored", output_dir
+        )
+        return
+    path = output_dir / RUN_FILE
+    run = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    interrupted = isinstance(error, KeyboardInterrupt)
+    run.update({
+        "status": "interrupted" if interrupted else "failed",
+        "error": f"{type(error).__name__}: {error}".strip().rstrip(":"),
+    })  # fmt: skip
+    _write_run_file(output_dir, run)
+
+
+class _RunBookkeeping(TrainerCallback):
+    """Run-directory duties of :func:`distill` that follow the trainer's steps.
+
+    * Log at every checkpoint and at the last step, so that the log history (which a checkpoint
+      carries) covers every step: the whole run's mean loss survives a resume.
+    * Delete the run that ``overwrite`` moved aside once this run has saved a model (a checkpoint or
+      ``best/``; ``final/`` is reported by :func:`distill` through :meth:`model_saved`).
+    """
+
+    def __init__(self) -> None:
+        self.previous_run: Path | None = None  # set by distill on the main process
+
+    def model_saved(self) -> None:
+        _discard_previous_run(self.previous_run)
+        self.previous_run = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save or state.global_step >= state.max_steps:
+            control.should_log = True
+        if state.best_model_checkpoint:  # OTDistillCallback (called first) just saved best/
+            self.model_saved()
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        self.model_saved()
+
+
+class _DistillTrainer(SentenceTransformerTrainer):
+    """``SentenceTransformerTrainer`` whose distributed wrapper also carries the student's tokenizer.
+
+    With several processes the trainer wraps the student in ``DistributedDataParallel`` and
+    sentence-transformers puts the wrapper into the loss, so that every forward goes through it and
+    the gradients are averaged across processes; it binds ``preprocess`` and
+    ``get_embedding_dimension`` onto the wrapper for the losses that read them. ``OTDistillLoss`` also
+    reads the student's ``tokenizer`` (its special-token mask), which the wrapper would hide.
+    """
+
+    def override_model_in_loss(self, loss: Any, model: Any) -> Any:
+        inner = getattr(model, "module", None)
+        if inner is not None and hasattr(inner, "tokenizer") and not hasattr(model, "tokenizer"):
+            model.tokenizer = inner.tokenizer
+        return super().override_model_in_loss(loss, model)
 
 
 def _length_sampler(

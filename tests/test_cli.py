@@ -58,3 +58,31 @@ def test_ci_runs_exactly_the_test_command_in_the_readme():
     command = re.search(r"TEST_COMMAND='([^']+)'", ci).group(1)
     readme_blocks = re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
     assert command in [block.strip() for block in readme_blocks]
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "0"])
+def test_demo_rejects_a_port_out_of_range_before_starting(port, capsys):
+    assert main(["demo", "--port", port]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"optical-st demo: error: --port must be between 1 and 65535, got {port}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--k", "1,abc"], "--k takes comma-separated whole numbers like 1,5,10; 'abc' is not one"),
+        (["--device", "cuda"], "--device 'cuda' cannot be used on this machine"),
+        (["--n-bootstrap", "-5"], "--n-bootstrap must be 0 or more (0: none), got -5"),
+        (["--distill-epochs", "0"], "--distill-epochs must be positive, got 0.0"),
+        (["--distill-max-length", "0"], "--distill-max-length must be positive, got 0"),
+    ],
+)
+def test_scale_rejects_bad_values_before_any_work(tmp_path, capsys, extra, message):
+    argv = ["scale", "--models", str(tmp_path / "m"), "--benchmark", str(tmp_path / "b"),
+            "--output-dir", str(tmp_path / "out"), *extra]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

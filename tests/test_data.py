@@ -346,6 +346,18 @@ def test_user_jsonl(tmp_path):
         load_bitext(path)
 
 
+def test_json_values_must_be_text(tmp_path):
+    rows = [
+        {"english": "Water", "target": "पानी", "language": "npi"},
+        {"english": 123, "target": "आगो", "language": "npi"},
+    ]
+    path = write(tmp_path / "numbers.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    with pytest.raises(
+        BitextValidationError, match=r"numbers\.jsonl:2: english must be text, got the int 123"
+    ):
+        load_bitext(path)
+
+
 def test_hub_translation_format(tmp_path):
     path = write(tmp_path / "opus.jsonl", json.dumps({"translation": {"en": "Water", "si": "ජලය"}}) + "\n")
     bitext = load_bitext(path)
@@ -429,6 +441,20 @@ def fake_hub(monkeypatch, tmp_path):
     module.download_dataset = download_dataset
     monkeypatch.setitem(sys.modules, "optical_st.hub", module)
     return snapshots, calls
+
+
+def test_a_mistyped_path_with_one_slash_is_reported_as_both(monkeypatch):
+    from optical_st.hub import HubConnectionError
+
+    def unreachable(repo_id, revision=None):
+        raise HubConnectionError(f"dataset repository {repo_id!r} is not in the local Hugging Face cache")
+
+    monkeypatch.setattr("optical_st.hub.download_dataset", unreachable)
+    for load in (load_bitext, load_benchmark):
+        with pytest.raises(
+            HubConnectionError, match=r"'runs/pairs\.tsv': no such file or folder, and not a Hub dataset"
+        ):
+            load("runs/pairs.tsv")
 
 
 def test_hub_bitext_snapshot(fake_hub, tmp_path):
@@ -673,6 +699,21 @@ def test_load_one_pair_of_a_multi_pair_folder(tmp_path, toy_bitext):
         load_benchmark(tmp_path)
     with pytest.raises(BenchmarkValidationError, match="no sin_Sinh-eng_Latn benchmark"):
         load_benchmark(tmp_path, query_language="si", document_language="en")
+
+
+def test_empty_mteb_file_and_missing_language_name_the_file_and_the_flags(tmp_path):
+    write(tmp_path / "queries.jsonl", json.dumps({"_id": "q1", "text": "पानी"}, ensure_ascii=False) + "\n")
+    write(tmp_path / "corpus.jsonl", "")
+    (tmp_path / "qrels").mkdir()
+    write(tmp_path / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    with pytest.raises(BenchmarkValidationError, match=r"corpus\.jsonl is empty"):
+        load_benchmark(tmp_path, query_language="ne", document_language="en")
+    write(tmp_path / "corpus.jsonl", json.dumps({"_id": "d1", "text": "Water"}) + "\n")
+    with pytest.raises(
+        BenchmarkValidationError,
+        match=r"queries has no language column; pass query_language= \(--query-language\)",
+    ):
+        load_benchmark(tmp_path)
 
 
 def test_load_benchmark_errors(tmp_path):

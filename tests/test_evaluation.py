@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -304,7 +305,8 @@ def test_language_encoders_encode_english_with_the_fixed_teacher(
     assert metrics["clir_npi_Deva->eng_Latn_recall@1"] == pytest.approx(npi_to_eng, abs=1e-9)
     assert metrics["clir_eng_Latn->npi_Deva_recall@1"] == pytest.approx(eng_to_npi, abs=1e-9)
     symmetric = CLIREvaluator(benchmarks[:2], k_values=(1, 10), n_bootstrap=0)(tiny_model)
-    assert symmetric["clir_npi_Deva->eng_Latn_recall@1"] != metrics["clir_npi_Deva->eng_Latn_recall@1"]
+    # all metrics, not one recall@1: near chance, two random tiny encoders can tie on a single number
+    assert symmetric != metrics
     assert list(evaluator.get_config_dict()["language_encoders"]) == ["eng_Latn"]
 
     narrow = make_tiny_model(tmp_path_factory.mktemp("tiny-narrow"), english + nepali, hidden_size=16)
@@ -337,7 +339,7 @@ def test_clear_errors_for_bad_benchmarks():
     with pytest.raises(ValueError, match="at least one benchmark"):
         CLIREvaluator([])
     with pytest.raises(ValueError, match=r"k=100 is larger than the corpus .* \(2 documents\)"):
-        CLIREvaluator([good])
+        CLIREvaluator([good], k_values=(1, 5, 10, 100))
     parts = (
         {"q1": "a", "q2": "b"},
         {"d1": "x", "d2": "y"},
@@ -356,6 +358,17 @@ def test_clear_errors_for_bad_benchmarks():
         CLIREvaluator([unknown_doc], k_values=(1,), mrr_at_k=1, ndcg_at_k=1)
     with pytest.raises(ValueError, match="positive"):
         CLIREvaluator([good], k_values=(0,))
+
+
+def test_cutoffs_follow_k_and_the_corpus_size():
+    five = make_benchmark({"q1": "a", "q2": "b"}, {f"d{i}": text for i, text in enumerate("vwxyz")},
+                          [("q1", "d0", 1), ("q2", "d1", 1)], "npi_Deva", "eng_Latn")  # fmt: skip
+    # default cut-offs: those of (1, 5, 10, 100) the 5 documents allow; MRR/nDCG no deeper than them
+    assert CLIREvaluator([five]).metrics == ["recall@1", "recall@5", "mrr@5", "ndcg@5"]
+    assert CLIREvaluator([five], k_values=(1, 2)).metrics == ["recall@1", "recall@2", "mrr@2", "ndcg@2"]
+    assert CLIREvaluator([five], k_values=(1, 2), mrr_at_k=5).metrics[2] == "mrr@5"
+    with pytest.raises(ValueError, match=r"k=10 is larger than the corpus"):  # asked for explicitly
+        CLIREvaluator([five], k_values=(1, 10))
 
 
 def test_bootstrap_interval_covers_the_mean_and_shrinks_with_more_queries():
@@ -579,6 +592,164 @@ def test_real_multilingual_e5_small_retrieves_nepali_translations(real_encoder_p
         r for r in evaluator.results if r["key"] == "low_macro" and r["metric"] == "recall" and r["k"] == 1
     )
     assert 0.8 < low["ci_low"] <= low["value"] <= low["ci_high"] <= 1
+
+
+# --------------------------------------------------------------------------------------------------
+# `optical-st evaluate` on a 5-document benchmark and a tiny model (no shared data needed): what a user
+# gets for each bad input
+
+
+SMALL_ENGLISH = ["the cat sat on the mat", "a dog runs in the park", "retrieval across languages", "the park is green",
+                 "a cat and a dog"]  # fmt: skip
+SMALL_NEPALI = ["नेपाल एक सुन्दर देश हो", "यह एक परीक्षण वाक्य है", "नेपाल देश", "सुन्दर देश", "एक देश"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """(model folder, saved 5-document benchmark folder, its bitext as a TSV file)."""
+    from tiny_models import make_tiny_model
+
+    root = tmp_path_factory.mktemp("small")
+    make_tiny_model(root / "tiny", [*SMALL_ENGLISH, *SMALL_NEPALI])
+    benchmark = sentence_benchmark(SMALL_NEPALI, SMALL_ENGLISH, "npi_Deva", "eng_Latn").save(root / "bench")
+    tsv = root / "pairs.tsv"
+    tsv.write_text("english\ttarget\tlanguage\n" + "".join(
+        f"{e}\t{n}\tnpi_Deva\n" for e, n in zip(SMALL_ENGLISH, SMALL_NEPALI, strict=True)), encoding="utf-8")  # fmt: skip
+    return root / "tiny" / "model", benchmark, tsv
+
+
+def evaluate_args(small, *extra):
+    model, benchmark, _ = small
+    return ["evaluate", "--model", str(model), "--benchmark", str(benchmark), "--bootstrap", "0", *extra]
+
+
+def test_cli_scores_a_benchmark_smaller_than_ten_and_k_alone_sets_the_rest(small, capsys):
+    from optical_st.cli import main
+
+    assert main(evaluate_args(small)) == 0  # default cut-offs: the ones 5 documents allow
+    assert "| benchmark | query | documents | level | queries | recall@1 | recall@5 | mrr@5 | ndcg@5 |" in (
+        capsys.readouterr().out
+    )
+    assert main(evaluate_args(small, "--k", "1,2")) == 0  # columns and the compared metric follow --k
+    assert "| recall@1 | recall@2 | mrr@2 | ndcg@2 |" in capsys.readouterr().out
+    model = str(small[0])
+    assert main(evaluate_args(small, "--k", "1,2", "--model", model + "/")) == 0
+    assert "recall@2, paired randomization test" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--k", "1,abc"], "--k takes comma-separated whole numbers like 1,5,10; 'abc' is not one"),
+        (["--k", "0,5"], "--k: cut-offs must be 1 or more, got 0"),
+        (["--bootstrap", "-5"], "--bootstrap must be 0 or more (0: no intervals), got -5"),
+        (["--batch-size", "0"], "--batch-size must be positive"),
+        (["--device", "cuda"], "--device 'cuda' cannot be used on this machine"),
+    ],
+)
+def test_cli_evaluate_rejects_bad_values_up_front(tmp_path, capsys, extra, message):
+    from optical_st.cli import main
+
+    # neither the model nor the benchmark exists: a check that ran later would report those instead
+    argv = ["evaluate", "--model", str(tmp_path / "m"), "--benchmark", str(tmp_path / "b"), *extra]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_checks_the_output_before_any_work(small, tmp_path, capsys, monkeypatch):
+    from optical_st.cli import main
+
+    calls = []
+    monkeypatch.setattr(CLIREvaluator, "__call__", lambda self, model, *a, **k: calls.append(1))
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "folder.json").mkdir()
+    for output, message in [
+        (tmp_path / "a-file", "is an existing file; give a folder or a name ending in .json"),
+        (tmp_path / "folder.json", "is a folder, not a .json file"),
+        (tmp_path / "a-file" / "results.json", "is a file, so no folder can be made there"),
+    ]:
+        assert main(evaluate_args(small, "--output", str(output))) == 1
+        assert message in capsys.readouterr().err
+    assert calls == []  # nothing was evaluated
+
+
+def test_cli_never_loses_computed_results(small, tmp_path, capsys, monkeypatch):
+    from optical_st.cli import main
+
+    requested = tmp_path / "out"
+    save = CLIREvaluator.save
+
+    def disk_fails_at_the_requested_place(self, output_path, **kwargs):
+        if Path(output_path) == requested:
+            raise PermissionError(13, "Permission denied", str(requested))
+        return save(self, output_path, **kwargs)
+
+    monkeypatch.setattr(CLIREvaluator, "save", disk_fails_at_the_requested_place)
+    assert main(evaluate_args(small, "--output", str(requested))) == 1
+    err = capsys.readouterr().err
+    assert f"could not write {requested}" in err and "the results are in" in err
+    spare = Path(err.split("the results are in ")[1].split(" instead")[0])
+    assert json.loads(spare.read_text())["results"]
+
+
+def test_cli_results_json_is_strict_without_bootstrap(small, tmp_path, capsys):
+    from optical_st.cli import main
+
+    assert main(evaluate_args(small, "--output", str(tmp_path / "r.json"))) == 0
+
+    def no_constants(name):
+        raise ValueError(f"{name} is not JSON")
+
+    saved = json.loads((tmp_path / "r.json").read_text(), parse_constant=no_constants)
+    assert {row["ci_low"] for row in saved["results"]} == {None}
+
+
+def test_cli_ctrl_c_is_one_line(small, capsys, monkeypatch):
+    from optical_st.cli import main
+
+    def interrupted(self, model, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CLIREvaluator, "__call__", interrupted)
+    assert main(evaluate_args(small)) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "optical-st evaluate: interrupted"
+
+
+def test_cli_benchmark_file_and_languages_of_an_mteb_folder(small, tmp_path, capsys):
+    from optical_st.cli import main
+
+    model, _, tsv = small
+    argv = ["evaluate", "--model", str(model), "--bootstrap", "0", "--k", "1"]
+    assert main([*argv, "--benchmark", str(tsv)]) == 0  # a bitext file: sentence retrieval both ways
+    assert "npi_Deva->eng_Latn" in capsys.readouterr().out
+    (tmp_path / "notes.txt").write_text("hello")
+    assert main([*argv, "--benchmark", str(tmp_path / "notes.txt")]) == 1
+    assert "unsupported file type" in capsys.readouterr().err
+    # an MTEB folder without a language column: the languages come from the command line
+    mteb = tmp_path / "mteb"
+    mteb.mkdir()
+    (mteb / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": f"q{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(SMALL_NEPALI)))  # fmt: skip
+    (mteb / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(SMALL_ENGLISH)))  # fmt: skip
+    (mteb / "qrels").mkdir()
+    (mteb / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(5))
+    )
+    assert main([*argv, "--benchmark", str(mteb)]) == 1
+    assert "pass query_language= (--query-language)" in capsys.readouterr().err
+    assert main([*argv, "--benchmark", str(mteb), "--query-language", "ne", "--document-language", "en"]) == 0
+    assert "| npi_Deva->eng_Latn | npi_Deva | eng_Latn |" in capsys.readouterr().out
+
+
+def test_cli_a_file_that_cannot_be_used_is_one_line(small, tmp_path, capsys):
+    from optical_st.cli import main
+
+    (tmp_path / "cache").write_text("a file where the embedding cache folder should go")
+    assert main(evaluate_args(small, "--cache-dir", str(tmp_path / "cache"))) == 1  # an OSError
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("optical-st evaluate: error: ") and str(tmp_path / "cache") in err[-1]
 
 
 def test_cli_help_states_the_task_dependent_prompt_defaults(capsys):

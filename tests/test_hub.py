@@ -426,6 +426,79 @@ def yaml_load(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+@pytest.fixture()
+def recorded_uploads(monkeypatch):
+    """HfApi with its two network calls replaced: the files an upload_folder call would send, per call.
+
+    The list is computed with huggingface_hub's own filter (the one upload_folder applies), so the
+    test sees exactly what would reach the Hub.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import filter_repo_objects
+
+    uploads: list[list[str]] = []
+
+    def upload_folder(self, *, folder_path, allow_patterns=None, ignore_patterns=None, **kwargs):
+        files = [p.relative_to(folder_path).as_posix() for p in Path(folder_path).rglob("*") if p.is_file()]
+        uploads.append(
+            sorted(filter_repo_objects(files, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns))
+        )
+        return SimpleNamespace(commit_url="http://hub.invalid/commit/1")
+
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, *args, **kwargs: None)
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    return uploads
+
+
+def test_push_benchmark_uploads_only_what_it_wrote(tmp_path, recorded_uploads):
+    folder = tmp_path / "repo"
+    (folder / "corpus").mkdir(parents=True)
+    (folder / "private-notes.txt").write_text("not for the Hub")
+    (folder / "corpus" / "old-export.parquet").write_bytes(b"PAR1 stale PAR1")
+    hub.push_benchmark(_tiny_benchmark("npi_Deva"), "me/tiny", local_dir=folder, token=VALID_TOKEN)
+    assert recorded_uploads == [
+        [
+            "README.md",
+            "corpus/test.parquet",
+            "eval.yaml",
+            "metadata.json",
+            "qrels/test.parquet",
+            "queries/test.parquet",
+        ]
+    ]
+    card = hub.validate_card((folder / "README.md").read_text(encoding="utf-8"), "dataset")
+    assert [c["data_files"][0]["path"] for c in card["configs"]] == [
+        ["corpus/test.parquet"],
+        ["queries/test.parquet"],
+        ["qrels/test.parquet"],
+    ]
+    assert (folder / "private-notes.txt").is_file()  # left alone, not published
+
+
+def test_push_model_dry_run_leaves_the_model_folder_and_local_dir_uploads_only_what_it_wrote(
+    tmp_path, monkeypatch, recorded_uploads
+):
+    from tiny_models import make_tiny_model
+
+    make_tiny_model(tmp_path / "tiny")
+    model_dir = tmp_path / "tiny" / "model"
+    before = {p: p.read_bytes() for p in model_dir.rglob("*") if p.is_file()}
+    monkeypatch.chdir(tmp_path)
+    written = Path(hub.push_model(model_dir, "me/tiny", dry_run=True))
+    assert {p: p.read_bytes() for p in model_dir.rglob("*") if p.is_file()} == before
+    assert written.resolve() == (tmp_path / "optical-st-hub" / "me__tiny").resolve()
+    assert (written / "README.md").is_file() and (written / "model.safetensors").is_file()
+
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "private-notes.txt").write_text("not for the Hub")
+    hub.push_model(model_dir, "me/tiny", local_dir=local, token=VALID_TOKEN)
+    assert "private-notes.txt" not in recorded_uploads[-1]
+    assert {"README.md", "model.safetensors", "modules.json", "optical_st_run.json"} <= set(
+        recorded_uploads[-1]
+    )
+
+
 # cards of trained models ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def e5_like(tmp_path_factory):
@@ -528,9 +601,12 @@ def test_rows_from_a_hub_benchmark_link_themselves_and_multi_pair_configs_are_re
     assert {link[1] for link in links} == {"npi_Deva-eng_Latn-queries", "sin_Sinh-eng_Latn-queries"}
 
 
-def test_pushing_a_folder_keeps_the_trainer_tags_and_widget_and_saves_the_document_prompt(e5_like, tmp_path):
+def test_pushing_a_folder_keeps_the_trainer_tags_and_widget_and_saves_the_document_prompt(
+    e5_like, tmp_path, monkeypatch
+):
     import shutil
 
+    monkeypatch.chdir(tmp_path)  # a dry run writes its copy to ./optical-st-hub/, not into the model folder
     folder = tmp_path / "trained"
     shutil.copytree(e5_like, folder)
     (folder / "README.md").write_text(
@@ -538,13 +614,13 @@ def test_pushing_a_folder_keeps_the_trainer_tags_and_widget_and_saves_the_docume
         "widget:\n- source_sentence: नेपाल\n  sentences:\n  - Nepal\n---\n# trainer card\n",
         encoding="utf-8",
     )
-    hub.push_model(folder, "me/student", training_info=_trained_info(e5_like), dry_run=True)
-    metadata = hub.validate_card((folder / "README.md").read_text(encoding="utf-8"), "model")
+    written = Path(hub.push_model(folder, "me/student", training_info=_trained_info(e5_like), dry_run=True))
+    metadata = hub.validate_card((written / "README.md").read_text(encoding="utf-8"), "model")
     assert {"generated_from_trainer", "dataset_size:12", "loss:OTDistillLoss", "optical-st"} <= set(
         metadata["tags"]
     )
     assert metadata["widget"] == [{"source_sentence": "नेपाल", "sentences": ["Nepal"]}]
-    prompts = json.loads((folder / "config_sentence_transformers.json").read_text())["prompts"]
+    prompts = json.loads((written / "config_sentence_transformers.json").read_text())["prompts"]
     assert prompts["document"] == "passage: "  # encode_document now adds what optical-st evaluated with
 
 

@@ -70,6 +70,11 @@ def test_offline_other_hub_id_fails_fast_instead_of_serving_another_model(monkey
     assert not hub_reachable(DEFAULT_MODEL_ID)
     with pytest.raises(RuntimeError, match="Hub is unreachable"):
         load_sentence_transformer("someone/some-model-that-is-not-cached")
+    # the same name is what a mistyped relative path looks like: the message says both
+    with pytest.raises(
+        RuntimeError, match=r"'runs/best': no such file or folder, and not a Hub model id in the"
+    ):
+        load_sentence_transformer("runs/best")
 
 
 def test_offline_default_uses_pypi_route(monkeypatch, tmp_path):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 from tiny_models import make_tiny_model
+from transformers import TrainerCallback
 
 from optical_st.cli import main
 from optical_st.training import (
@@ -223,7 +225,8 @@ def test_resume_from_checkpoint_continues_the_step_count(tiny_dir, tmp_path):
             callbacks=[StepCounter()], **common)  # fmt: skip
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["global_step"] == 3 and steps == [3]  # only the step after checkpoint-2 ran
-    assert [entry["step"] for entry in run["log_history"] if "loss" in entry] == [1]  # history restored
+    # history restored: steps 1 and 2 (logged at the checkpoint) from the first session, then the last step
+    assert [entry["step"] for entry in run["log_history"] if "loss" in entry] == [1, 2, 3]
 
 
 def test_cli_train_with_evaluation_and_refusal(tiny_dir, tmp_path, capsys):
@@ -266,6 +269,189 @@ def test_cli_rejects_bad_bitext_spec_and_mse_schedules(tmp_path, capsys):
     assert main(["train", "--bitext", "x", "--loss", "mse", "--reg-schedule", "0.1:0.2",
                  "--output-dir", str(tmp_path / "o")]) == 1  # fmt: skip
     assert "schedules apply to the OT loss" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--epochs", "0", "--epochs must be positive"),
+        ("--warmup-ratio", "2", "--warmup-ratio must be between 0 and 1"),
+        ("--save-steps", "-1", "--save-steps must be 0 or more"),
+        ("--max-length", "0", "--max-length must be positive"),
+        ("--batch-size", "0", "--batch-size must be positive"),
+        ("--lr", "nan", "--lr must be a finite number"),
+        ("--logging-steps", "0", "--logging-steps must be positive"),
+        ("--eval-k", "1,abc", "--eval-k takes comma-separated whole numbers like 1,5,10; 'abc'"),
+        ("--device", "cuda:7", "--device 'cuda:7' cannot be used on this machine"),
+    ],
+)
+def test_cli_train_rejects_bad_numbers_up_front(tmp_path, capsys, flag, value, message):
+    # the bitext does not exist: a check that ran after loading anything would report that instead
+    argv = [
+        "train",
+        "--bitext",
+        str(tmp_path / "missing.tsv"),
+        "--output-dir",
+        str(tmp_path / "o"),
+        flag,
+        value,
+    ]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_max_length_is_capped_at_the_models_positions_and_must_be_positive(tiny_dir, tmp_path):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    assert student.max_seq_length == 64  # the tiny model has 64 (+2) positions; 128 would overflow them
+    long_pairs = bitext(n=4).map(lambda row: {"english": " ".join([row["english"]] * 20),
+                                              "target": " ".join([row["target"]] * 20)})  # fmt: skip
+    final = distill(student, teacher, long_pairs, steps=1, batch_size=4, max_length=128, output_dir=tmp_path,
+                    save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "done" and run["max_length"] == 64
+    assert (
+        json.loads((final / "optical_st_run.json").read_text())["training_info"]["hyperparameters"][
+            "max_length"
+        ]
+        == 64
+    )
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="max_length must be a positive"):
+            distill(
+                load(tiny_dir), load(tiny_dir), bitext(), steps=1, max_length=bad, output_dir=tmp_path / "x"
+            )
+
+
+class FailAt(TrainerCallback):
+    """Raise when a step begins: a crash in the middle of training."""
+
+    def __init__(self, step: int, error: BaseException | None = None):
+        self.step, self.error = step, error or RuntimeError("simulated crash")
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step + 1 == self.step:
+            raise self.error
+
+
+def finished_run(tiny_dir, directory) -> dict:
+    """A finished run in ``directory``: final/, checkpoints/, training_run.json; returns what it wrote."""
+    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=2, batch_size=4, output_dir=directory, save_steps=1,
+            show_progress_bar=False, **FAST_OT)  # fmt: skip
+    return {path.relative_to(directory): path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+
+
+def test_overwrite_keeps_the_previous_run_until_the_new_one_is_valid_and_has_saved(tiny_dir, tmp_path):
+    before = finished_run(tiny_dir, tmp_path)
+    assert Path("final/model.safetensors") in before and Path("training_run.json") in before
+
+    def unchanged() -> bool:
+        now = {
+            path.relative_to(tmp_path): path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()
+        }
+        return now == before
+
+    # refused by validation: no pair left, a training language the evaluation lacks
+    with pytest.raises(ValueError, match="no training pairs left"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, output_dir=tmp_path, overwrite=True,
+                exclude_texts=set(ENGLISH))  # fmt: skip
+    assert unchanged()
+    from optical_st.data import sentence_retrieval_benchmark
+
+    class SinhalaOnly:
+        def __init__(self):
+            self.benchmarks = [sentence_retrieval_benchmark(bitext("sin_Sinh"))]
+
+    with pytest.raises(ValueError, match="evaluation benchmarks lack"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, output_dir=tmp_path, overwrite=True,
+                evaluator=SinhalaOnly())  # fmt: skip
+    assert unchanged()
+    # a crash before the new run saved any model: the previous run is put back as it was
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=2, batch_size=4, output_dir=tmp_path,
+                overwrite=True, save_steps=0, show_progress_bar=False, callbacks=[FailAt(1)], **FAST_OT)  # fmt: skip
+    assert unchanged()
+    # a successful overwrite: the new run, and the old one gone once the new one saved a model
+    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=3, batch_size=4, output_dir=tmp_path, overwrite=True,
+            save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "done" and run["global_step"] == 3
+    assert not list(tmp_path.glob("checkpoints/checkpoint-*")) and not (tmp_path / "previous-run").exists()
+
+
+def test_cli_overwrite_refused_by_validation_leaves_the_run(tiny_dir, tmp_path, capsys):
+    from optical_st.data import sentence_retrieval_benchmark
+
+    data = tmp_path / "pairs.tsv"
+    data.write_text("english\ttarget\tlanguage\n" + "".join(
+        f"{e}\t{t}\tnpi_Deva\n" for e, t in zip(ENGLISH, TARGET, strict=True)), encoding="utf-8")  # fmt: skip
+    sinhala = sentence_retrieval_benchmark(bitext("sin_Sinh", n=4)).save(tmp_path / "sin-bench")
+    before = finished_run(tiny_dir, tmp_path / "run")
+    # Nepali training pairs, a Sinhala-only evaluation: refused once everything is loaded
+    argv = ["train", "--teacher", str(tiny_dir), "--bitext", str(data), "--steps", "1", "--eval-benchmark",
+            str(sinhala), "--eval-languages", "sin", "--eval-k", "1", "--output-dir", str(tmp_path / "run"),
+            "--overwrite", "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    assert "evaluation benchmarks lack" in capsys.readouterr().err
+    after = {
+        p.relative_to(tmp_path / "run"): p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()
+    }
+    assert after == before
+
+
+def test_a_failed_resume_leaves_the_finished_run_record_alone(tiny_dir, tmp_path):
+    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, batch_size=4, output_dir=tmp_path, save_steps=0,
+            show_progress_bar=False, **FAST_OT)  # fmt: skip
+    record = (tmp_path / "training_run.json").read_bytes()
+    with pytest.raises(FileNotFoundError, match="no checkpoint to resume"):
+        distill(
+            load(tiny_dir),
+            load(tiny_dir),
+            bitext(),
+            steps=2,
+            output_dir=tmp_path,
+            resume_from_checkpoint=True,
+        )
+    with pytest.raises(FileNotFoundError, match="checkpoint to resume from not found"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=2, output_dir=tmp_path,
+                resume_from_checkpoint=str(tmp_path / "checkpoints" / "checkpoint-9"))  # fmt: skip
+    assert (tmp_path / "training_run.json").read_bytes() == record
+
+
+def test_a_crash_leaves_status_failed_with_the_error(tiny_dir, tmp_path):
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=3, batch_size=4, output_dir=tmp_path, save_steps=0,
+                show_progress_bar=False, callbacks=[FailAt(2)], **FAST_OT)  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "failed" and run["error"] == "RuntimeError: simulated crash"
+    with pytest.raises(KeyboardInterrupt):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=3, batch_size=4, output_dir=tmp_path / "ctrl-c",
+                save_steps=0, show_progress_bar=False, callbacks=[FailAt(2, KeyboardInterrupt())], **FAST_OT)  # fmt: skip
+    assert json.loads((tmp_path / "ctrl-c" / "training_run.json").read_text())["status"] == "interrupted"
+
+
+def test_train_loss_after_a_resume_is_the_whole_runs_mean(tiny_dir, tmp_path):
+    common = {
+        "steps": 4,
+        "batch_size": 2,
+        "lr": 1e-3,
+        "logging_steps": 10,
+        "show_progress_bar": False,
+        **FAST_OT,
+    }
+    distill(
+        load(tiny_dir), load(tiny_dir), bitext(), output_dir=tmp_path / "straight", save_steps=0, **common
+    )
+    with pytest.raises(RuntimeError):  # killed after the checkpoint at step 2
+        distill(load(tiny_dir), load(tiny_dir), bitext(), output_dir=tmp_path / "resumed", save_steps=2,
+                callbacks=[FailAt(3)], **common)  # fmt: skip
+    distill(load(tiny_dir), load(tiny_dir), bitext(), output_dir=tmp_path / "resumed", save_steps=2,
+            resume_from_checkpoint=True, **common)  # fmt: skip
+    straight = json.loads((tmp_path / "straight" / "training_run.json").read_text())
+    resumed = json.loads((tmp_path / "resumed" / "training_run.json").read_text())
+    assert resumed["status"] == "done" and resumed["global_step"] == 4
+    assert resumed["train_loss"] == pytest.approx(straight["train_loss"], rel=1e-5)
 
 
 def test_saved_student_has_explicit_prompts_and_the_run_record_names_hub_models(tiny_dir, tmp_path):

@@ -56,6 +56,7 @@ def make_tiny_model(
     vocab_size: int = 500,
     seed: int = 0,
     max_seq_length: int = 64,
+    dropout: float = 0.1,
 ) -> SentenceTransformer:
     """Build, save under ``directory`` and return a tiny mean-pooled, normalised SentenceTransformer."""
     directory = Path(directory)
@@ -64,6 +65,7 @@ def make_tiny_model(
     config = BertConfig(
         vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=num_layers,
         num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=max_seq_length + 2,
+        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
     )  # fmt: skip
     transformer_dir = directory / "transformer"
     BertModel(config, add_pooling_layer=False).save_pretrained(transformer_dir)

@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.port <= 65535:  # checked here: the server would fail with an OverflowError traceback
+        raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
     from optical_st import app
 
     app.launch(args.model, distilled=args.distilled, host=args.host, port=args.port, share=args.share)

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
+import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+
+from optical_st.commands._checks import check_device, check_non_negative, check_positive, parse_cutoffs
 
 HELP = "evaluate models on cross-lingual retrieval benchmarks (recall@k, MRR@10, nDCG@10, bootstrap CIs)"
 
@@ -45,7 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--split", default=None, help="split of the bitext source, e.g. dev or devtest (default: all)"
     )
-    parser.add_argument("--k", default="1,5,10,100", help="recall cut-offs (default 1,5,10,100)")
+    parser.add_argument("--k", default=None,
+                        help="recall cut-offs (default 1,5,10,100, those the smallest corpus allows); MRR and "
+                        "nDCG are cut at min(10, largest k)")  # fmt: skip
+    parser.add_argument("--query-language", default=None, metavar="CODE",
+                        help="language of the queries, for benchmark folders without a language column")  # fmt: skip
+    parser.add_argument("--document-language", default=None, metavar="CODE",
+                        help="language of the documents, for benchmark folders without a language column")  # fmt: skip
     parser.add_argument("--english-model", default=None, metavar="M",
                         help="encode every English text with this fixed model (OPTICAL's frozen teacher) and "
                         "the other language with --model (default: --model encodes both sides)")  # fmt: skip
@@ -65,12 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap replicates for 95%% CIs (0: none)"
     )
-    parser.add_argument(
-        "--columns", default="recall@1,recall@10,mrr@10,ndcg@10", help="metrics in the printed table"
-    )
-    parser.add_argument(
-        "--compare-metric", default="recall@10", help="metric of the paired test (default recall@10)"
-    )
+    parser.add_argument("--columns", default=None,
+                        help="metrics in the printed table (default: recall at the smallest and the primary k, "
+                        "MRR, nDCG, e.g. recall@1,recall@10,mrr@10,ndcg@10)")  # fmt: skip
+    parser.add_argument("--compare-metric", default=None,
+                        help="metric of the paired test (default: recall at the primary k, recall@10 when "
+                        "10 is among --k)")  # fmt: skip
     parser.add_argument(
         "--output",
         default=None,
@@ -116,6 +128,8 @@ def _command(args: argparse.Namespace) -> str:
         "levels",
         "split",
         "k",
+        "query_language",
+        "document_language",
         "query_prompt",
         "document_prompt",
     )
@@ -130,20 +144,59 @@ def _command(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
+def check_output(output: str | None) -> Path | None:
+    """``--output`` must be usable before any work: a folder (existing or creatable) or a ``.json`` file name."""
+    if output is None:
+        return None
+    path = Path(output)
+    if path.suffix == ".json" and path.is_dir():
+        raise ValueError(f"--output {output} is a folder, not a .json file; give another name or the folder")
+    if path.suffix != ".json" and path.exists() and not path.is_dir():
+        raise ValueError(f"--output {output} is an existing file; give a folder or a name ending in .json")
+    existing = (path.parent if path.suffix == ".json" else path).absolute()
+    while not existing.exists():  # the folders to create: the nearest existing one must take them
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--output {output}: {existing} is a file, so no folder can be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--output {output}: {existing} is not writable")
+    return path
+
+
+def write_results(write: Callable[[Path], Path], target: Path) -> tuple[Path, bool]:
+    """``write(target)``; if that fails, ``write`` into a new temporary folder so that nothing is lost.
+
+    Returns the path written and whether it is the requested one (the reason is printed otherwise).
+    """
+    try:
+        return write(target), True
+    except OSError as error:
+        spare = Path(tempfile.mkdtemp(prefix="optical-st-results-"))
+        path = write(spare / target.name if target.suffix == ".json" else spare)
+        print(f"optical-st evaluate: could not write {target} ({error}); the results are in {path} instead",
+              file=sys.stderr)  # fmt: skip
+        return path, False
+
+
 def run(args: argparse.Namespace) -> int:
     from optical_st.evaluation import CLIREvaluator, compare_runs, load_benchmarks, results_to_markdown
     from optical_st.pretrained import model_provenance
 
-    k_values = [int(k) for k in args.k.split(",") if k.strip()]
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+    # every value is checked before any model is loaded or any text encoded
+    k_values = parse_cutoffs("--k", args.k) if args.k is not None else None
+    check_positive("--batch-size", args.batch_size)
+    check_non_negative("--bootstrap", args.bootstrap, "no intervals")
+    check_device("--device", args.device)
+    output = check_output(args.output)
     models = list(dict.fromkeys(args.model))
     for model in [*models, args.english_model] if args.english_model else models:  # fail before the slow part
         check_model_argument(model)
     benchmarks = []
     for spec in args.benchmark:
         benchmarks += load_benchmarks(
-            spec, args.languages, directions=args.directions, levels=args.levels, split=args.split
-        )
+            spec, args.languages, directions=args.directions, levels=args.levels, split=args.split,
+            query_language=args.query_language, document_language=args.document_language,
+        )  # fmt: skip
     language_encoders = None
     if args.english_model:
         language_encoders = {"eng": load_model(args.english_model, device=args.device)}
@@ -158,13 +211,18 @@ def run(args: argparse.Namespace) -> int:
         show_progress_bar=sys.stderr.isatty(),
         language_encoders=language_encoders,
     )
+    # the table and the paired test follow the cut-offs the evaluator uses (--k, the corpus size)
+    primary = evaluator.primary_metric.rsplit("_", 1)[-1]  # e.g. "recall@10" of "low_macro_recall@10"
+    default_columns = [f"recall@{evaluator.k_values[0]}", primary, *evaluator.metrics[-2:]]
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else default_columns
+    columns = list(dict.fromkeys(columns))
+    compare_metric = args.compare_metric or primary
     available = evaluator.metrics
-    unknown = [c for c in [*columns, args.compare_metric] if c not in available]
+    unknown = [c for c in [*columns, compare_metric] if c not in available]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; available: {', '.join(available)}")
     command = _command(args)
-    output = Path(args.output) if args.output else None
-    runs = {}
+    runs, all_written = {}, True
     for model_name in models:
         model = load_model(model_name, device=args.device)
         metrics = evaluator(model)
@@ -188,16 +246,17 @@ def run(args: argparse.Namespace) -> int:
             source = getattr(model, "optical_st_source", None)
             if source is not None:
                 extra["model_source"] = {"source": source.source, "note": source.note}
-            path = evaluator.save(directory, model=model, extra=extra)
+            path, written = write_results(partial(evaluator.save, model=model, extra=extra), directory)
+            all_written &= written
             print(f"results written to {path} and {path.with_suffix('.md')}")
 
     if len(models) > 1:
         reference = models[0]
         comparisons = {}
         for other in models[1:]:
-            results = compare_runs(runs[reference], runs[other], args.compare_metric)
+            results = compare_runs(runs[reference], runs[other], compare_metric)
             comparisons[other] = [result.as_dict() for result in results]
-            print(f"\n## {reference} vs {other}: {args.compare_metric}, paired randomization test\n")
+            print(f"\n## {reference} vs {other}: {compare_metric}, paired randomization test\n")
             print("| benchmark | A | B | A - B | 95% CI | p |")
             print("|---|---|---|---|---|---|")
             for result in results:
@@ -207,9 +266,17 @@ def run(args: argparse.Namespace) -> int:
                     f"{result.p_value:.4f} |"
                 )
         if output is not None:
-            folder = output.parent if output.suffix == ".json" else output
-            folder.mkdir(parents=True, exist_ok=True)
-            payload = {"command": command, "reference": reference, "metric": args.compare_metric,
+            payload = {"command": command, "reference": reference, "metric": compare_metric,
                        "comparisons": comparisons}  # fmt: skip
-            (folder / "comparison.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    return 0
+
+            def write_comparison(folder: Path) -> Path:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / "comparison.json"
+                path.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+                return path
+
+            _, written = write_results(
+                write_comparison, output.parent if output.suffix == ".json" else output
+            )
+            all_written &= written
+    return 0 if all_written else 1

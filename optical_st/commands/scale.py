@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from optical_st.commands._checks import check_device, check_non_negative, check_positive, parse_cutoffs
+
 HELP = "scaling study: many encoders x languages, zero-shot and OT-distilled -> table, plots, trends"
 
 EPILOG = """\
@@ -148,6 +150,14 @@ def run(args: argparse.Namespace) -> int:
         write_report,
     )
 
+    # every value is checked before any model is loaded or any data read
+    k_values = parse_cutoffs("--k", args.k)
+    check_device("--device", args.device)
+    check_non_negative("--n-bootstrap", args.n_bootstrap, "none")
+    for flag in ("--batch-size", "--report-k", "--max-pairs", "--distill-max-pairs", "--distill-steps",
+                 "--distill-epochs", "--distill-batch-size", "--distill-lr", "--distill-max-length"):  # fmt: skip
+        check_positive(flag, getattr(args, flag[2:].replace("-", "_")))
+
     specs = parse_model_specs(args.models)  # duplicate names fail here, before any data is read
     recipe = None
     if args.distill_bitext:
@@ -171,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         specs,
         _benchmarks(args),
         args.output_dir,
-        k_values=[int(k) for k in _csv(args.k)],
+        k_values=k_values,
         languages=None if args.languages == "all" else args.languages,
         recipe=recipe,
         conditions=_csv(args.conditions) if args.conditions else None,

@@ -7,14 +7,22 @@ Examples::
         --languages npi,sin --loss ot --steps 200 --batch-size 16 --max-length 64 \\
         --eval-benchmark ../shared/data/flores200 --eval-steps 100 --output-dir runs/ne-si-ot
 
-    # several GPUs / processes: the same command under accelerate
-    accelerate launch -m optical_st.cli train ...
+    # several processes (data parallel; CPU: gloo), see docs/training.md
+    torchrun --standalone --nproc_per_node 2 -m optical_st.cli train ...
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from optical_st.commands._checks import (
+    check_device,
+    check_fraction,
+    check_non_negative,
+    check_positive,
+    parse_cutoffs,
+)
 
 HELP = "distil a frozen teacher into a student on bitext (OPTICAL optimal transport, MSE, or both)"
 
@@ -29,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dataset id; append ::SPLITS to choose splits (e.g. floresv1_ne_si::dev,test). Training pairs\n"
         "whose English or target text occurs in the evaluation benchmarks are dropped (reported).\n"
         "Schedules are START:END[:linear|cosine] (or one constant value).\n"
-        "Several GPUs/processes: accelerate launch -m optical_st.cli train ..."
+        "Several processes (data parallel): torchrun --standalone --nproc_per_node N -m optical_st.cli train ..."
     )
     models = parser.add_argument_group("models")
     models.add_argument("--teacher", default=None,
@@ -152,8 +160,21 @@ def _schedules(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from optical_st.training import benchmark_texts, distill
 
-    if args.steps is not None and args.steps <= 0:
-        raise ValueError(f"--steps must be positive, got {args.steps}")
+    # every value is checked before the (slow) loading of data and models
+    for flag in (
+        "--steps",
+        "--epochs",
+        "--batch-size",
+        "--max-length",
+        "--lr",
+        "--logging-steps",
+        "--eval-steps",
+    ):
+        check_positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    check_fraction("--warmup-ratio", args.warmup_ratio)
+    check_non_negative("--save-steps", args.save_steps, "never")
+    k_values = parse_cutoffs("--eval-k", args.eval_k)
+    check_device("--device", args.device)
     if args.eval_steps is not None and not args.eval_benchmark:
         raise ValueError("--eval-steps needs --eval-benchmark")
     if args.push_to_hub and not args.eval_benchmark:
@@ -166,8 +187,6 @@ def run(args: argparse.Namespace) -> int:
     trained = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
 
     benchmarks, exclude = [], set()
-    k_values = [int(k) for k in args.eval_k.split(",") if k.strip()]
-    depth = min(10, max(k_values))  # MRR/nDCG cut-off, never deeper than asked
     if args.eval_benchmark:
         from optical_st.evaluation import load_benchmarks
 
@@ -197,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             language_encoders = {"eng": teacher}
         evaluator = CLIREvaluator(
-            benchmarks, k_values=k_values, mrr_at_k=depth, ndcg_at_k=depth,
+            benchmarks, k_values=k_values,  # MRR/nDCG cut at min(10, largest k, smallest corpus)
             query_prompt=args.eval_prompt, document_prompt=args.eval_prompt,
             show_progress_bar=not args.no_progress and sys.stderr.isatty(), write_json=False,
             language_encoders=language_encoders,
@@ -206,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     final = distill(
         student, teacher, bitext,
         output_dir=args.output_dir, loss=args.loss,
-        steps=args.steps, epochs=args.epochs or 1.0, batch_size=args.batch_size, max_length=args.max_length,
+        steps=args.steps, epochs=1.0 if args.epochs is None else args.epochs, batch_size=args.batch_size, max_length=args.max_length,
         lr=args.lr, warmup_ratio=args.warmup_ratio, seed=args.seed,
         reg=args.reg, cost=args.cost, sentence_weight=args.sentence_weight,
         loss_options=None if args.loss == "mse" else loss_options, schedules=schedules or None,
