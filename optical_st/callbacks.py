@@ -154,6 +154,8 @@ class OTDistillCallback(TrainerCallback):
         best_metric, best_step, best_path: the best checkpoint so far (``None`` before any evaluation).
         evaluations: list of ``{"step": int, "metrics": dict}``, one per evaluation.
         push_errors: list of ``{"step": int, "error": str}`` for failed pushes.
+        unconverged_steps: steps whose Sinkhorn solve stopped at its iteration cap
+            (``loss.last_stats["sinkhorn_unconverged"]``).
         pushed: list of ``{"step": int, "result": str}`` for successful pushes.
     """
 
@@ -201,6 +203,7 @@ class OTDistillCallback(TrainerCallback):
         self.evaluations: list[dict[str, Any]] = []
         self.push_errors: list[dict[str, Any]] = []
         self.pushed: list[dict[str, Any]] = []
+        self.unconverged_steps: list[int] = []
         self._stat_sums: dict[str, float] = {}
         self._stat_counts: dict[str, int] = {}
         self._pending_logs: dict[str, float] = {}
@@ -243,6 +246,8 @@ class OTDistillCallback(TrainerCallback):
     # ----------------------------------------------------------------------------- diagnostics
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         stats = getattr(self.loss, "last_stats", None) if self.loss is not None else None
+        if (stats or {}).get("sinkhorn_unconverged", 0.0) > 0:
+            self.unconverged_steps.append(state.global_step)
         for name, value in (stats or {}).items():
             value = float(value)
             if math.isfinite(value):

@@ -283,6 +283,9 @@ def test_cli_rejects_bad_bitext_spec_and_mse_schedules(tmp_path, capsys):
         ("--logging-steps", "0", "--logging-steps must be positive"),
         ("--eval-k", "1,abc", "--eval-k takes comma-separated whole numbers like 1,5,10; 'abc'"),
         ("--device", "cuda:7", "--device 'cuda:7' cannot be used on this machine"),
+        ("--reg", "inf", "--reg must be a finite number"),
+        ("--reg", "0", "--reg must be positive"),
+        ("--anneal", "-1", "--anneal must be 0 or more"),
     ],
 )
 def test_cli_train_rejects_bad_numbers_up_front(tmp_path, capsys, flag, value, message):
@@ -300,6 +303,18 @@ def test_cli_train_rejects_bad_numbers_up_front(tmp_path, capsys, flag, value, m
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_unconverged_sinkhorn_is_warned_once_and_counted_in_the_run_record(tiny_dir, tmp_path, caplog):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    with caplog.at_level("WARNING", logger="optical_st.losses"):
+        distill(student, teacher, bitext(), loss="ot", steps=3, batch_size=4, output_dir=tmp_path, save_steps=0,
+                show_progress_bar=False,
+                loss_options={"reg": 1e-6, "reg_scale": "absolute", "max_iter": 20})  # fmt: skip
+    warnings = [r.getMessage() for r in caplog.records if "Sinkhorn stopped at max_iter=20" in r.getMessage()]
+    assert len(warnings) == 1 and "marginal error up to" in warnings[0]
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "done" and run["sinkhorn_unconverged_steps"] == 3
 
 
 def test_max_length_is_capped_at_the_models_positions_and_must_be_positive(tiny_dir, tmp_path):

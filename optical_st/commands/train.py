@@ -60,9 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     loss = parser.add_argument_group("loss")
     loss.add_argument("--loss", choices=("ot", "mse", "ot+sentence"), default="ot")
-    loss.add_argument(
-        "--reg", type=float, default=0.05, help="Sinkhorn entropic regularisation (default 0.05)"
-    )
+    loss.add_argument("--reg", type=float, default=None,
+                      help="Sinkhorn entropic regularisation, read as --reg-scale says (default 0.5)")  # fmt: skip
+    loss.add_argument("--reg-scale", choices=("absolute", "mean", "spread"), default=None,
+                      help="reg in cost units, or times each pair's mean or standard deviation of token costs "
+                      "(default spread)")  # fmt: skip
+    loss.add_argument("--no-debias", dest="debias", action="store_false",
+                      help="OPTICAL's plain entropic <T, C> instead of the Sinkhorn divergence (for comparison)")  # fmt: skip
+    loss.add_argument("--anneal", type=int, default=0,
+                      help="epsilon scaling: start at 2**N times the target reg, halve with warm starts (default 0)")  # fmt: skip
     loss.add_argument("--cost", choices=("cosine", "sqeuclidean"), default="cosine")
     loss.add_argument(
         "--sentence-weight", type=float, default=None, help="weight of the sentence term (ot+sentence)"
@@ -84,6 +90,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     optim.add_argument("--lr", type=float, default=2e-5)
     optim.add_argument("--warmup-ratio", type=float, default=0.1)
     optim.add_argument("--seed", type=int, default=0)
+    optim.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=False,
+                       help="keep the student's token embedding matrix fixed: 2x faster steps on CPU, half the "
+                       "memory (default off)")  # fmt: skip
+    optim.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=True,
+                       help="batches of pairs of similar token count: 2.5-3x faster on CPU (default on)")  # fmt: skip
     optim.add_argument("--prompt", default="query",
                        help="prompt on both sides: a model prompt name or text; 'none' for none (default query)")  # fmt: skip
 
@@ -169,8 +180,10 @@ def run(args: argparse.Namespace) -> int:
         "--lr",
         "--logging-steps",
         "--eval-steps",
+        "--reg",
     ):
         check_positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    check_non_negative("--anneal", args.anneal)
     check_fraction("--warmup-ratio", args.warmup_ratio)
     check_non_negative("--save-steps", args.save_steps, "never")
     k_values = parse_cutoffs("--eval-k", args.eval_k)
@@ -221,7 +234,10 @@ def run(args: argparse.Namespace) -> int:
             show_progress_bar=not args.no_progress and sys.stderr.isatty(), write_json=False,
             language_encoders=language_encoders,
         )  # fmt: skip
-    loss_options = {"marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens}
+    loss_options = {"marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens,
+                    "debias": args.debias, "anneal": args.anneal}  # fmt: skip
+    if args.reg_scale is not None:
+        loss_options["reg_scale"] = args.reg_scale
     final = distill(
         student, teacher, bitext,
         output_dir=args.output_dir, loss=args.loss,
@@ -229,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, warmup_ratio=args.warmup_ratio, seed=args.seed,
         reg=args.reg, cost=args.cost, sentence_weight=args.sentence_weight,
         loss_options=None if args.loss == "mse" else loss_options, schedules=schedules or None,
+        freeze_embeddings=args.freeze_embeddings, group_by_length=args.group_by_length,
         prompt=None if args.prompt.lower() == "none" else args.prompt,
         exclude_texts=exclude, evaluator=evaluator, eval_steps=args.eval_steps, metric=args.metric,
         hub_model_id=args.push_to_hub, save_steps=args.save_steps, logging_steps=args.logging_steps,
