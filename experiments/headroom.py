@@ -116,12 +116,14 @@ class Recipe:
     sentence_weight: float = 100.0
     freeze_embeddings: bool = True
     group_by_length: bool = True
+    max_pairs: int | None = None  # train on the first N pairs of the (shuffled) pool: the low-data regime
     extra: dict[str, Any] = field(default_factory=dict)  # OTDistillLoss options shared by the OT objectives
 
     def tag(self) -> str:
         length = f"steps{self.steps}" if self.steps else f"ep{self.epochs:g}"
         frozen = "" if self.freeze_embeddings else "-unfrozen"
         batching = "" if self.group_by_length else "-random-batches"
+        batching += f"-pairs{self.max_pairs}" if self.max_pairs else ""
         extra = "".join(f"-{k}{v}" for k, v in sorted(self.extra.items()))
         return f"lr{self.lr:g}-b{self.batch_size}-{length}{frozen}{batching}{extra}"
 
@@ -273,6 +275,8 @@ def train_student(
     loss, options = OBJECTIVES[objective]
     options = {**recipe.extra, **options} if loss != "mse" else {}
     resume = any((run_dir / "checkpoints").glob("checkpoint-*"))
+    if recipe.max_pairs:
+        bitext = bitext.select(range(min(recipe.max_pairs, len(bitext))))
     final = distill(
         setting.load_student(), setting.load_teacher(), bitext,
         output_dir=run_dir, loss=loss, epochs=recipe.epochs, steps=recipe.steps, batch_size=recipe.batch_size,
@@ -376,7 +380,7 @@ class Validation:
         args = self.args
         return Recipe(steps=args.steps, batch_size=args.batch_size, max_length=args.max_length,
                       freeze_embeddings=not args.train_embeddings, extra={**dict(args.loss_option), **(extra or {})},
-                      **changes)  # fmt: skip
+                      max_pairs=args.max_pairs, **changes)  # fmt: skip
 
     def score(self, objective: str, recipe: Recipe) -> float:
         record = run_cell(
@@ -534,6 +538,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-pairs", type=int, default=None, help="probe: train on the first N pairs only")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--train-embeddings", action="store_true", help="do not freeze the input embeddings")
     parser.add_argument("--loss-option", action="append", default=[], type=loss_option, metavar="KEY=VALUE",
