@@ -274,6 +274,7 @@ def train_student(
 
     loss, options = OBJECTIVES[objective]
     options = {**recipe.extra, **options} if loss != "mse" else {}
+    cost = options.pop("cost", "cosine")  # distill takes the cost itself
     resume = any((run_dir / "checkpoints").glob("checkpoint-*"))
     if recipe.max_pairs:
         bitext = bitext.select(range(min(recipe.max_pairs, len(bitext))))
@@ -282,7 +283,7 @@ def train_student(
         output_dir=run_dir, loss=loss, epochs=recipe.epochs, steps=recipe.steps, batch_size=recipe.batch_size,
         max_length=recipe.max_length, lr=recipe.lr, warmup_ratio=recipe.warmup_ratio, seed=seed,
         sentence_weight=recipe.sentence_weight if objective == "ot+sentence" else None,
-        loss_options=options or None, freeze_embeddings=recipe.freeze_embeddings,
+        cost=cost, loss_options=options or None, freeze_embeddings=recipe.freeze_embeddings,
         group_by_length=recipe.group_by_length, prompt="query",
         save_steps=250, logging_steps=25, resume_from_checkpoint=True if resume else None,
         overwrite=not resume, show_progress_bar=True,
@@ -388,6 +389,7 @@ class Validation:
         )
         name = f"{objective}-w{recipe.sentence_weight:g}" if objective == "ot+sentence" else objective
         history = record["training"]["history"] or [{}]
+        self.rows = [row for row in self.rows if (row["name"], row["recipe_tag"]) != (name, recipe.tag())]
         self.rows.append({
             "setting": self.setting.name, "name": name, "objective": objective, "lr": recipe.lr,
             "sentence_weight": recipe.sentence_weight if objective == "ot+sentence" else None,
