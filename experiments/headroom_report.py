@@ -8,9 +8,13 @@ One summary row per (setting, objective, languages, benchmark group, metric):
 - values in points (percent): per seed the macro average over the group's benchmarks; ``mean`` and
   ``spread`` (sample standard deviation) over seeds; ``ci_low``/``ci_high`` a 95% bootstrap interval of
   the macro of the seed-averaged per-query values; ``delta_vs_mse`` the paired difference to MSE
-  distillation of the same setting on the same queries (seed-averaged per query; 95% bootstrap interval
-  and a paired randomisation test), and ``delta_per_seed`` the same difference seed by seed (seed s vs
-  MSE seed s).
+  ``vs``: per reference (``zero-shot``, the untrained student; ``mse``, MSE distillation of the same
+  setting) the paired difference on the same queries (seed-averaged per query; 95% bootstrap interval and
+  a paired randomisation test) and ``per_seed``, the same difference seed by seed.
+
+Besides the ``train`` cells (benchmarks), the ``probe`` cells that ran several seeds on the validation
+split carved from the training bitext are summarised the same way, under ``<setting> validation <recipe>``
+(benchmark ``validation``).
 
 Run from the project root::
 
@@ -31,11 +35,13 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from headroom import RESULTS, RUNS, TRAINED, UNTRAINED
+from headroom import BASELINES, RESULTS, RUNS, TRAINED, UNTRAINED
 
 METRICS = ("recall@1", "recall@5", "recall@10", "ndcg@10")
 GROUP_OF_PREFIX = {"flores200-sentence": "flores-sentence", "flores200-document": "flores-document",
-                   "ntrex128-document": "ntrex-document", "xquad_r-passage": "xquad-r"}  # fmt: skip
+                   "ntrex128-document": "ntrex-document", "xquad_r-passage": "xquad-r",
+                   "validation-": "validation"}  # fmt: skip
+ABBREVIATION = {"zero-shot": "z", "mse": "m"}
 OBJECTIVE_ORDER = ("teacher-both-sides", "teacher-english-english", "multilingual-both-sides", "zero-shot",
                    "mse", "ot-plain", "ot", "ot+sentence")  # fmt: skip
 
@@ -77,6 +83,33 @@ def load_cells(runs: Path) -> dict[str, dict[str, dict[int, dict]]]:
     return cells
 
 
+def load_probe_cells(runs: Path) -> dict[str, dict[str, dict[int, dict]]]:
+    """``"<setting> validation <recipe>"`` -> objective -> seed -> cell, for the probes that ran several seeds
+    (``headroom.py probe --seeds``), with the untrained student under ``zero-shot``; of several
+    ``ot+sentence`` weights, the one with the most seeds."""
+    by_recipe: dict[tuple[str, str], dict[tuple[str, float | None], dict[int, dict]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    for path in sorted((runs / "validate").glob("*/*/*/cell.json")):
+        cell = json.loads(path.read_text(encoding="utf-8"))
+        weight = cell["recipe"]["sentence_weight"] if cell["objective"] == "ot+sentence" else None
+        by_recipe[(cell["setting"]["name"], cell["recipe_tag"])][(cell["objective"], weight)][
+            cell["seed"]
+        ] = cell
+    probes: dict[str, dict[str, dict[int, dict]]] = {}
+    for (setting, tag), by_objective in sorted(by_recipe.items()):
+        if max(len(seeds) for seeds in by_objective.values()) < 2:
+            continue
+        chosen: dict[str, dict[int, dict]] = {}
+        for (objective, _), seeds in sorted(by_objective.items(), key=lambda item: len(item[1])):
+            chosen[objective] = seeds  # the most seeds last, so it wins
+        untrained = runs / "validate" / setting / "zero-shot" / "cell.json"
+        if untrained.is_file():
+            chosen["zero-shot"] = {-1: json.loads(untrained.read_text(encoding="utf-8"))}
+        probes[f"{setting} validation {tag}"] = chosen
+    return probes
+
+
 def grouped_per_query(cell: dict, metric: str) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """(group, languages) -> {benchmark key: per-query values of ``metric``}."""
     groups = {
@@ -112,9 +145,61 @@ def seed_average(per_seed: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.n
     return {key: np.mean([values[key] for values in per_seed], axis=0) for key in per_seed[0]}
 
 
-def summary_rows(cells: dict[str, dict[str, dict[int, dict]]], n_resamples: int) -> list[dict[str, Any]]:
+REFERENCES = ("zero-shot", "mse")  # every objective is compared, query by query, with each of these
+
+
+def compare(
+    by_seed: Mapping[int, Mapping],
+    reference: Mapping[int, Mapping],
+    group: tuple[str, str],
+    metric: str,
+    n_resamples: int,
+) -> dict[str, Any] | None:
+    """Paired difference (points) of the seed-averaged per-query values to a reference's, and seed by seed
+    (seed s vs the reference's seed s, or vs its only run for an untrained baseline)."""
     from optical_st.evaluation import paired_test
 
+    seeds = sorted(seed for seed, grouped in by_seed.items() if group in grouped)
+    reference_seeds = sorted(seed for seed, grouped in reference.items() if group in grouped)
+    if not seeds or not reference_seeds:
+        return None
+    averaged = seed_average(by_seed[seed][group] for seed in seeds)
+    reference_averaged = seed_average(reference[seed][group] for seed in reference_seeds)
+    if set(averaged) != set(reference_averaged):
+        return None
+    test = paired_test(averaged, reference_averaged, metric=metric, n_resamples=n_resamples)
+    per_seed = []
+    for seed in (s for s in seeds if s >= 0):
+        other = seed if seed in reference_seeds else reference_seeds[0] if len(reference_seeds) == 1 else None
+        if other is not None:
+            result = paired_test(
+                by_seed[seed][group], reference[other][group], metric=metric, n_resamples=n_resamples
+            )
+            per_seed.append({"seed": seed, "delta": 100 * result.difference, "ci_low": 100 * result.ci_low,
+                             "ci_high": 100 * result.ci_high, "p_value": result.p_value})  # fmt: skip
+    return {"delta": 100 * test.difference, "ci_low": 100 * test.ci_low, "ci_high": 100 * test.ci_high,
+            "p_value": test.p_value, "per_seed": per_seed}  # fmt: skip
+
+
+#: reference -> (name of the difference, prefix of its interval and p-value fields) in a summary row
+FLAT_FIELDS = {"mse": ("delta_vs_mse", "delta"), "zero-shot": ("delta_vs_zero_shot", "delta_zero_shot")}
+
+
+def flat_deltas(objective: str, vs: Mapping[str, dict | None]) -> dict[str, Any]:
+    """``delta_vs_mse``, ``delta_ci_low``, ``delta_ci_high``, ``delta_p_value`` (MSE rows carry 0) and the
+    same against zero-shot (``delta_vs_zero_shot``, ``delta_zero_shot_ci_low``, ...) as top-level fields."""
+    flat: dict[str, Any] = {}
+    for reference, (name, prefix) in FLAT_FIELDS.items():
+        test = vs.get(reference)
+        if objective == reference:
+            test = {"delta": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0}
+        flat[name] = None if test is None else test["delta"]
+        for field in ("ci_low", "ci_high", "p_value"):
+            flat[f"{prefix}_{field}"] = None if test is None else test[field]
+    return flat
+
+
+def summary_rows(cells: dict[str, dict[str, dict[int, dict]]], n_resamples: int) -> list[dict[str, Any]]:
     rows = []
     for setting, objectives in cells.items():
         for metric in METRICS:
@@ -122,54 +207,35 @@ def summary_rows(cells: dict[str, dict[str, dict[int, dict]]], n_resamples: int)
                 objective: {seed: grouped_per_query(cell, metric) for seed, cell in seeds.items()}
                 for objective, seeds in objectives.items()
             }
-            mse = per_objective.get("mse", {})
             for objective in sorted(
                 per_objective, key=lambda o: OBJECTIVE_ORDER.index(o) if o in OBJECTIVE_ORDER else 99
             ):
                 by_seed = per_objective[objective]
                 groups = sorted({group for grouped in by_seed.values() for group in grouped})
-                for group_name, languages in groups:
-                    group = (group_name, languages)
+                for group in groups:
                     seeds = sorted(seed for seed, grouped in by_seed.items() if group in grouped)
                     values = [macro(by_seed[seed][group]) for seed in seeds]
-                    averaged = seed_average(by_seed[seed][group] for seed in seeds)
-                    low, high = macro_bootstrap(averaged)
-                    row = {
-                        "setting": setting, "objective": objective, "languages": languages,
-                        "benchmark": group_name, "metric": metric, "unit": "points",
+                    low, high = macro_bootstrap(seed_average(by_seed[seed][group] for seed in seeds))
+                    rows.append({
+                        "setting": setting, "objective": objective, "languages": group[1],
+                        "benchmark": group[0], "metric": metric, "unit": "points",
                         "seeds": [s for s in seeds if s >= 0], "per_seed": [100 * v for v in values],
                         "mean": 100 * statistics.fmean(values),
                         "spread": 100 * statistics.stdev(values) if len(values) > 1 else 0.0,
                         "ci_low": 100 * low, "ci_high": 100 * high,
-                        "n_benchmarks": len(averaged), "n_queries": int(sum(len(v) for v in averaged.values())),
-                        "delta_vs_mse": None, "delta_ci_low": None, "delta_ci_high": None, "delta_p_value": None,
-                        "delta_per_seed": None,
-                    }  # fmt: skip
-                    mse_seeds = sorted(seed for seed, grouped in mse.items() if group in grouped)
-                    if mse_seeds and set(averaged) == set(mse[mse_seeds[0]][group]):
-                        mse_averaged = seed_average(mse[seed][group] for seed in mse_seeds)
-                        test = paired_test(averaged, mse_averaged, metric=metric, n_resamples=n_resamples)
-                        row.update({"delta_vs_mse": 100 * test.difference, "delta_ci_low": 100 * test.ci_low,
-                                    "delta_ci_high": 100 * test.ci_high, "delta_p_value": test.p_value})  # fmt: skip
-                        paired_seeds = [s for s in seeds if s in mse_seeds and s >= 0]
-                        if paired_seeds and objective != "mse":
-                            row["delta_per_seed"] = []
-                            for seed in paired_seeds:
-                                per_seed = paired_test(by_seed[seed][group], mse[seed][group], metric=metric,
-                                                       n_resamples=n_resamples)  # fmt: skip
-                                row["delta_per_seed"].append({
-                                    "seed": seed, "delta": 100 * per_seed.difference,
-                                    "ci_low": 100 * per_seed.ci_low, "ci_high": 100 * per_seed.ci_high,
-                                    "p_value": per_seed.p_value,
-                                })  # fmt: skip
-                    rows.append(row)
+                        "n_benchmarks": len(by_seed[seeds[0]][group]),
+                        "n_queries": int(sum(len(v) for v in by_seed[seeds[0]][group].values())),
+                        "vs": {reference: compare(by_seed, per_objective[reference], group, metric, n_resamples)
+                               for reference in REFERENCES if reference in per_objective and reference != objective},
+                    })  # fmt: skip
+                    rows[-1].update(flat_deltas(objective, rows[-1]["vs"]))
     return rows
 
 
 def markdown(rows: list[dict[str, Any]], cells: dict, metric: str = "recall@1") -> str:
     lines = [
         f"# Headroom experiment: {metric} (points), mean ± spread (sample std) over seeds [95% CI]; "
-        "Δ vs MSE [paired 95% CI] (p)",
+        "Δz vs zero-shot and Δm vs MSE, paired over queries on seed-averaged values [95% CI] (p)",
         "",
     ]
     for setting in cells:
@@ -201,9 +267,10 @@ def markdown(rows: list[dict[str, Any]], cells: dict, metric: str = "recall@1") 
                 if row["seeds"] and len(row["seeds"]) > 1:
                     text += f" ± {row['spread']:.1f}"
                 text += f" [{row['ci_low']:.1f}, {row['ci_high']:.1f}]"
-                if row["delta_vs_mse"] is not None and objective != "mse":
-                    text += (f"; Δ {row['delta_vs_mse']:+.1f} [{row['delta_ci_low']:+.1f}, "
-                             f"{row['delta_ci_high']:+.1f}] (p {row['delta_p_value']:.3g})")  # fmt: skip
+                for reference, test in row["vs"].items():
+                    if test is not None and objective not in BASELINES:
+                        text += (f"; Δ{ABBREVIATION[reference]} {test['delta']:+.1f} [{test['ci_low']:+.1f}, "
+                                 f"{test['ci_high']:+.1f}] (p {test['p_value']:.2g})")  # fmt: skip
                 cells_text.append(text)
             lines.append(
                 f"| {objective} | {','.join(map(str, seeds)) or '-'} | " + " | ".join(cells_text) + " |"
@@ -265,13 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--n-resamples", type=int, default=5000)
     args = parser.parse_args(argv)
-    cells = load_cells(args.runs)
+    cells = {**load_cells(args.runs), **load_probe_cells(args.runs)}
     rows = summary_rows(cells, args.n_resamples)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "summary.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     text = "\n\n".join(markdown(rows, cells, metric) for metric in METRICS)
     (args.results / "summary.md").write_text(text + "\n", encoding="utf-8")
-    plot(rows, args.results / "recall@1.png")
+    plot([r for r in rows if r["benchmark"] != "validation"], args.results / "recall@1.png")
     print(markdown(rows, cells))
     return 0
 
