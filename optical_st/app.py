@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 
 import optical_st
-from optical_st.languages import UnknownLanguageError, get_language
+from optical_st.languages import ENGLISH, UnknownLanguageError, get_language
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -112,7 +112,7 @@ class DemoCorpus:
     def __post_init__(self) -> None:
         self.by_id = {document.id: document for document in self.documents}
         seen = list(dict.fromkeys(document.language for document in self.documents))
-        self.languages = sorted(seen, key=lambda code: (code != "eng_Latn", seen.index(code)))
+        self.languages = sorted(seen, key=lambda code: (code != ENGLISH, seen.index(code)))
 
     def documents_in(self, language: str) -> list[Document]:
         return [document for document in self.documents if document.language == language]
@@ -128,7 +128,7 @@ def corpus_from_bitext(rows: Sequence[dict], name: str, key: str) -> DemoCorpus:
     for row in rows:
         if row["english"] not in english_ids:
             english_ids[row["english"]] = f"eng_Latn:{len(english_ids) + 1}"
-            documents.append(Document(english_ids[row["english"]], "eng_Latn", row["english"]))
+            documents.append(Document(english_ids[row["english"]], ENGLISH, row["english"]))
     seen: set[tuple[str, str]] = set()
     for row in rows:
         if (row["language"], row["target"]) in seen:
@@ -194,7 +194,7 @@ def example_queries(corpus: DemoCorpus) -> dict[str, str]:
     }
     if picked:
         return picked
-    languages = [code for code in corpus.languages if code != "eng_Latn"] or corpus.languages
+    languages = [code for code in corpus.languages if code != ENGLISH] or corpus.languages
     return {code: corpus.documents_in(code)[0].text for code in languages[:MAX_EXAMPLES]}
 
 
@@ -202,7 +202,7 @@ def translation_groups(corpus: DemoCorpus) -> list[list[Document]]:
     """Documents that translate each other: each English sentence with every translation of it."""
     groups: dict[str, list[Document]] = {}
     for document in corpus.documents:
-        english = document.text if document.language == "eng_Latn" else document.english
+        english = document.text if document.language == ENGLISH else document.english
         if english is not None:
             groups.setdefault(english, []).append(document)
     return [group for group in groups.values() if len({d.language for d in group}) > 1]
@@ -783,7 +783,7 @@ def _rank_change(doc_id: str, rank: int, baseline: dict[str, int] | None) -> str
 
 def _hit_row(hit: Hit, calibration: ScoreCalibration | None, baseline: dict[str, int] | None) -> str:
     doc = hit.document
-    english = "" if doc.english is None or doc.language == "eng_Latn" else doc.english
+    english = "" if doc.english is None or doc.language == ENGLISH else doc.english
     marker = (
         '<br><span class="ost-likely">✓ likely translation</span>'
         if calibration is not None and calibration.likely(hit.score)
@@ -1081,7 +1081,7 @@ def _search_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
     with gr.Row():
         page.languages = gr.CheckboxGroup(
             choices=[(language_label(code), code) for code in shipped.languages],
-            value=["eng_Latn"],
+            value=[ENGLISH],
             label="Document language(s)",
             elem_id="ost-languages",
             scale=3,
@@ -1212,7 +1212,7 @@ def _wire_corpus(state: DemoState, page: _Page) -> None:
 
     def corpus_outputs(session: Session, problem: str = "") -> tuple:
         corpus = state.corpus(session.corpus)
-        default = ["eng_Latn"] if "eng_Latn" in corpus.languages else corpus.languages[:1]
+        default = [ENGLISH] if ENGLISH in corpus.languages else corpus.languages[:1]
         return (
             session,
             corpus_markdown(corpus, problem),

@@ -48,9 +48,8 @@ from typing import Any, Literal
 
 from datasets import Dataset
 
-from optical_st.languages import UnknownLanguageError, get_language
+from optical_st.languages import ENGLISH, UnknownLanguageError, get_language
 
-ENGLISH = "eng_Latn"
 BITEXT_COLUMNS = ("id", "language", "english", "target", "doc_id", "source")
 QUERY_COLUMNS = ("_id", "text", "language")
 CORPUS_COLUMNS = ("_id", "title", "text", "language")

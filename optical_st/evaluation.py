@@ -48,7 +48,7 @@ import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from tqdm.auto import tqdm
 
-from optical_st.languages import LOW_RESOURCE, normalize_code, parse_languages
+from optical_st.languages import ENGLISH, LOW_RESOURCE, normalize_code, parse_languages
 from optical_st.search import Backend, CorpusIndex, encode_texts, model_fingerprint, resolve_prompt
 
 if TYPE_CHECKING:
@@ -1182,7 +1182,7 @@ def load_benchmarks(
     if layout == "xquad_r":
         if "hin_Deva" not in codes:
             raise ValueError(f"{path} (XQuAD-R) has Hindi only; the languages asked for were {codes}.")
-        pairs = {"xx->eng": ("hin_Deva", "eng_Latn"), "eng->xx": ("eng_Latn", "hin_Deva")}
+        pairs = {"xx->eng": ("hin_Deva", ENGLISH), "eng->xx": (ENGLISH, "hin_Deva")}
         return [load_xquad_r(path, *pairs[direction]) for direction in directions]
     if levels is None:
         levels = LEVELS if layout in ("flores200", "ntrex128") else ("sentence",)

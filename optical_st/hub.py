@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from optical_st.languages import UnknownLanguageError, get_language
+from optical_st.languages import ENGLISH, UnknownLanguageError, get_language
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer, SentenceTransformerModelCardData
@@ -735,7 +735,7 @@ def _card_languages(training_info: Mapping, rows: Sequence[Mapping]) -> tuple[li
             flores = get_language(code).code
             if flores not in trained:
                 trained.append(flores)
-    codes = ["eng_Latn", *trained]
+    codes = [ENGLISH, *trained]
     for row in rows:
         codes += [row["query_language"], row["document_language"]]
     iso = []

@@ -128,5 +128,7 @@ def parse_languages(spec: str | Iterable[str]) -> list[str]:
     return codes
 
 
+ENGLISH = "eng_Latn"
+"""The pivot: the FLORES code of English, the teacher's side of every bitext pair."""
 SOUTH_ASIAN: tuple[str, ...] = tuple(lang.code for lang in LANGUAGES if lang.tier != "pivot")
 LOW_RESOURCE: tuple[str, ...] = tuple(lang.code for lang in LANGUAGES if lang.tier == "low")

@@ -65,7 +65,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optical_st.languages import LOW_RESOURCE, get_language
+from optical_st.languages import ENGLISH, LOW_RESOURCE, get_language
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +76,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ENGLISH = "eng_Latn"
 ZERO_SHOT = "zero-shot"
 DISTILLED = "ot-distilled"
 CONDITIONS: tuple[str, ...] = (ZERO_SHOT, DISTILLED)
