@@ -754,10 +754,8 @@ def _looks_like_hub_id(value: Any) -> bool:
 def _with_source_facts(bitext: Mapping[str, Any]) -> dict[str, Any]:
     """Fill licence, citation and URL of a known source (``optical_st.data.SOURCES``) where missing."""
     entry = dict(bitext)
-    try:
-        from optical_st.data import SOURCES
-    except ImportError:  # data layer unavailable: keep what the caller gave
-        return entry
+    from optical_st.sources import SOURCES
+
     known = SOURCES.get(str(entry.get("source") or entry.get("name") or ""))
     if known:
         entry["license"] = entry.get("license") or entry.get("licence") or known.get("licence")
