@@ -1309,7 +1309,7 @@ def push_report(
     text = render_report_card(report_dir, pretty_name=pretty_name, license=license)
     hub.validate_card(text, "dataset")
     (report_dir / "README.md").write_text(text, encoding="utf-8")
-    return hub._upload(
+    return hub.upload_folder(
         report_dir,
         repo_id,
         "dataset",

@@ -202,6 +202,7 @@ def online(workdir: Path, report: dict) -> None:
     from optical_st.cli import main as cli_main
     from optical_st.data import load_benchmark
     from optical_st.evaluation import CLIREvaluator
+    from optical_st.hub._cards import yaml_front_matter
 
     log_file = workdir / "worker.log"
     logging.basicConfig(filename=log_file, level=logging.DEBUG, force=True)
@@ -327,7 +328,7 @@ def online(workdir: Path, report: dict) -> None:
         code = cli_main(["evaluate", "--model", str(final), "--benchmark", BENCHMARK_REPO, "--benchmark", PASSAGE_REPO,
                          "--k", "1,5,10", "--bootstrap", "50", "--output", str(workdir / "results.json")])  # fmt: skip
         rows = json.loads((workdir / "results.json").read_text())["results"]
-        trainer_card = hub._yaml_front_matter((final / "README.md").read_text(encoding="utf-8"))
+        trainer_card = yaml_front_matter((final / "README.md").read_text(encoding="utf-8"))
         return {
             "exit_code": code,
             "trainer_card": {key: trainer_card.get(key) for key in ("tags", "widget")},
