@@ -43,6 +43,7 @@ from optical_st.data._errors import (
 )
 from optical_st.data._layouts import SPLITS, detect_layout, is_held_out_flores_article
 from optical_st.data._lines import read_lines
+from optical_st.data._presets import DIRECTIONS, LEVELS, bitext_benchmarks, flores_benchmarks, load_benchmarks
 from optical_st.data._rows import BITEXT_COLUMNS
 from optical_st.data._saved import load_benchmark
 from optical_st.data._xquad import load_xquad_r
@@ -51,6 +52,8 @@ from optical_st.sources import SOURCES
 __all__ = [
     "BITEXT_COLUMNS",
     "CORPUS_COLUMNS",
+    "DIRECTIONS",
+    "LEVELS",
     "QRELS_COLUMNS",
     "QUERY_COLUMNS",
     "SOURCES",
@@ -61,10 +64,13 @@ __all__ = [
     "Direction",
     "DuplicatePairsWarning",
     "HeldOutDataWarning",
+    "bitext_benchmarks",
     "detect_layout",
     "document_retrieval_benchmark",
+    "flores_benchmarks",
     "is_held_out_flores_article",
     "load_benchmark",
+    "load_benchmarks",
     "load_bitext",
     "load_xquad_r",
     "read_lines",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 from optical_st.hub._cards import language_label
 from optical_st.hub._ids import hub_id_form
+from optical_st.results import PROMPT_FIELDS
 
 RESULT_FIELDS = ("benchmark", "query_language", "document_language", "metric", "k", "value")
 
@@ -121,8 +122,6 @@ def dataset_links(
 
 def _prompt_facts(row: Mapping) -> dict[str, str]:
     """The recorded prompts and encoders of a row (``CLIREvaluator`` rows carry them)."""
-    from optical_st.evaluation import PROMPT_FIELDS
-
     return {name: str(row[name]) for name in PROMPT_FIELDS if row.get(name) is not None}
 
 

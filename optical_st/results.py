@@ -1,0 +1,94 @@
+"""Tidy result rows, the contract between the evaluator and what reads its numbers, and their tables.
+
+:class:`optical_st.evaluation.CLIREvaluator` writes one row per benchmark (or macro average) and metric;
+model cards (:mod:`optical_st.hub`), the scaling report and the experiments read them. A leaf module:
+reading rows needs neither the evaluator (torch) nor the data layer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+PROMPT_FIELDS: tuple[str, ...] = ("query_prompt", "document_prompt", "query_encoder", "document_encoder")
+"""Fields of every benchmark's result rows that say how its numbers were made: the prompt strings as
+resolved, and who encoded each side (``"model"``, the evaluated model, or a fixed encoder's name)."""
+
+
+def describe_prompts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per distinct prompt setting in result rows (benchmark rows carry :data:`PROMPT_FIELDS`).
+
+    Example::
+
+        >>> describe_prompts([{"key": "npi_Deva->eng_Latn", "query_language": "npi_Deva",
+        ...                    "query_prompt": "query: ", "document_prompt": "query: ",
+        ...                    "query_encoder": "model", "document_encoder": "model"}])
+        ['prompts: queries "query: ", documents "query: " (the evaluated model encodes both sides)']
+    """
+    groups: dict[tuple, list[str]] = {}
+    for row in rows:
+        if row.get("query_language") == "*" or "query_prompt" not in row:
+            continue
+        keys = groups.setdefault(tuple(row.get(name) for name in PROMPT_FIELDS), [])
+        if row.get("key", row.get("benchmark")) not in keys:
+            keys.append(row.get("key", row.get("benchmark")))
+    lines = []
+    for (query, document, query_encoder, document_encoder), keys in groups.items():
+        if query_encoder == document_encoder:
+            who = "the evaluated model" if query_encoder == "model" else query_encoder
+            encoders = f"{who} encodes both sides"
+        else:
+            names = ["the evaluated model" if e == "model" else e for e in (query_encoder, document_encoder)]
+            encoders = f"queries encoded by {names[0]}, documents by {names[1]}"
+        scope = f": {', '.join(keys)}" if len(groups) > 1 else ""
+        lines.append(
+            f"prompts: queries {json.dumps(query)}, documents {json.dumps(document)} ({encoders}){scope}"
+        )
+    return lines
+
+
+def results_to_markdown(
+    rows: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str] | None = None,
+    *,
+    confidence_intervals: bool = False,
+    digits: int = 1,
+) -> str:
+    """Render tidy result rows (``evaluator.results`` or the JSON's ``"results"``) as a markdown table.
+
+    Values are shown in percent. The table is headed by the prompts that produced it
+    (:func:`describe_prompts`), when the rows record them. Args:
+        rows: tidy rows.
+        metrics: columns such as ``["recall@1", "recall@10"]`` (default: all metrics in the rows).
+        confidence_intervals: append ``[low, high]`` to every cell.
+        digits: decimals.
+    """
+    if not rows:
+        raise ValueError("No result rows to render.")
+    available = list(dict.fromkeys(f"{row['metric']}@{row['k']}" for row in rows))
+    metrics = list(metrics) if metrics else available
+    unknown = [m for m in metrics if m not in available]
+    if unknown:
+        raise ValueError(f"Metrics {unknown} are not in the results; available: {available}.")
+    table: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = table.setdefault(row["key"], {"row": row, "cells": {}})
+        value = 100 * row["value"]
+        cell = f"{value:.{digits}f}"
+        # no interval: NaN in memory, null in a saved JSON file (n_bootstrap=0)
+        if confidence_intervals and row["ci_low"] is not None and not np.isnan(row["ci_low"]):
+            cell += f" [{100 * row['ci_low']:.{digits}f}, {100 * row['ci_high']:.{digits}f}]"
+        entry["cells"][f"{row['metric']}@{row['k']}"] = cell
+    header = ["benchmark", "query", "documents", "level", "queries", *metrics]
+    prompts = describe_prompts(rows)
+    lines = [*prompts, *([""] if prompts else [])]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    for key, entry in table.items():
+        row = entry["row"]
+        label = key if row["query_language"] != "*" else f"**{key}** ({row['n_benchmarks']} benchmarks)"
+        first = [label, row["query_language"], row["document_language"], row["level"], str(row["n_queries"])]
+        lines.append("| " + " | ".join(first + [entry["cells"].get(m, "") for m in metrics]) + " |")
+    return "\n".join(lines)
