@@ -1,0 +1,15 @@
+"""Files written whole or not at all: a crash never leaves a half-written record that a rerun would trust."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def write_json(path: Path, content: Any) -> None:
+    """Write atomically: a crash never leaves a half-written cell that a rerun would trust."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
+    partial.replace(path)
