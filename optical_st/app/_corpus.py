@@ -7,31 +7,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import optical_st
 from optical_st.languages import ENGLISH, UnknownLanguageError, get_language
 
-if TYPE_CHECKING:
-    pass
-
 RESOURCES = Path(optical_st.__file__).parent / "resources"
-
-
 SHIPPED_CORPUS = RESOURCES / "demo_corpus" / "ntrex128_demo.jsonl"
-
-
 SHIPPED_CORPUS_NAME = "NTREX-128 news sample, CC BY-SA 4.0"
-
-
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-
-
 MAX_DOCUMENTS = 50_000
-
-
 MAX_EXAMPLES = 6
-
 
 # One shipped sentence per language (row ids of ntrex128_demo.jsonl); the English side is in the corpus.
 EXAMPLE_IDS = {

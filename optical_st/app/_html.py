@@ -5,17 +5,12 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from optical_st.languages import ENGLISH
-
-if TYPE_CHECKING:
-    pass
 
 from optical_st.app._alignment import TokenAlignment
 from optical_st.app._calibration import ScoreCalibration
 from optical_st.app._corpus import language_label
 from optical_st.app._state import Hit
+from optical_st.languages import ENGLISH
 
 escape = html.escape
 

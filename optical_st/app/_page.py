@@ -37,22 +37,14 @@ from optical_st.app._views import (
 )
 
 logger = logging.getLogger("optical_st.demo")
-
 DEMO_CSS = (RESOURCES / "demo.css").read_text(encoding="utf-8")
-
-
 SEARCH_CONCURRENCY = 4  # searches are ~0.1 s; a few at once keep the queue short on 2 cores
-
-
 INTRO = (
     "# optical-st demo\nCross-lingual retrieval for low-resource South Asian languages, and the "
     "optimal-transport token alignment that OPTICAL distillation trains "
     "([paper](https://arxiv.org/abs/2301.12566))."
 )
-
-
 SEARCH_EVENTS = {"concurrency_id": "search", "concurrency_limit": SEARCH_CONCURRENCY}
-
 
 # One corpus or model at a time is indexed (2 cores), in its own group: indexing never takes the
 # workers searches need (issue 15, item 1).

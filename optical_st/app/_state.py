@@ -29,26 +29,14 @@ from optical_st.app._corpus import (
 )
 
 MAX_QUERY_CHARS = 500
-
-
 MAX_TOP_K = 50
-
-
 CALIBRATION_GROUPS = 40  # shipped sentences whose 7 versions calibrate the "likely translation" marker
-
-
 EMBEDDING_CACHE = (
     Path(os.environ.get("OPTICAL_ST_CACHE") or Path.home() / ".cache" / "optical-st") / "embeddings"
 )
-
-
 Progress = Callable[..., Any]
 """``gr.Progress``-like: ``progress(fraction, desc=...)``."""
-
-
 K = TypeVar("K")
-
-
 V = TypeVar("V")
 
 

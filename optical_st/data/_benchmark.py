@@ -15,11 +15,7 @@ from optical_st.data._lines import PathLike
 from optical_st.languages import get_language
 
 QUERY_COLUMNS = ("_id", "text", "language")
-
-
 CORPUS_COLUMNS = ("_id", "title", "text", "language")
-
-
 QRELS_COLUMNS = ("query-id", "corpus-id", "score")
 
 

@@ -14,8 +14,6 @@ from optical_st.data._xquad import load_xquad_r
 from optical_st.languages import ENGLISH, parse_languages
 
 DIRECTIONS: tuple[str, ...] = ("xx->eng", "eng->xx")
-
-
 LEVELS: tuple[str, ...] = ("sentence", "document")
 
 

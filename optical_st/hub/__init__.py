@@ -37,6 +37,7 @@ from optical_st.hub._errors import HubAuthenticationError, HubConnectionError, H
 from optical_st.hub._ids import hub_id_form, looks_like_hub_id
 from optical_st.hub._licences import license_id
 from optical_st.hub._model_card import OPTICAL_CITATION, build_model_card_data, render_model_card
+from optical_st.hub._provenance import OFFLINE_NOTE, PROVENANCE_FILE, model_provenance, write_provenance
 from optical_st.hub._push import EVAL_RESULTS_FILE, push_benchmark, push_model
 from optical_st.hub._results import (
     RESULT_FIELDS,
@@ -52,7 +53,9 @@ from optical_st.hub._run_info import RUN_INFO_FILE, load_run_info, save_run_info
 __all__ = [
     "BENCHMARK_PARTS",
     "EVAL_RESULTS_FILE",
+    "OFFLINE_NOTE",
     "OPTICAL_CITATION",
+    "PROVENANCE_FILE",
     "RESULT_FIELDS",
     "RUN_INFO_FILE",
     "HubAuthenticationError",
@@ -70,6 +73,7 @@ __all__ = [
     "load_results",
     "load_run_info",
     "looks_like_hub_id",
+    "model_provenance",
     "push_benchmark",
     "push_model",
     "render_dataset_card",
@@ -82,6 +86,7 @@ __all__ = [
     "save_run_info",
     "upload_folder",
     "validate_card",
+    "write_provenance",
 ]
 
 

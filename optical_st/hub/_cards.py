@@ -5,22 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from optical_st.languages import UnknownLanguageError, get_language
 
-if TYPE_CHECKING:
-    pass
-
-
 MODEL_CARD_REQUIRED = ("language", "library_name", "pipeline_tag", "tags")
-
-
 DATASET_CARD_REQUIRED = ("license", "language", "configs", "task_categories", "pretty_name")
-
-
 SECRET_KEY = re.compile(r"token|secret|password|api_?key|authorization", re.IGNORECASE)
 
 

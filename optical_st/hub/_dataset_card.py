@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
-
-if TYPE_CHECKING:
-    pass
-
 
 from optical_st.hub._cards import as_list, benchmark_meta, cards_dir, iso_code, language_label, validate_card
 from optical_st.hub._licences import dataset_license

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from optical_st.hub._cards import as_list, cards_dir, iso_code, language_label, scrub, validate_card
 from optical_st.hub._ids import hub_id_form, looks_like_hub_id
 from optical_st.hub._licences import license_id
+from optical_st.hub._provenance import model_provenance
 from optical_st.hub._results import (
     dataset_links,
     is_aggregate,
@@ -27,7 +28,6 @@ from optical_st.hub._results import (
 )
 
 logger = logging.getLogger(__name__)
-
 OPTICAL_CITATION = """@inproceedings{huang2023optical,
   title = {Improving Cross-lingual Information Retrieval on Low-Resource Languages via Optimal Transport Distillation},
   author = {Huang, Zhiqi and Yu, Puxuan and Allan, James},
@@ -143,8 +143,6 @@ def _hub_model_facts(value: Any) -> dict[str, str]:
     if looks_like_hub_id(value):
         return {"base_model": value}
     if isinstance(value, str | Path) and Path(value).expanduser().is_dir():
-        from optical_st.pretrained import model_provenance
-
         return model_provenance(value)
     return {}
 
@@ -162,7 +160,7 @@ def build_model_card_data(
     """Attach OPTICAL card data to ``model`` (keeping what sentence-transformers recorded) and return it.
 
     Filled from the run record (``training_info``, see :func:`save_run_info`) and the models'
-    provenance (:func:`optical_st.pretrained.model_provenance`): ``base_model`` and ``teacher`` as Hub
+    provenance (:func:`optical_st.hub.model_provenance`): ``base_model`` and ``teacher`` as Hub
     ids (a local folder such as the offline e5 build is resolved to the Hub model it derives from,
     never printed as a path), ``license`` (explicit, else the run record's, else the base model's),
     ``datasets`` (Hub ids of training bitext and benchmarks), ``metrics`` and ``model-index``.

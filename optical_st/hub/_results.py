@@ -6,11 +6,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
-
+from typing import Any
 
 from optical_st.hub._cards import language_label
 from optical_st.hub._ids import hub_id_form

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from optical_st.languages import get_language
-
-if TYPE_CHECKING:
-    pass
 
 
 def render_report_card(

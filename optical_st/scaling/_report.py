@@ -22,8 +22,6 @@ X_AXES: dict[str, str] = {
     "params_total": "total parameters",
     "params_non_embedding": "non-embedding parameters",
 }
-
-
 RESULT_COLUMNS = (
     "model", "spec", "condition", "language", "language_name", "low_resource", "task", "direction",
     "benchmark", "query_language", "document_language", "level", "metric", "k", "value", "ci_low",

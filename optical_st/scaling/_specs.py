@@ -18,7 +18,6 @@ ZERO_SHOT = "zero-shot"
 DISTILLED = "ot-distilled"
 CONDITIONS: tuple[str, ...] = (ZERO_SHOT, DISTILLED)
 """The two conditions a model is evaluated in: as it is, and after OT distillation."""
-
 PRESETS: dict[str, tuple[str, ...]] = {
     # The public multilingual encoder families, smallest to largest within each family. Needs Hub access.
     "public-families": (

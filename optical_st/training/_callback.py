@@ -69,7 +69,6 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from optical_st.training._schedule import Schedule
 
 logger = logging.getLogger(__name__)
-
 BEST_DIRNAME = "best"
 BEST_INFO_FILE = "optical_st_best.json"
 LOG_PREFIX = "ot/"

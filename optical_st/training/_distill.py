@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer
 
-from optical_st.pretrained import model_provenance
+from optical_st.hub import model_provenance
 from optical_st.search import complete_document_prompt
 from optical_st.training._batches import length_sampler
 from optical_st.training._callback import OTDistillCallback

@@ -7,28 +7,17 @@ import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
+from typing import Any
 
 from transformers import TrainerCallback
 
 from optical_st.training._callback import BEST_DIRNAME
 
 logger = logging.getLogger(__name__)
-
 RUN_FILE = "training_run.json"
-
-
 FINAL_DIRNAME = "final"
-
-
 CHECKPOINTS_DIRNAME = "checkpoints"
-
-
 PREVIOUS_RUN_DIRNAME = "previous-run"
-
 
 # what one run writes into its output_dir (other files there are left alone)
 RUN_ENTRIES: tuple[str, ...] = (

@@ -13,10 +13,7 @@ if TYPE_CHECKING:
 from sentence_transformers import SentenceTransformerTrainer
 
 logger = logging.getLogger(__name__)
-
 LossName = Literal["ot", "mse", "ot+sentence"]
-
-
 LOSS_NAMES: tuple[str, ...] = ("ot", "mse", "ot+sentence")
 
 

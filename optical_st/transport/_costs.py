@@ -29,7 +29,6 @@ _COST_KERNELS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "sqeuclidean": _sqeuclidean_costs,
 }
 
-
 #: Token distances :func:`cost_matrix` computes.
 COSTS: tuple[str, ...] = tuple(_COST_KERNELS)
 

@@ -13,12 +13,9 @@ from optical_st.transport._costs import pair_mask
 
 RegScale = Literal["absolute", "mean", "spread"]
 
-
 #: Defaults of :class:`optical_st.losses.OTDistillLoss` and :func:`align`: ``eps`` is half the standard
 #: deviation of each pair's token costs (chosen from the measured trade-off in docs/loss.md).
 DEFAULT_REG = 0.5
-
-
 DEFAULT_REG_SCALE: RegScale = "spread"
 
 
@@ -44,7 +41,6 @@ _REG_UNITS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "mean": _reg_unit_mean,
     "spread": _reg_unit_spread,
 }
-
 
 #: How ``reg`` is read: in cost units, or as a multiple of each pair's mean or spread (std) of costs.
 REG_SCALES: tuple[str, ...] = tuple(_REG_UNITS)

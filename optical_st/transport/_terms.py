@@ -130,7 +130,6 @@ _OT_TERMS: dict[str, Callable[..., OTTerm]] = {
     "entropic": entropic_transport,
 }
 
-
 #: The OT terms :func:`ot_term` computes.
 OT_TERMS: tuple[str, ...] = tuple(_OT_TERMS)
 
