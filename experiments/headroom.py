@@ -268,21 +268,21 @@ def train_student(
     setting: Setting, objective: str, seed: int, recipe: Recipe, bitext: Any, run_dir: Path
 ) -> tuple[Path, dict[str, Any]]:
     """Distil one student; resume from its last checkpoint if a previous attempt was interrupted."""
-    from optical_st.training import distill
+    from optical_st.training import DistillationRecipe, distill
 
     loss, options = OBJECTIVES[objective]
     options = {**recipe.extra, **options} if loss != "mse" else {}
     resume = any((run_dir / "checkpoints").glob("checkpoint-*"))
-    final = distill(
-        setting.load_student(), setting.load_teacher(), bitext,
-        output_dir=run_dir, loss=loss, epochs=recipe.epochs, steps=recipe.steps, batch_size=recipe.batch_size,
+    training = DistillationRecipe(
+        loss=loss, epochs=recipe.epochs, steps=recipe.steps, batch_size=recipe.batch_size,
         max_length=recipe.max_length, lr=recipe.lr, warmup_ratio=recipe.warmup_ratio, seed=seed,
         sentence_weight=recipe.sentence_weight if objective == "ot+sentence" else None,
-        loss_options=options or None, freeze_embeddings=recipe.freeze_embeddings,
+        loss_options=options, freeze_embeddings=recipe.freeze_embeddings,
         group_by_length=recipe.group_by_length, prompt="query",
         save_steps=250, logging_steps=25, resume_from_checkpoint=True if resume else None,
         overwrite=not resume, show_progress_bar=True,
     )  # fmt: skip
+    final = distill(setting.load_student(), setting.load_teacher(), bitext, training, output_dir=run_dir)
     run = json.loads((run_dir / "training_run.json").read_text(encoding="utf-8"))
     return final, run
 

@@ -153,7 +153,7 @@ def distill_tiny_student(workdir: Path) -> Path:
     from tiny_models import make_tiny_model
 
     from optical_st.pretrained import write_provenance
-    from optical_st.training import distill
+    from optical_st.training import DistillationRecipe, distill
 
     base = make_tiny_model(workdir / "e5-like", [t for pair in PAIRS for t in pair])
     base.prompts = {"query": "query: ", "passage": "passage: "}  # what a Hub e5 config holds
@@ -166,8 +166,10 @@ def distill_tiny_student(workdir: Path) -> Path:
         "source": ["tiny"] * len(PAIRS),
     })  # fmt: skip
     folder = str(workdir / "e5-like" / "model")
-    return distill(folder, folder, bitext, loss="ot", steps=3, batch_size=4, lr=1e-3, reg=0.5,
-                   output_dir=workdir / "run", save_steps=0, show_progress_bar=False)  # fmt: skip
+    return distill(folder, folder, bitext,
+                   DistillationRecipe(loss="ot", steps=3, batch_size=4, lr=1e-3, reg=0.5, save_steps=0,
+                                      show_progress_bar=False),
+                   output_dir=workdir / "run")  # fmt: skip
 
 
 def run_snippet(code: str) -> dict[str, float]:

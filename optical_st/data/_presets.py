@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def bitext_benchmarks(
     levels: str | Iterable[str] = ("sentence",),
     split: str | Iterable[str] | None = None,
     dedupe: bool = False,
+    max_pairs: int | None = None,
+    seed: int = 0,
 ) -> list[CLIRBenchmark]:
     """Sentence- and/or document-level retrieval benchmarks for every language of a bitext source.
 
@@ -53,6 +56,9 @@ def bitext_benchmarks(
             sentence comes from; needs ``doc_id``, e.g. FLORES URLs or NTREX document ids).
         split: split(s) to load (e.g. ``"dev"`` of flores200); default all.
         dedupe: drop repeated identical pairs first.
+        max_pairs: keep a seeded random sample of this many pair ids, the same ids in every language
+            (multi-way parallel sources such as FLORES keep one shared English corpus); ``None``: all.
+        seed: seed of that sample.
 
     Returns:
         Benchmarks ordered by language, then level, then direction.
@@ -71,16 +77,27 @@ def bitext_benchmarks(
     selected = [code for code in codes if code in present]
     if not selected:
         raise ValueError(f"{source}: none of the languages {codes} is present (found {sorted(present)}).")
+    keep = _sample_ids(bitext["id"], max_pairs, seed) if max_pairs is not None else None
     builders = {"sentence": sentence_retrieval_benchmark, "document": document_retrieval_benchmark}
-    all_languages = bitext["language"]
+    all_languages, ids = bitext["language"], bitext["id"]
     benchmarks = []
     for code in selected:
-        rows = [i for i, language in enumerate(all_languages) if language == code]
+        rows = [
+            i
+            for i, (language, pair_id) in enumerate(zip(all_languages, ids, strict=True))
+            if language == code and (keep is None or pair_id in keep)
+        ]
         subset = bitext.select(rows)
         for level in levels:
             for direction in directions:
                 benchmarks.append(builders[level](subset, direction))
     return benchmarks
+
+
+def _sample_ids(ids: Iterable[str], max_pairs: int, seed: int) -> set[str]:
+    """``max_pairs`` pair ids drawn with ``seed`` (ids, not rows: each language keeps the same pairs)."""
+    unique = sorted(set(ids))
+    return set(random.Random(seed).sample(unique, min(max_pairs, len(unique))))
 
 
 def flores_benchmarks(

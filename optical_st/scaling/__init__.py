@@ -2,7 +2,8 @@
 
 One study is a grid of *cells*, ``model x condition x language``: every model of a size ladder is
 evaluated on cross-lingual retrieval benchmarks (:class:`~optical_st.evaluation.CLIREvaluator`), as it
-is (``"zero-shot"``) and, when a :class:`DistillationRecipe` is given, after OPTICAL distillation
+is (``"zero-shot"``) and, given a :class:`~optical_st.training.DistillationRecipe` and a
+:class:`TrainingBitext`, after OPTICAL distillation
 (``"ot-distilled"``, :func:`optical_st.training.distill` with :class:`~optical_st.losses.OTDistillLoss`).
 
 How a study runs:
@@ -31,15 +32,17 @@ languages highlighted, one panel per condition).
 Example:
     ::
 
-        from optical_st.scaling import DistillationRecipe, ScalingStudy, bitext_benchmarks, write_report
+        from optical_st.scaling import ScalingStudy, TrainingBitext, bitext_benchmarks, write_report
+        from optical_st.training import DistillationRecipe
 
-        benchmarks = bitext_benchmarks("shared/data/flores200", ["npi", "sin", "hin"])
+        benchmarks = bitext_benchmarks("shared/data/flores200", ["npi", "sin", "hin"], directions="xx->eng")
         study = ScalingStudy(
             ["ladder:/path/to/multilingual-e5-small:3,6,9,12"],
             benchmarks,
             output_dir="runs/scaling",
             k_values=(1, 5, 10),
-            recipe=DistillationRecipe("shared/data/floresv1_ne_si", split="dev", steps=100),
+            recipe=DistillationRecipe(steps=100),
+            training_bitext=TrainingBitext("shared/data/floresv1_ne_si", split="dev"),
         )
         results = study.run()
         write_report(results, "runs/scaling/report", skipped=study.skipped())
@@ -50,7 +53,8 @@ References:
     - Kaplan et al., "Scaling Laws for Neural Language Models", 2020 (non-embedding parameter counts).
 """
 
-from optical_st.scaling._benchmarks import DistillationRecipe, benchmark_language, bitext_benchmarks
+from optical_st.data import bitext_benchmarks
+from optical_st.scaling._benchmarks import TrainingBitext, benchmark_language
 from optical_st.scaling._card import push_report, render_report_card
 from optical_st.scaling._parameters import ParameterCount, count_layers, count_parameters, truncate_layers
 from optical_st.scaling._report import (
@@ -81,11 +85,11 @@ __all__ = [
     "RESULT_COLUMNS",
     "X_AXES",
     "ZERO_SHOT",
-    "DistillationRecipe",
     "ModelSpec",
     "ParameterCount",
     "ScalingStudy",
     "StaleResultsError",
+    "TrainingBitext",
     "benchmark_language",
     "bitext_benchmarks",
     "check_unique_names",

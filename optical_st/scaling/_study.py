@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from optical_st.data import CLIRBenchmark
+    from optical_st.training import DistillationRecipe
 
-from optical_st.scaling._benchmarks import DistillationRecipe, benchmark_language, direction_of, task_of
+from optical_st.scaling._benchmarks import TrainingBitext, benchmark_language, direction_of, task_of
 from optical_st.scaling._parameters import count_layers, count_parameters
 from optical_st.scaling._report import load_cells
 from optical_st.scaling._specs import (
@@ -63,7 +64,11 @@ class ScalingStudy:
         output_dir: where cells, skip records and (by default) distilled checkpoints go.
         k_values: recall cut-offs.
         languages: restrict to these languages (any spelling); each must have a benchmark.
-        recipe: distillation recipe; adds the ``"ot-distilled"`` condition.
+        recipe: how each model is distilled (:class:`~optical_st.training.DistillationRecipe`, the one
+            ``optical-st train`` uses); with ``training_bitext``, adds the ``"ot-distilled"`` condition.
+        training_bitext: the pairs every model is distilled on (:class:`TrainingBitext`).
+        teacher: teacher spec (:func:`parse_model_spec`, one model); ``None``: each model's own
+            full-depth source (OPTICAL's frozen copy; the untruncated model for a truncated student).
         conditions: subset of :data:`CONDITIONS` (default: zero-shot, plus ot-distilled with a recipe).
         checkpoint_dir: where distilled students are saved (default ``output_dir/checkpoints``).
         device: torch device for loading models.
@@ -76,7 +81,7 @@ class ScalingStudy:
 
     Raises:
         ValueError: duplicate model names, a requested language without a benchmark, an unknown
-            condition, ``"ot-distilled"`` without a recipe.
+            condition, ``"ot-distilled"`` without a recipe and training bitext.
 
     Example::
 
@@ -93,6 +98,8 @@ class ScalingStudy:
         k_values: Sequence[int] = (1, 5, 10),
         languages: str | Iterable[str] | None = None,
         recipe: DistillationRecipe | None = None,
+        training_bitext: TrainingBitext | None = None,
+        teacher: str | None = None,
         conditions: Sequence[str] | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         device: str | None = None,
@@ -137,10 +144,10 @@ class ScalingStudy:
         unknown = [c for c in conditions if c not in CONDITIONS]
         if unknown:
             raise ValueError(f"unknown condition(s) {unknown}; choose from {', '.join(CONDITIONS)}")
-        if DISTILLED in conditions and recipe is None:
-            raise ValueError(f"condition {DISTILLED!r} needs a DistillationRecipe")
+        if DISTILLED in conditions and (recipe is None or training_bitext is None):
+            raise ValueError(f"condition {DISTILLED!r} needs a DistillationRecipe and the training bitext")
         self.conditions = list(dict.fromkeys(conditions))
-        self.recipe = recipe
+        self.recipe, self.training_bitext, self.teacher = recipe, training_bitext, teacher
         self.k_values = sorted({int(k) for k in k_values})
         self.output_dir = Path(output_dir)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else self.output_dir / "checkpoints"
@@ -154,6 +161,15 @@ class ScalingStudy:
         self._training_bitext: Any = None
 
     # -- bookkeeping ----------------------------------------------------------------------------
+
+    def distillation_config(self) -> dict[str, Any]:
+        """What a distilled model depends on: the recipe, the training pairs and the teacher."""
+        assert self.recipe is not None and self.training_bitext is not None
+        return {
+            "recipe": self.recipe.to_dict(),
+            "bitext": self.training_bitext.to_dict(),
+            "teacher": self.teacher,
+        }
 
     def cell_path(self, model: str, condition: str, language: str) -> Path:
         """``output_dir/cells/<model>/<condition>/<language>.json``."""
@@ -172,7 +188,7 @@ class ScalingStudy:
             "k_values": self.k_values,
             "n_bootstrap": self.n_bootstrap,
             "prompts": [self.query_prompt, self.document_prompt],
-            "recipe": self.recipe.to_dict() if condition == DISTILLED and self.recipe else None,
+            "recipe": self.distillation_config() if condition == DISTILLED and self.recipe else None,
         }
 
     def is_finished(self, spec: ModelSpec, condition: str, language: str) -> bool:
@@ -380,7 +396,7 @@ class ScalingStudy:
 
     def _teacher(self, spec: ModelSpec) -> SentenceTransformer:
         assert self.recipe is not None
-        teacher_spec = parse_model_spec(self.recipe.teacher)[0] if self.recipe.teacher else spec.full_depth()
+        teacher_spec = parse_model_spec(self.teacher)[0] if self.teacher else spec.full_depth()
         key = f"{teacher_spec.source}:{teacher_spec.keep_layers}"
         if key not in self._teachers:
             teacher = teacher_spec.load(self.device)
@@ -393,10 +409,10 @@ class ScalingStudy:
         """Distil ``student`` (or reuse the student saved by an earlier, interrupted run)."""
         from sentence_transformers import SentenceTransformer
 
-        assert self.recipe is not None
+        assert self.recipe is not None and self.training_bitext is not None
         run_dir = self.checkpoint_dir / safe_name(spec.name)
         marker = run_dir / "scaling_recipe.json"
-        config = {"model": asdict(spec), "recipe": self.recipe.to_dict()}
+        config = {"model": asdict(spec), "recipe": self.distillation_config()}
         final = run_dir / "final"
         reusable = marker.is_file() and (final / "modules.json").is_file()
         if reusable and json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") == _fingerprint(
@@ -405,38 +421,19 @@ class ScalingStudy:
             logger.info("reusing the distilled student in %s", final)
             return SentenceTransformer(str(final), device=self.device)
         if self._training_bitext is None:
-            self._training_bitext = self.recipe.load_bitext()
+            self._training_bitext = self.training_bitext.load()
         from optical_st.training import benchmark_texts
 
         distill = self._distill_fn
         if distill is None:
             from optical_st.training import distill
-        recipe = self.recipe
-        if recipe.freeze_embeddings:
-            import torch
-
-            for module in student.modules():
-                if isinstance(module, torch.nn.Embedding):
-                    module.requires_grad_(False)
         all_benchmarks = [b for group in self.benchmarks.values() for b in group]
-        final = distill(
-            student,
-            self._teacher(spec),
-            self._training_bitext,
-            output_dir=run_dir,
-            loss=recipe.loss,
-            steps=recipe.steps,
-            epochs=recipe.epochs,
-            batch_size=recipe.batch_size,
-            max_length=recipe.max_length,
-            lr=recipe.lr,
-            reg=recipe.reg,
-            seed=recipe.seed,
-            exclude_texts=benchmark_texts(all_benchmarks),
-            save_steps=None,
-            overwrite=True,
-            show_progress_bar=self.show_progress_bar,
+        # the study's run directories are its own: a new attempt replaces an interrupted one, no checkpoints
+        recipe = self.recipe.replace(
+            save_steps=None, overwrite=True, show_progress_bar=self.show_progress_bar
         )
+        final = distill(student, self._teacher(spec), self._training_bitext, recipe, output_dir=run_dir,
+                        exclude_texts=benchmark_texts(all_benchmarks))  # fmt: skip
         _, n_processes, state = _process_share()
         if n_processes > 1:
             state.wait_for_everyone()  # the main process has saved the final student

@@ -1,4 +1,4 @@
-"""The distillation recipe as one function: :func:`distill` (used by ``optical-st train`` and the scaling study).
+"""Distillation: a :class:`DistillationRecipe` and :func:`distill`, which runs it (``optical-st train``, scaling).
 
 A frozen teacher encodes the English side of the bitext, the student the other side, and the student
 is trained with one of three objectives, all through :class:`~sentence_transformers.SentenceTransformerTrainer`
@@ -24,11 +24,12 @@ Example:
     ::
 
         from optical_st.data import load_bitext
-        from optical_st.training import distill
+        from optical_st.training import DistillationRecipe, distill
 
         bitext = load_bitext("../shared/data/floresv1_ne_si", "npi_Deva", split="dev")
-        final = distill("intfloat/multilingual-e5-small", "intfloat/multilingual-e5-small", bitext,
-                        loss="ot", steps=200, batch_size=16, output_dir="runs/npi-ot")
+        recipe = DistillationRecipe(loss="ot", steps=200, batch_size=16)
+        final = distill("intfloat/multilingual-e5-small", "intfloat/multilingual-e5-small", bitext, recipe,
+                        output_dir="runs/npi-ot")
 """
 
 from optical_st.training._batches import LengthGroupedBatchSampler, length_grouped_batches
@@ -40,6 +41,7 @@ from optical_st.training._pairs import (
     clean_bitext,
     evaluator_languages,
 )
+from optical_st.training._recipe import LOSS_NAMES, DistillationRecipe, LossName
 from optical_st.training._run_dir import (
     CHECKPOINTS_DIRNAME,
     FINAL_DIRNAME,
@@ -51,7 +53,7 @@ from optical_st.training._run_dir import (
     prepare_output_dir,
 )
 from optical_st.training._schedule import Schedule, ScheduleKind
-from optical_st.training._trainer import LOSS_NAMES, LossName, build_loss
+from optical_st.training._trainer import build_loss
 
 __all__ = [
     "BEST_DIRNAME",
@@ -63,6 +65,7 @@ __all__ = [
     "PREVIOUS_RUN_DIRNAME",
     "RUN_ENTRIES",
     "RUN_FILE",
+    "DistillationRecipe",
     "LengthGroupedBatchSampler",
     "LossName",
     "OTDistillCallback",

@@ -118,3 +118,27 @@ def with_teacher_labels(
         show_progress_bar=show_progress_bar,
     )  # fmt: skip
     return bitext.select_columns(["target"]).add_column("label", [row.tolist() for row in embeddings])
+
+
+def pairs_for_steps(
+    bitext: Dataset, counts: dict[str, int], *, steps: int | None, batch_size: int, seed: int, world_size: int
+) -> Dataset:
+    """The pairs a run of ``steps`` (or whole epochs) uses; ``counts`` gains ``used`` (and ``uneven_remainder``)."""
+    if steps is not None:
+        # A fixed step budget sees at most steps x batch x processes pairs: take them from a seeded shuffle up
+        # front, so every objective trains on the same pairs and MSE labels only the pairs it uses.
+        needed = steps * batch_size * world_size
+        if len(bitext) > needed:
+            bitext = bitext.shuffle(seed=seed).select(range(needed))
+    elif world_size > 1 and len(bitext) % (batch_size * world_size):
+        # Distributed, the trainer drops uneven last batches (and accelerate would pad a shard with repeats):
+        # leave the remainder out up front, so that the count below is what was trained on.
+        usable = len(bitext) // (batch_size * world_size) * batch_size * world_size
+        if usable == 0:
+            raise ValueError(
+                f"{len(bitext)} training pairs are fewer than one step of {batch_size} pairs x {world_size} processes"
+            )
+        counts["uneven_remainder"] = len(bitext) - usable
+        bitext = bitext.shuffle(seed=seed).select(range(usable))
+    counts["used"] = len(bitext)
+    return bitext

@@ -167,3 +167,53 @@ def write_run_file(output_dir: Path, content: Mapping[str, Any]) -> None:
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
     partial.replace(path)
+
+
+def finish_run(
+    output_dir: Path,
+    student: Any,
+    trainer: Any,
+    result: Any,
+    seconds: float,
+    *,
+    bookkeeping: RunBookkeeping,
+    callback: Any,
+    run_info: Mapping[str, Any],
+    evaluator: Any,
+    metric: str | None,
+) -> Path:
+    """Save ``final/`` with its card record, then complete the run record (main process only)."""
+    from optical_st.hub import save_run_info
+
+    final_dir = output_dir / FINAL_DIRNAME
+    student.save(str(final_dir))
+    final_rows = None
+    if (
+        evaluator is not None
+        and callback.evaluations
+        and callback.evaluations[-1]["step"] == result.global_step
+    ):
+        final_rows = getattr(evaluator, "results", None) or None
+    save_run_info(final_dir, run_info, final_rows)
+    bookkeeping.model_saved()
+    # the mean over every step of the run; transformers' own figure covers this session only
+    train_loss = mean_training_loss(trainer.state.log_history, result.global_step)
+    if train_loss is None:
+        train_loss = result.training_loss
+    run = json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
+    run.update({
+        "status": "done",
+        "train_seconds": round(seconds, 1),
+        "global_step": result.global_step,
+        "train_loss": train_loss,
+        "best": None if callback.best_metric is None else {
+            "metric": metric, "value": callback.best_metric, "step": callback.best_step,
+            "path": str(callback.best_path),
+        },
+        "push_errors": callback.push_errors,
+        # the loss warned once; the record says how often (a plan cut off at max_iter is approximate)
+        "sinkhorn_unconverged_steps": len(callback.unconverged_steps),
+        "log_history": trainer.state.log_history,
+    })  # fmt: skip
+    write_run_file(output_dir, run)
+    return final_dir
