@@ -120,11 +120,11 @@ def reproduce_command(args: argparse.Namespace) -> str:
 
 
 def _benchmarks(args: argparse.Namespace) -> list:
-    from optical_st.data import bitext_benchmarks, load_benchmark
+    from optical_st.data import bitext_benchmarks, is_saved_benchmark, load_benchmark
 
     benchmarks = []
     for source in args.benchmark:
-        if (Path(source) / "metadata.json").is_file():
+        if is_saved_benchmark(Path(source)):
             benchmarks.append(load_benchmark(source))
         else:
             benchmarks.extend(

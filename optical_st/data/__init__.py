@@ -45,7 +45,7 @@ from optical_st.data._layouts import SPLITS, detect_layout, is_held_out_flores_a
 from optical_st.data._lines import read_lines
 from optical_st.data._presets import DIRECTIONS, LEVELS, bitext_benchmarks, flores_benchmarks, load_benchmarks
 from optical_st.data._rows import BITEXT_COLUMNS
-from optical_st.data._saved import load_benchmark
+from optical_st.data._saved import is_saved_benchmark, load_benchmark
 from optical_st.data._xquad import load_xquad_r
 from optical_st.sources import SOURCES
 
@@ -69,6 +69,7 @@ __all__ = [
     "document_retrieval_benchmark",
     "flores_benchmarks",
     "is_held_out_flores_article",
+    "is_saved_benchmark",
     "load_benchmark",
     "load_benchmarks",
     "load_bitext",

@@ -10,7 +10,7 @@ from optical_st.data._benchmark import CLIRBenchmark
 from optical_st.data._bitext import load_bitext
 from optical_st.data._builders import document_retrieval_benchmark, sentence_retrieval_benchmark
 from optical_st.data._layouts import detect_layout
-from optical_st.data._saved import load_benchmark
+from optical_st.data._saved import is_saved_benchmark, load_benchmark
 from optical_st.data._xquad import load_xquad_r
 from optical_st.languages import ENGLISH, parse_languages
 
@@ -172,7 +172,7 @@ def load_benchmarks(
         return bitext_benchmarks(
             path, languages, directions=directions, levels=levels or ("sentence",), split=split
         )
-    if _is_saved_benchmark(path):
+    if is_saved_benchmark(path):
         benchmark = load_benchmark(path, **sides)
         if benchmark.query_language not in codes and benchmark.document_language not in codes:
             raise ValueError(
@@ -181,7 +181,7 @@ def load_benchmarks(
             )
         return [benchmark]
     if path.is_dir():
-        children = sorted(child for child in path.iterdir() if child.is_dir() and _is_saved_benchmark(child))
+        children = sorted(child for child in path.iterdir() if child.is_dir() and is_saved_benchmark(child))
         if children:
             loaded = [load_benchmark(child, **sides) for child in children]
             kept = [b for b in loaded if b.query_language in codes or b.document_language in codes]
@@ -199,11 +199,3 @@ def load_benchmarks(
     if levels is None:
         levels = LEVELS if layout in ("flores200", "ntrex128") else ("sentence",)
     return bitext_benchmarks(path, languages, directions=directions, levels=levels, split=split)
-
-
-def _is_saved_benchmark(path: Path) -> bool:
-    return path.is_dir() and (
-        (path / "queries").is_dir()
-        or (path / "queries.jsonl").is_file()
-        or (path / "metadata.json").is_file()
-    )

@@ -98,8 +98,14 @@ def load_benchmark(
     )
 
 
-def _is_benchmark_folder(path: Path) -> bool:
-    return (path / "queries").is_dir() or (path / "queries.jsonl").is_file()
+def is_saved_benchmark(path: Path) -> bool:
+    """A folder of one benchmark: ``queries/`` or ``queries.jsonl`` (MTEB), or the ``metadata.json`` that
+    :meth:`CLIRBenchmark.save` writes (so a folder that lost a part is read, and its error names the part)."""
+    return path.is_dir() and (
+        (path / "queries").is_dir()
+        or (path / "queries.jsonl").is_file()
+        or (path / "metadata.json").is_file()
+    )
 
 
 def _benchmark_folder(path: Path, query_language: str | None, document_language: str | None) -> Path:
@@ -107,9 +113,9 @@ def _benchmark_folder(path: Path, query_language: str | None, document_language:
 
     ``hub.push_benchmark`` stores several language pairs in one repository, one sub-folder each.
     """
-    if _is_benchmark_folder(path):
+    if is_saved_benchmark(path):
         return path
-    pairs = sorted(child.name for child in path.iterdir() if child.is_dir() and _is_benchmark_folder(child))
+    pairs = sorted(child.name for child in path.iterdir() if child.is_dir() and is_saved_benchmark(child))
     if not pairs:
         return path  # _read_benchmark_part names what is missing
     if query_language and document_language:
