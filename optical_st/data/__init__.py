@@ -41,7 +41,14 @@ from optical_st.data._errors import (
     DuplicatePairsWarning,
     HeldOutDataWarning,
 )
-from optical_st.data._layouts import SPLITS, detect_layout, is_held_out_flores_article
+from optical_st.data._layouts import (
+    LAYOUTS,
+    LAYOUTS_WITH_DOCUMENTS,
+    SPLITS,
+    Layout,
+    detect_layout,
+    is_held_out_flores_article,
+)
 from optical_st.data._lines import read_lines
 from optical_st.data._presets import DIRECTIONS, LEVELS, bitext_benchmarks, flores_benchmarks, load_benchmarks
 from optical_st.data._rows import BITEXT_COLUMNS
@@ -53,6 +60,8 @@ __all__ = [
     "BITEXT_COLUMNS",
     "CORPUS_COLUMNS",
     "DIRECTIONS",
+    "LAYOUTS",
+    "LAYOUTS_WITH_DOCUMENTS",
     "LEVELS",
     "QRELS_COLUMNS",
     "QUERY_COLUMNS",
@@ -64,6 +73,7 @@ __all__ = [
     "Direction",
     "DuplicatePairsWarning",
     "HeldOutDataWarning",
+    "Layout",
     "bitext_benchmarks",
     "detect_layout",
     "document_retrieval_benchmark",

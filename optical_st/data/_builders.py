@@ -9,6 +9,7 @@ from typing import Literal
 from datasets import Dataset
 
 from optical_st.data._benchmark import CLIRBenchmark, column_values
+from optical_st.data._layouts import LAYOUTS_WITH_DOCUMENTS
 from optical_st.data._rows import maybe_code
 from optical_st.languages import ENGLISH
 from optical_st.sources import source_metadata
@@ -160,7 +161,7 @@ def document_retrieval_benchmark(
     if without:
         raise ValueError(
             f"{len(without)} bitext rows have no doc_id (e.g. id {without[0]!r}); document retrieval needs "
-            "a document for every sentence (flores200, ntrex128, floresv1_ne_si and tico19 have them)."
+            f"a document for every sentence ({', '.join(LAYOUTS_WITH_DOCUMENTS)} have them)."
         )
     query_language, document_language = _parse_direction(direction, language)
     query_column, document_column = (

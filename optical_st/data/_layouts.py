@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from optical_st.data._errors import BitextValidationError, HeldOutDataWarning
 from optical_st.data._lines import PathLike, read_lines, read_tsv_with_header
@@ -14,13 +17,6 @@ from optical_st.data._rows import Rows, filter_languages, maybe_code, wanted_lan
 from optical_st.data._tables import TABLE_SUFFIXES, load_table, table_files
 from optical_st.languages import ENGLISH
 from optical_st.sources import SOURCES
-
-SPLITS: dict[str, tuple[str, ...]] = {
-    "flores200": ("dev", "devtest"),
-    "floresv1_ne_si": ("dev", "devtest", "test"),
-    "tico19": ("dev", "test"),
-}
-"""Splits of the layouts that have them; every other layout has a single unnamed split."""
 
 
 def is_held_out_flores_article(url: str) -> bool:
@@ -37,30 +33,16 @@ def detect_layout(directory: PathLike) -> str:
 
     ``aligned`` is a folder of line-aligned ``{language}.txt`` files including ``eng_Latn.txt``
     (FLORES style without metadata); ``table`` a folder of TSV/CSV/JSONL/Parquet files with
-    ``english``/``target`` columns (e.g. a Hub dataset snapshot).
+    ``english``/``target`` columns (e.g. a Hub dataset snapshot). The first of :data:`LAYOUTS` whose
+    files are there wins.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise NotADirectoryError(f"Not a data folder: {directory}")
     names = {path.name for path in directory.iterdir()}
-    if "metadata.tsv" in names and "eng_Latn.txt" in names:
-        return "flores200"
-    if "document_ids.txt" in names and "eng_Latn.txt" in names:
-        return "ntrex128"
-    if any(re.fullmatch(r"wikipedia\.\w+\.\w+-en\.doc_id", name) for name in names):
-        return "floresv1_ne_si"
-    if any(re.fullmatch(r"\w+\.eng_Latn-\w+\.eng_Latn", name) for name in names):
-        return "tico19"
-    if any(re.fullmatch(r"tatoeba\.\w+-eng\.eng", name) for name in names):
-        return "tatoeba_laser"
-    if any(re.fullmatch(r"\w+-eng\..+\.eng", name) for name in names):
-        return "tatoeba_challenge"
-    if _looks_like_xquad(directory):
-        return "xquad_r"
-    if "eng_Latn.txt" in names:
-        return "aligned"
-    if any(path.suffix in TABLE_SUFFIXES for path in directory.rglob("*") if ".cache" not in path.parts):
-        return "table"
+    for layout in LAYOUTS:
+        if layout.detect(directory, names):
+            return layout.name
     raise BitextValidationError(
         f"{directory}: unrecognised data folder (expected one of the layouts {sorted(SOURCES)}, "
         "line-aligned {language}.txt files with eng_Latn.txt, or TSV/JSONL/Parquet files with "
@@ -68,7 +50,15 @@ def detect_layout(directory: PathLike) -> str:
     )
 
 
-def _looks_like_xquad(directory: Path) -> bool:
+def _any_name(pattern: str) -> Callable[[Path, set[str]], bool]:
+    return lambda directory, names: any(re.fullmatch(pattern, name) for name in names)
+
+
+def _has_tables(directory: Path, names: set[str]) -> bool:
+    return any(path.suffix in TABLE_SUFFIXES for path in directory.rglob("*") if ".cache" not in path.parts)
+
+
+def _looks_like_xquad(directory: Path, names: set[str]) -> bool:
     for path in directory.glob("*.json"):
         with path.open("rb") as file:
             head = file.read(20_000)
@@ -241,27 +231,67 @@ def _load_aligned_dir(directory: Path, languages, splits) -> Rows:
     return rows
 
 
+def _load_tables(directory: Path, language, split, name: str | None) -> Rows:
+    rows = Rows()
+    files = [path for path in table_files(directory, split) if path.name != "metadata.json"]
+    for path in files:
+        # Row numbers restart in every file: prefix them with the file so ids stay unique.
+        prefix = f"{path.relative_to(directory).with_suffix('')}:" if len(files) > 1 else ""
+        rows.extend(load_table(path, language, name=name, id_prefix=prefix))
+    return filter_languages(rows, language, str(directory))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One folder layout: how it is recognised, its named splits, how it is read, whether it has documents.
+
+    Attributes:
+        name: ``flores200``, ... (the key of its :data:`~optical_st.sources.SOURCES` entry), ``aligned``
+            or ``table``.
+        detect: ``detect(directory, file_names)``: whether a folder is in this layout.
+        load: ``load(directory, languages, splits)`` -> rows; ``None`` for a layout that is not bitext.
+        splits: the named splits, ``None`` for one unnamed split.
+        has_documents: every row has a ``doc_id`` (a FLORES URL, NTREX document, FLoRes v1 article,
+            TICO-19 tuid prefix), so document-level benchmarks can be built.
+    """
+
+    name: str
+    detect: Callable[[Path, set[str]], bool]
+    load: Callable[[Path, Any, Any], Rows] | None
+    splits: tuple[str, ...] | None = None
+    has_documents: bool = False
+
+
+LAYOUTS: tuple[Layout, ...] = (
+    Layout("flores200", lambda d, names: {"metadata.tsv", f"{ENGLISH}.txt"} <= names, _load_flores200,
+           ("dev", "devtest"), has_documents=True),
+    Layout("ntrex128", lambda d, names: {"document_ids.txt", f"{ENGLISH}.txt"} <= names, _load_ntrex128,
+           has_documents=True),
+    Layout("floresv1_ne_si", _any_name(r"wikipedia\.\w+\.\w+-en\.doc_id"), _load_floresv1,
+           ("dev", "devtest", "test"), has_documents=True),
+    Layout("tico19", _any_name(r"\w+\.eng_Latn-\w+\.eng_Latn"), _load_tico19, ("dev", "test"), has_documents=True),
+    Layout("tatoeba_laser", _any_name(r"tatoeba\.\w+-eng\.eng"), functools.partial(_load_tatoeba, laser=True)),
+    Layout("tatoeba_challenge", _any_name(r"\w+-eng\..+\.eng"), functools.partial(_load_tatoeba, laser=False)),
+    Layout("xquad_r", _looks_like_xquad, None),
+    Layout("aligned", lambda d, names: f"{ENGLISH}.txt" in names, _load_aligned_dir),
+    Layout("table", _has_tables, None),  # user tables: read by _load_tables, split names select files
+)  # fmt: skip
+"""Every layout, in detection order (the first that matches names a folder)."""
+
+SPLITS: dict[str, tuple[str, ...]] = {layout.name: layout.splits for layout in LAYOUTS if layout.splits}
+"""Splits of the layouts that have them; every other layout has a single unnamed split."""
+
+LAYOUTS_WITH_DOCUMENTS: tuple[str, ...] = tuple(layout.name for layout in LAYOUTS if layout.has_documents)
+"""Layouts whose bitext has document ids: document-level benchmarks by default (``load_benchmarks``)."""
+
+_BY_NAME = {layout.name: layout for layout in LAYOUTS}
+
+
 def load_directory(directory: Path, language, split, name: str | None = None) -> Rows:
-    layout = detect_layout(directory)
-    origin = str(directory)
-    if layout == "xquad_r":
+    """The bitext rows of a data folder, read by the loader of its layout."""
+    layout = _BY_NAME[detect_layout(directory)]
+    if layout.name == "xquad_r":
         raise ValueError(f"{directory} is XQuAD-R, a retrieval benchmark, not bitext: use load_xquad_r().")
-    if layout == "table":
-        rows = Rows()
-        files = [path for path in table_files(directory, split) if path.name != "metadata.json"]
-        for path in files:
-            # Row numbers restart in every file: prefix them with the file so ids stay unique.
-            prefix = f"{path.relative_to(directory).with_suffix('')}:" if len(files) > 1 else ""
-            rows.extend(load_table(path, language, name=name, id_prefix=prefix))
-        return filter_languages(rows, language, origin)
-    splits = _wanted_splits(layout, split, origin)
-    loaders = {
-        "flores200": _load_flores200,
-        "ntrex128": _load_ntrex128,
-        "floresv1_ne_si": _load_floresv1,
-        "tico19": _load_tico19,
-        "aligned": _load_aligned_dir,
-    }
-    if layout in loaders:
-        return loaders[layout](directory, language, splits)
-    return _load_tatoeba(directory, language, splits, laser=layout == "tatoeba_laser")
+    if layout.name == "table":
+        return _load_tables(directory, language, split, name)
+    return layout.load(directory, language, _wanted_splits(layout.name, split, str(directory)))

@@ -9,7 +9,7 @@ from pathlib import Path
 from optical_st.data._benchmark import CLIRBenchmark
 from optical_st.data._bitext import load_bitext
 from optical_st.data._builders import document_retrieval_benchmark, sentence_retrieval_benchmark
-from optical_st.data._layouts import detect_layout
+from optical_st.data._layouts import LAYOUTS_WITH_DOCUMENTS, detect_layout
 from optical_st.data._saved import is_saved_benchmark, load_benchmark
 from optical_st.data._xquad import load_xquad_r
 from optical_st.languages import ENGLISH, parse_languages
@@ -148,7 +148,7 @@ def load_benchmarks(
 
     * a bitext folder (``flores200``, ``ntrex128``, ``tatoeba_laser``, ``floresv1_ne_si``, ``tico19``, ...):
       :func:`bitext_benchmarks` for ``languages``; ``levels`` defaults to sentence and document where
-      the source has documents (flores200, ntrex128), else sentence;
+      the source has documents (:data:`~optical_st.data.LAYOUTS_WITH_DOCUMENTS`), else sentence;
     * an XQuAD-R folder: question -> answer sentence, Hindi questions / English sentences (``xx->eng``)
       and the reverse (``eng->xx``);
     * a folder written by :meth:`CLIRBenchmark.save` (or an MTEB-style folder), or a folder of such folders;
@@ -197,5 +197,5 @@ def load_benchmarks(
         pairs = {"xx->eng": ("hin_Deva", ENGLISH), "eng->xx": (ENGLISH, "hin_Deva")}
         return [load_xquad_r(path, *pairs[direction]) for direction in directions]
     if levels is None:
-        levels = LEVELS if layout in ("flores200", "ntrex128") else ("sentence",)
+        levels = LEVELS if layout in LAYOUTS_WITH_DOCUMENTS else ("sentence",)
     return bitext_benchmarks(path, languages, directions=directions, levels=levels, split=split)
