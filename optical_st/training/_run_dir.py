@@ -11,6 +11,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from optical_st._atomic import write_json
 from optical_st.training._callback import BEST_DIRNAME
 
 logger = logging.getLogger(__name__)
@@ -163,10 +164,8 @@ class RunBookkeeping(TrainerCallback):
 
 
 def write_run_file(output_dir: Path, content: Mapping[str, Any]) -> None:
-    path = output_dir / RUN_FILE
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
-    partial.replace(path)
+    """Replace the run record whole (a crash mid-write leaves the previous record)."""
+    write_json(output_dir / RUN_FILE, content)
 
 
 def finish_run(
