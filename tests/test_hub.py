@@ -30,6 +30,7 @@ from optical_st import hub
 from optical_st.hub._cards import scrub
 from optical_st.hub._errors import redact
 from optical_st.hub._licences import dataset_license
+from optical_st.results import load_rows
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -267,7 +268,7 @@ def test_results_become_a_table_and_a_model_index_that_parses_back():
             n_benchmarks=2,
         ),
     ]
-    rows = hub.load_results(rows)
+    rows = load_rows(rows)
     table = hub.results_table(rows)
     assert table["columns"] == ["Recall@1", "Recall@10", "MRR@10"]
     first = table["rows"][0]
@@ -292,8 +293,8 @@ def test_results_become_a_table_and_a_model_index_that_parses_back():
 def test_results_file_from_the_evaluator_json(tmp_path):
     path = tmp_path / "clir_results.json"
     path.write_text(json.dumps({"evaluator": "CLIREvaluator", "results": [_row()]}))
-    assert hub.load_results(path)[0]["value"] == 0.5
-    assert hub.load_results(SimpleNamespace(results=[_row(value=0.9)]))[0]["value"] == 0.9
+    assert load_rows(path)[0]["value"] == 0.5
+    assert load_rows(SimpleNamespace(results=[_row(value=0.9)]))[0]["value"] == 0.9
 
 
 @pytest.mark.parametrize(
@@ -305,7 +306,7 @@ def test_results_file_from_the_evaluator_json(tmp_path):
 )
 def test_bad_result_rows_are_rejected(row, message):
     with pytest.raises(ValueError, match=message):
-        hub.load_results([row])
+        load_rows([row])
 
 
 def _bench(name, licence, source=None):

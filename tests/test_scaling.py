@@ -24,7 +24,7 @@ from optical_st.scaling import (
     bitext_benchmarks,
     count_parameters,
     fit_trends,
-    load_results,
+    load_study_results,
     parse_model_spec,
     parse_model_specs,
     truncate_layers,
@@ -293,7 +293,7 @@ def test_report_matches_cells(finished_study, report_files):
     pngs = [p for p in files if p.endswith(".png")]
     assert len(pngs) == 2 * len(study.k_values) and all(files[p].read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
-    from_cells = load_results(study.output_dir)
+    from_cells = load_study_results(study.output_dir)
     from_csv = pd.read_csv(files["results.csv"])
     key = ["model", "condition", "language", "metric", "k"]
     merged = from_csv.merge(from_cells, on=key, suffixes=("_csv", "_cell"))
@@ -322,7 +322,7 @@ def test_trend_fit_matches_scipy_on_cell_values(finished_study, tmp_path, tiny_d
                          study.output_dir, k_values=study.k_values, n_bootstrap=50, device="cpu",
                          show_progress_bar=False)  # fmt: skip
     extra.run()
-    everything = load_results(study.output_dir)
+    everything = load_study_results(study.output_dir)
     trends = fit_trends(
         everything[everything["condition"] == ZERO_SHOT], "recall", 10, "params_non_embedding"
     )

@@ -40,9 +40,7 @@ from optical_st.hub._model_card import OPTICAL_CITATION, build_model_card_data, 
 from optical_st.hub._provenance import OFFLINE_NOTE, PROVENANCE_FILE, model_provenance, write_provenance
 from optical_st.hub._push import EVAL_RESULTS_FILE, push_benchmark, push_model
 from optical_st.hub._results import (
-    RESULT_FIELDS,
     dataset_links,
-    load_results,
     reproduction_snippet,
     results_table,
     results_to_eval_result_entries,
@@ -56,7 +54,6 @@ __all__ = [
     "OFFLINE_NOTE",
     "OPTICAL_CITATION",
     "PROVENANCE_FILE",
-    "RESULT_FIELDS",
     "RUN_INFO_FILE",
     "HubAuthenticationError",
     "HubConnectionError",
@@ -70,7 +67,6 @@ __all__ = [
     "download_model",
     "hub_id_form",
     "license_id",
-    "load_results",
     "load_run_info",
     "looks_like_hub_id",
     "model_provenance",

@@ -21,11 +21,11 @@ from optical_st.hub._provenance import model_provenance
 from optical_st.hub._results import (
     dataset_links,
     is_aggregate,
-    load_results,
     reproduction_snippet,
     results_table,
     results_to_eval_results,
 )
+from optical_st.results import load_rows
 
 logger = logging.getLogger(__name__)
 OPTICAL_CITATION = """@inproceedings{huang2023optical,
@@ -174,7 +174,7 @@ def build_model_card_data(
     """
     info = scrub(dict(training_info or {}))
     existing = dict(existing_card or {})
-    rows = load_results(evaluation_results)
+    rows = load_rows(evaluation_results)
     trained, iso_languages = _card_languages(info, rows)
     card_class = model_card_data_class()
     old = model.model_card_data

@@ -3,56 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from optical_st.hub._cards import language_label
 from optical_st.hub._ids import hub_id_form
 from optical_st.results import PROMPT_FIELDS
-
-RESULT_FIELDS = ("benchmark", "query_language", "document_language", "metric", "k", "value")
-
-
-# evaluation rows -----------------------------------------------------------------------------------
-def load_results(evaluation_results: Any) -> list[dict]:
-    """Tidy evaluation rows from a ``CLIREvaluator`` (``.results``), a list of rows, or a JSON file.
-
-    A row has ``benchmark, query_language, document_language, metric, k, value`` and optionally
-    ``level, ci_low, ci_high, n_queries`` (the ``CLIREvaluator.results`` layout).
-
-    Raises:
-        ValueError: a row lacks a field or has a non-finite value (never a silent wrong table).
-    """
-    if evaluation_results is None:
-        return []
-    if hasattr(evaluation_results, "results") and not isinstance(evaluation_results, Mapping):
-        evaluation_results = evaluation_results.results
-    if isinstance(evaluation_results, str | Path):
-        path = Path(evaluation_results)
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(loaded, Mapping):
-            loaded = loaded.get("results") or loaded.get("rows")
-        if not isinstance(loaded, list):
-            raise ValueError(f"{path}: expected a list of result rows (or {{'results': [...]}}).")
-        evaluation_results = loaded
-    rows = []
-    for index, row in enumerate(evaluation_results):
-        if not isinstance(row, Mapping):
-            raise ValueError(f"Evaluation result {index} is not a mapping: {row!r}")
-        missing = [name for name in RESULT_FIELDS if name not in row or row[name] is None]
-        if missing:
-            raise ValueError(f"Evaluation result {index} lacks {', '.join(missing)}: {dict(row)!r}")
-        value = float(row["value"])
-        if not math.isfinite(value):
-            raise ValueError(f"Evaluation result {index} has a non-finite value: {dict(row)!r}")
-        clean = {**row, "value": value}
-        for bound in ("ci_low", "ci_high"):  # NaN = no interval computed (n_bootstrap=0)
-            if clean.get(bound) is not None and not math.isfinite(float(clean[bound])):
-                clean[bound] = None
-        rows.append(clean)
-    return rows
 
 
 def is_aggregate(row: Mapping) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from optical_st.hub._cards import scrub
-from optical_st.hub._results import load_results
+from optical_st.results import load_rows
 
 RUN_INFO_FILE = "optical_st_run.json"
 """Written next to a trained model by :func:`save_run_info`; :func:`push_model` reads it back."""
@@ -28,7 +28,7 @@ def save_run_info(
     path = Path(directory) / RUN_INFO_FILE
     payload = {
         "training_info": scrub(dict(training_info or {})),
-        "evaluation_results": load_results(evaluation_results),
+        "evaluation_results": load_rows(evaluation_results),
         "benchmark_ids": dict(benchmark_ids or {}),
     }
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")

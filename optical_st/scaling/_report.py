@@ -57,7 +57,7 @@ def load_cells(paths: Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
     return frame
 
 
-def load_results(output_dir: str | os.PathLike[str]) -> pd.DataFrame:
+def load_study_results(output_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Every cell under ``output_dir/cells`` as one tidy frame."""
     return load_cells(sorted(Path(output_dir).glob("cells/*/*/*.json")))
 
