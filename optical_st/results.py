@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +87,37 @@ def results_to_markdown(
             cell += f" [{100 * row['ci_low']:.{digits}f}, {100 * row['ci_high']:.{digits}f}]"
         entry["cells"][f"{row['metric']}@{row['k']}"] = cell
     header = ["benchmark", "query", "documents", "level", "queries", *metrics]
-    prompts = describe_prompts(rows)
-    lines = [*prompts, *([""] if prompts else [])]
-    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    body = []
     for key, entry in table.items():
         row = entry["row"]
         label = key if row["query_language"] != "*" else f"**{key}** ({row['n_benchmarks']} benchmarks)"
         first = [label, row["query_language"], row["document_language"], row["level"], str(row["n_queries"])]
-        lines.append("| " + " | ".join(first + [entry["cells"].get(m, "") for m in metrics]) + " |")
+        body.append(first + [entry["cells"].get(m, "") for m in metrics])
+    prompts = describe_prompts(rows)
+    return "\n".join([*prompts, *([""] if prompts else []), markdown_table(header, body)])
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, align: str = "") -> str:
+    """A markdown table: the one table writer behind every results table optical-st prints or writes.
+
+    Each view formats its own cells (percent for the evaluator's tables, four decimals on model cards,
+    three in the scaling report) and hands them here.
+
+    Args:
+        header: the column names.
+        rows: one sequence of cells per row (``str()``-ed; a ``|`` inside a cell is escaped).
+        align: one letter per column, ``"l"`` or ``"r"`` (numbers); missing letters mean ``"l"``.
+
+    Example::
+
+        >>> print(markdown_table(["model", "recall@1"], [["me5-small", "0.511"]], align="lr"))
+        | model | recall@1 |
+        |---|--:|
+        | me5-small | 0.511 |
+    """
+    separators = ["--:" if letter == "r" else "---" for letter in align.ljust(len(header), "l")]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(separators) + "|"]
+    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -179,6 +179,18 @@ def write_results(write: Callable[[Path], Path], target: Path) -> tuple[Path, bo
         return path, False
 
 
+def paired_tests_markdown(results: list) -> str:
+    """The paired tests of two models, in percentage points, as one markdown table."""
+    from optical_st.results import markdown_table
+
+    body = [
+        [r.benchmark, f"{100 * r.mean_a:.1f}", f"{100 * r.mean_b:.1f}", f"{100 * r.difference:+.1f}",
+         f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]", f"{r.p_value:.4f}"]
+        for r in results
+    ]  # fmt: skip
+    return markdown_table(["benchmark", "A", "B", "A - B", "95% CI", "p"], body)
+
+
 def run(args: argparse.Namespace) -> int:
     from optical_st.evaluation import CLIREvaluator, compare_runs, load_benchmarks, results_to_markdown
     from optical_st.pretrained import model_provenance
@@ -258,14 +270,7 @@ def run(args: argparse.Namespace) -> int:
             results = compare_runs(runs[reference], runs[other], compare_metric)
             comparisons[other] = [result.as_dict() for result in results]
             print(f"\n## {reference} vs {other}: {compare_metric}, paired randomization test\n")
-            print("| benchmark | A | B | A - B | 95% CI | p |")
-            print("|---|---|---|---|---|---|")
-            for result in results:
-                print(
-                    f"| {result.benchmark} | {100 * result.mean_a:.1f} | {100 * result.mean_b:.1f} | "
-                    f"{100 * result.difference:+.1f} | [{100 * result.ci_low:+.1f}, {100 * result.ci_high:+.1f}] | "
-                    f"{result.p_value:.4f} |"
-                )
+            print(paired_tests_markdown(results))
         if output is not None:
             payload = {"command": command, "reference": reference, "metric": compare_metric,
                        "comparisons": comparisons}  # fmt: skip

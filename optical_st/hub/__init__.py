@@ -42,6 +42,7 @@ from optical_st.hub._push import EVAL_RESULTS_FILE, push_benchmark, push_model
 from optical_st.hub._results import (
     dataset_links,
     reproduction_snippet,
+    results_markdown,
     results_table,
     results_to_eval_result_entries,
     results_to_eval_results,
@@ -76,6 +77,7 @@ __all__ = [
     "render_model_card",
     "reproduction_snippet",
     "resolve_token",
+    "results_markdown",
     "results_table",
     "results_to_eval_result_entries",
     "results_to_eval_results",

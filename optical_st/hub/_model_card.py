@@ -22,7 +22,7 @@ from optical_st.hub._results import (
     dataset_links,
     is_aggregate,
     reproduction_snippet,
-    results_table,
+    results_markdown,
     results_to_eval_results,
 )
 from optical_st.results import load_rows
@@ -86,7 +86,7 @@ def model_card_data_class():
                 data["metrics"] = metrics + [
                     m for m in dict.fromkeys(r.metric_type for r in ours) if m not in metrics
                 ]
-            data["clir_table"] = results_table(self.clir_results) if self.clir_results else None
+            data["clir_table"] = results_markdown(self.clir_results) if self.clir_results else None
             data["reproduction_snippet"] = reproduction_snippet(
                 self.model_id or "path/to/model", self.clir_results, self.benchmark_ids
             )

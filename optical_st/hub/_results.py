@@ -8,7 +8,7 @@ from typing import Any
 
 from optical_st.hub._cards import language_label
 from optical_st.hub._ids import hub_id_form
-from optical_st.results import PROMPT_FIELDS
+from optical_st.results import PROMPT_FIELDS, markdown_table
 
 
 def is_aggregate(row: Mapping) -> bool:
@@ -143,6 +143,33 @@ def results_table(rows: Sequence[Mapping]) -> dict:
             }
         )
     return {"columns": [_metric_label(*m) for m in metrics], "rows": table_rows}
+
+
+def results_markdown(rows: Sequence[Mapping]) -> str:
+    """The card's CLIR table (:func:`results_table`) as markdown, written by :func:`optical_st.results.markdown_table`."""
+    table = results_table(rows)
+    header = [
+        "Benchmark",
+        "Level",
+        "Query",
+        "Documents",
+        "Prompts (query / document)",
+        "n",
+        *table["columns"],
+    ]
+    body = [
+        [
+            row["benchmark"],
+            row["level"],
+            row["query"],
+            row["document"],
+            row["prompts"],
+            row["n"],
+            *row["cells"],
+        ]
+        for row in table["rows"]
+    ]
+    return markdown_table(header, body, align="lllllr" + "r" * len(table["columns"]))
 
 
 def results_to_eval_results(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+from optical_st.results import markdown_table
 from optical_st.scaling._specs import CONDITIONS, safe_name
 
 X_AXES: dict[str, str] = {
@@ -148,7 +149,7 @@ def _millions(n: float) -> str:
     return f"{n / 1e6:.1f}M"
 
 
-def markdown_table(results: pd.DataFrame, metric: str = "recall", k: int | None = 10) -> str:
+def metric_tables(results: pd.DataFrame, metric: str = "recall", k: int | None = 10) -> str:
     """Markdown: one table per task, a row per language (low-resource marked), a column per model x condition.
 
     The two last rows are plain means over the languages shown (all, and low-resource only).
@@ -163,12 +164,11 @@ def markdown_table(results: pd.DataFrame, metric: str = "recall", k: int | None 
     for task, group in selected.groupby("task", sort=True):
         values = group.set_index(["language", "model", "condition"])["value"]
         header = ["language"] + [f"{m} {c}" for m, c in columns]
-        lines = [f"**{task}** ({label})", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        body = []
         languages = sorted(set(group["language"]), key=lambda c: (c not in LOW_RESOURCE, c))
         for language in languages:
             name = get_language(language).name + (" *(low)*" if language in LOW_RESOURCE else "")
-            cells = [_fmt(values.get((language, m, c))) for m, c in columns]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            body.append([name, *(_fmt(values.get((language, m, c))) for m, c in columns)])
         for title, subset in (
             ("mean (all)", languages),
             ("mean (low-resource)", [c for c in languages if c in LOW_RESOURCE]),
@@ -180,8 +180,8 @@ def markdown_table(results: pd.DataFrame, metric: str = "recall", k: int | None 
                 found = [values.get((lang, m, c)) for lang in subset]
                 found = [v for v in found if v is not None]
                 cells.append(_fmt(sum(found) / len(found)) if len(found) == len(subset) else "-")
-            lines.append(f"| **{title}** | " + " | ".join(cells) + " |")
-        parts.append("\n".join(lines))
+            body.append([f"**{title}**", *cells])
+        parts.append(f"**{task}** ({label})\n\n" + markdown_table(header, body))
     return "\n\n".join(parts) + "\n"
 
 
@@ -195,21 +195,20 @@ def trends_markdown(trends: pd.DataFrame) -> str:
     """Markdown table of :func:`fit_trends` output (slope per tenfold parameters and its 95% CI)."""
     if trends.empty:
         return "(no trends)\n"
-    lines = [
-        "| task | language | condition | x-axis (range) | n | slope per 10x params | 95% CI | fitted change over range | R² |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["task", "language", "condition", "x-axis (range)", "n", "slope per 10x params", "95% CI",
+              "fitted change over range", "R²"]  # fmt: skip
     ordered = trends.sort_values(
         ["task", "low_resource", "language", "condition", "x"], ascending=[True, False, True, True, True]
     )
-    for row in ordered.itertuples():
-        name = get_language(row.language).name + (" *(low)*" if row.low_resource else "")
-        lines.append(
-            f"| {row.task} | {name} | {row.condition} | {X_AXES[row.x]} ({_millions(row.x_min)}-{_millions(row.x_max)}) "
-            f"| {row.n_models} | {_fmt(row.slope)} | [{_fmt(row.ci_low)}, {_fmt(row.ci_high)}] | "
-            f"{_fmt(row.fitted_change)} | {_fmt(row.r2, 2)} |"
-        )
-    return "\n".join(lines) + "\n"
+    body = [
+        [
+            row.task, get_language(row.language).name + (" *(low)*" if row.low_resource else ""), row.condition,
+            f"{X_AXES[row.x]} ({_millions(row.x_min)}-{_millions(row.x_max)})", row.n_models, _fmt(row.slope),
+            f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]", _fmt(row.fitted_change), _fmt(row.r2, 2),
+        ]
+        for row in ordered.itertuples()
+    ]  # fmt: skip
+    return markdown_table(header, body) + "\n"
 
 
 def plot_scaling(
@@ -342,18 +341,15 @@ def write_report(
         lines += ["Reproduce with:", "", "```", command, "```", ""]
     if notes:
         lines += [notes.strip(), ""]
-    lines += [
-        "## Models",
-        "",
-        "| model | condition | layers | total | embedding | non-embedding |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in models.itertuples():
-        lines.append(
-            f"| {row.model} | {row.condition} | {row.n_layers} | {_millions(row.params_total)} | "
-            f"{_millions(row.params_embedding)} | {_millions(row.params_non_embedding)} |"
-        )
-    lines += ["", f"## {metric}@{k}", "", markdown_table(results, metric, k)]
+    models_body = [
+        [row.model, row.condition, row.n_layers, _millions(row.params_total), _millions(row.params_embedding),
+         _millions(row.params_non_embedding)]
+        for row in models.itertuples()
+    ]  # fmt: skip
+    lines += ["## Models", "", markdown_table(
+        ["model", "condition", "layers", "total", "embedding", "non-embedding"], models_body
+    )]  # fmt: skip
+    lines += ["", f"## {metric}@{k}", "", metric_tables(results, metric, k)]
     lines += [
         f"## Log-linear trend of recall@{k} (slope per tenfold parameters)",
         "",
