@@ -18,6 +18,7 @@ from optical_st.evaluation._output import finite_or_none, jsonable, rounded
 from optical_st.evaluation._prompts import task_prompts
 from optical_st.evaluation._statistics import bootstrap_ci
 from optical_st.languages import LOW_RESOURCE, normalize_code
+from optical_st.pretrained import model_label
 from optical_st.results import results_to_markdown
 from optical_st.search import Backend, CorpusIndex, encode_texts, model_fingerprint
 
@@ -343,7 +344,7 @@ class CLIREvaluator(SentenceEvaluator):
         if encoder is model:
             return "model"
         return next(
-            (_model_label(e) or code for code, e in self.language_encoders.items() if e is encoder), "?"
+            (model_label(e) or code for code, e in self.language_encoders.items() if e is encoder), "?"
         )
 
     def _summarise(
@@ -484,7 +485,7 @@ class CLIREvaluator(SentenceEvaluator):
         payload = {
             "evaluator": type(self).__name__,
             "name": self.name,
-            "model": _model_label(model) if model is not None else None,
+            "model": model_label(model) if model is not None else None,
             "epoch": epoch,
             "steps": steps,
             "config": self.get_config_dict(),
@@ -540,19 +541,6 @@ class CLIREvaluator(SentenceEvaluator):
                 config[key] = getattr(self, key)
         if self.language_encoders:
             config["language_encoders"] = {
-                code: _model_label(encoder) for code, encoder in self.language_encoders.items()
+                code: model_label(encoder) for code, encoder in self.language_encoders.items()
             }
         return config
-
-
-def _model_label(model: Any) -> str | None:
-    source = getattr(model, "optical_st_source", None)  # what the user asked optical_st.pretrained for
-    if getattr(source, "requested", None):
-        return str(source.requested)
-    card = getattr(model, "model_card_data", None)
-    for candidate in (getattr(card, "model_id", None), getattr(card, "base_model", None)):
-        if candidate:
-            return str(candidate)
-    return getattr(model, "name_or_path", None) or getattr(
-        getattr(model, "tokenizer", None), "name_or_path", None
-    )

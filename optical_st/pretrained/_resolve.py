@@ -6,7 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -41,6 +41,28 @@ class ModelSource:
     def describe(self) -> str:
         text = f"{self.location} ({self.source})"
         return f"{text}: {self.note}" if self.note else text
+
+
+def model_label(model: Any, *, public: bool = False) -> str | None:
+    """What to call a model in results, run records and cards (``None`` when nothing names it).
+
+    A name or path as given; else, for a loaded model, what :func:`load_sentence_transformer` was asked
+    for, its card's Hub id or base model, or the folder it was loaded from. ``public``: never a local path
+    (an existing folder is named by its last part), for what is published.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        label: str | None = str(model)
+    else:
+        source = getattr(model, "optical_st_source", None)
+        card = getattr(model, "model_card_data", None)
+        tokenizer = getattr(model, "tokenizer", None)
+        candidates = (getattr(source, "requested", None), getattr(card, "model_id", None),
+                      getattr(card, "base_model", None), getattr(model, "name_or_path", None),
+                      getattr(tokenizer, "name_or_path", None))  # fmt: skip
+        label = next((str(candidate) for candidate in candidates if candidate), None)
+    if label and public and Path(label).expanduser().exists():
+        return Path(label).name
+    return label
 
 
 def _looks_like_path(name: str) -> bool:

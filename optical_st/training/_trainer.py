@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sentence_transformers import SentenceTransformerTrainer
 
 from optical_st.hub import model_provenance
+from optical_st.pretrained import model_label
 from optical_st.search import complete_document_prompt
 from optical_st.training._batches import length_sampler
 from optical_st.training._callback import OTDistillCallback
@@ -50,7 +51,7 @@ def prepare_models(
     max_length: int | None,
 ) -> Models:
     """Load names, check the pair can train together, freeze the teacher, cap ``max_length``."""
-    student_label, teacher_label = label_of(student), label_of(teacher)
+    student_label, teacher_label = model_label(student), model_label(teacher)
     student, teacher = load_model(student), load_model(teacher)
     # Saved checkpoints must encode documents the way they are evaluated (see complete_document_prompt).
     complete_document_prompt(student)
@@ -180,14 +181,6 @@ def load_model(model: SentenceTransformer | str | Path) -> SentenceTransformer:
 
         return load_sentence_transformer(str(model))
     return model
-
-
-def label_of(model: Any) -> str | None:
-    if isinstance(model, (str, Path)):
-        return str(model)
-    source = getattr(model, "optical_st_source", None)
-    card = getattr(model, "model_card_data", None)
-    return getattr(source, "requested", None) or getattr(card, "base_model", None) or None
 
 
 def device_of(model: Any) -> Any:
