@@ -37,7 +37,6 @@ from optical_st.app._corpus import (
     Document,
     corpus_from_bitext,
     example_queries,
-    language_label,
     load_corpus,
     translation_groups,
 )
@@ -72,6 +71,7 @@ from optical_st.app._views import (
     serving_markdown,
     session_models,
 )
+from optical_st.languages import language_label
 
 __all__ = [
     "CALIBRATION_GROUPS",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import optical_st
-from optical_st.languages import ENGLISH, UnknownLanguageError, get_language
+from optical_st.languages import ENGLISH
 
 RESOURCES = Path(optical_st.__file__).parent / "resources"
 SHIPPED_CORPUS = RESOURCES / "demo_corpus" / "ntrex128_demo.jsonl"
@@ -117,13 +117,6 @@ def load_corpus(path: str | os.PathLike[str] | None = None, *, name: str | None 
         raise DemoInputError(f"{path.name}: no rows.")
     key = hashlib.blake2b(path.read_bytes(), digest_size=12).hexdigest()
     return corpus_from_bitext(dataset.to_list(), name or path.name, key)
-
-
-def language_label(code: str) -> str:
-    try:
-        return get_language(code).name
-    except UnknownLanguageError:
-        return code
 
 
 def example_queries(corpus: DemoCorpus) -> dict[str, str]:

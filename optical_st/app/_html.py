@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 from optical_st.app._alignment import TokenAlignment
 from optical_st.app._calibration import ScoreCalibration
-from optical_st.app._corpus import language_label
 from optical_st.app._state import Hit
-from optical_st.languages import ENGLISH
+from optical_st.languages import ENGLISH, language_label
 
 escape = html.escape
 

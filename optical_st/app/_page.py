@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from optical_st.languages import ENGLISH
+from optical_st.languages import ENGLISH, language_label
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -21,7 +21,6 @@ from optical_st.app._corpus import (
     RESOURCES,
     DemoCorpus,
     DemoInputError,
-    language_label,
 )
 from optical_st.app._html import escape, message_html
 from optical_st.app._state import MAX_QUERY_CHARS, MAX_TOP_K, DemoState

@@ -23,10 +23,10 @@ from optical_st.app._corpus import (
     DemoCorpus,
     DemoInputError,
     Document,
-    language_label,
     load_corpus,
     translation_groups,
 )
+from optical_st.languages import language_label
 
 MAX_QUERY_CHARS = 500
 MAX_TOP_K = 50

@@ -12,9 +12,10 @@ if TYPE_CHECKING:
 
 
 from optical_st.app._alignment import align_sentences
-from optical_st.app._corpus import DemoCorpus, example_queries, language_label
+from optical_st.app._corpus import DemoCorpus, example_queries
 from optical_st.app._html import Ranking, alignment_html, escape, rankings_html
 from optical_st.app._state import DemoState, Progress, model_name_shown, public_model_label, validate_query
+from optical_st.languages import language_label
 
 
 @dataclass(frozen=True)

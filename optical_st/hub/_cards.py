@@ -34,13 +34,6 @@ def iso_code(code: str) -> str | None:
     return language.iso639_1 or language.iso639_3
 
 
-def language_label(code: str) -> str:
-    try:
-        return f"{get_language(code).name} (`{get_language(code).code}`)"
-    except UnknownLanguageError:
-        return f"`{code}`"
-
-
 def scrub(value: Any) -> Any:
     """Copy of a JSON-like value with secret-looking keys dropped (tokens never reach a card)."""
     if isinstance(value, Mapping):

@@ -8,8 +8,9 @@ from typing import Any
 
 import yaml
 
-from optical_st.hub._cards import as_list, benchmark_meta, cards_dir, iso_code, language_label, validate_card
+from optical_st.hub._cards import as_list, benchmark_meta, cards_dir, iso_code, validate_card
 from optical_st.hub._licences import dataset_license
+from optical_st.languages import language_label
 
 BENCHMARK_PARTS = ("corpus", "queries", "qrels")
 
@@ -60,8 +61,8 @@ def render_dataset_card(
             {
                 "name": benchmark.name,
                 "prefix": layout.prefix,
-                "query": language_label(benchmark.query_language),
-                "document": language_label(benchmark.document_language),
+                "query": language_label(benchmark.query_language, with_code=True),
+                "document": language_label(benchmark.document_language, with_code=True),
                 "level": benchmark_meta(benchmark, "level") or "",
                 **layout.counts,
                 "url": next(iter(str(benchmark_meta(benchmark, "url", "source_url") or "").split()), ""),

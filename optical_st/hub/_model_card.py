@@ -8,13 +8,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optical_st.languages import ENGLISH, get_language
+from optical_st.languages import ENGLISH, get_language, language_label
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer, SentenceTransformerModelCardData
 
 
-from optical_st.hub._cards import as_list, cards_dir, iso_code, language_label, scrub, validate_card
+from optical_st.hub._cards import as_list, cards_dir, iso_code, scrub, validate_card
 from optical_st.hub._ids import hub_id_form, looks_like_hub_id
 from optical_st.hub._licences import license_id
 from optical_st.hub._provenance import model_provenance
@@ -90,7 +90,9 @@ def model_card_data_class():
             data["reproduction_snippet"] = reproduction_snippet(
                 self.model_id or "path/to/model", self.clir_results, self.benchmark_ids
             )
-            data["training_language_labels"] = [language_label(code) for code in self.training_languages]
+            data["training_language_labels"] = [
+                language_label(code, with_code=True) for code in self.training_languages
+            ]
             data["optical_citation"] = OPTICAL_CITATION
             data["bitext_citations"] = {
                 item["name"]: item["citation"] for item in self.training_bitext if item.get("citation")
@@ -212,7 +214,7 @@ def build_model_card_data(
         bitext["license_id"] = license_id(bitext.get("license") or bitext.get("licence"))
         bitext["license"] = bitext.get("license") or bitext.get("licence") or "unknown"
         if bitext.get("language"):
-            bitext["language_label"] = language_label(bitext["language"])
+            bitext["language_label"] = language_label(bitext["language"], with_code=True)
     new.training_languages = trained
     new.extra_hyperparameters = dict(info.get("hyperparameters") or {})
     new.clir_results = rows

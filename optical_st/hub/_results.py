@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from optical_st.hub._cards import language_label
 from optical_st.hub._ids import hub_id_form
+from optical_st.languages import language_label
 from optical_st.results import PROMPT_FIELDS, markdown_table
 
 
@@ -130,7 +130,10 @@ def results_table(rows: Sequence[Mapping]) -> dict:
             count = first.get("n_benchmarks")
             document_label = f"over {count} benchmark{'' if count == 1 else 's'}" if count else ""
         else:
-            query_label, document_label = language_label(query), language_label(document)
+            query_label, document_label = (
+                language_label(query, with_code=True),
+                language_label(document, with_code=True),
+            )
         table_rows.append(
             {
                 "benchmark": benchmark,

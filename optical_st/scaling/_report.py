@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optical_st._atomic import write_json
-from optical_st.languages import LOW_RESOURCE, get_language
+from optical_st.languages import LOW_RESOURCE, language_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +46,7 @@ def load_cells(paths: Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
                     "spec": cell["spec"],
                     "condition": cell["condition"],
                     "language": language,
-                    "language_name": get_language(language).name,
+                    "language_name": language_label(language),
                     "low_resource": language in LOW_RESOURCE,
                     "n_layers": cell.get("n_layers"),
                     "params_total": cell["params_total"],
@@ -167,7 +167,7 @@ def metric_tables(results: pd.DataFrame, metric: str = "recall", k: int | None =
         body = []
         languages = sorted(set(group["language"]), key=lambda c: (c not in LOW_RESOURCE, c))
         for language in languages:
-            name = get_language(language).name + (" *(low)*" if language in LOW_RESOURCE else "")
+            name = language_label(language) + (" *(low)*" if language in LOW_RESOURCE else "")
             body.append([name, *(_fmt(values.get((language, m, c))) for m, c in columns)])
         for title, subset in (
             ("mean (all)", languages),
@@ -202,7 +202,7 @@ def trends_markdown(trends: pd.DataFrame) -> str:
     )
     body = [
         [
-            row.task, get_language(row.language).name + (" *(low)*" if row.low_resource else ""), row.condition,
+            row.task, language_label(row.language) + (" *(low)*" if row.low_resource else ""), row.condition,
             f"{X_AXES[row.x]} ({_millions(row.x_min)}-{_millions(row.x_max)})", row.n_models, _fmt(row.slope),
             f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]", _fmt(row.fitted_change), _fmt(row.r2, 2),
         ]
@@ -248,7 +248,7 @@ def plot_scaling(
             group = group.sort_values(x)
             if language in LOW_RESOURCE:
                 style = {"color": colours(low_languages.index(language)), "linewidth": 2.2, "marker": "o",
-                         "label": f"{get_language(language).name} (low)", "zorder": 3}  # fmt: skip
+                         "label": f"{language_label(language)} (low)", "zorder": 3}  # fmt: skip
             else:
                 style = {"color": "0.6", "linewidth": 0.9, "marker": ".", "alpha": 0.8, "zorder": 2}
             axis.plot(group[x], group["value"], **style)
