@@ -74,16 +74,6 @@ class BuildOnce(Generic[K, V]):
             return key in self._values
 
 
-def document_prompt(model: SentenceTransformer) -> str:
-    """The model's non-empty document prompt (e5: ``"passage: "``), else ``""``."""
-    prompts = getattr(model, "prompts", None) or {}
-    return next((prompts[name] for name in ("document", "passage", "corpus") if prompts.get(name)), "")
-
-
-def query_prompt(model: SentenceTransformer) -> str:
-    return (getattr(model, "prompts", None) or {}).get("query") or ""
-
-
 SOURCE_WORDS = {
     "local": "local folder",
     "hub": "Hugging Face Hub",
@@ -239,7 +229,7 @@ class DemoState:
     def _build_index(
         self, model_name: str | None, corpus: DemoCorpus, language: str, show_progress_bar: bool | None
     ) -> CorpusIndex:
-        from optical_st.search import CorpusIndex
+        from optical_st.search import CorpusIndex, resolve_prompt
 
         documents = corpus.documents_in(language)
         if not documents:
@@ -248,7 +238,7 @@ class DemoState:
         return CorpusIndex(
             model,
             {document.id: document.text for document in documents},
-            prompt=document_prompt(model),
+            prompt=resolve_prompt(model, "document"),
             backend="exact",
             cache_dir=self.cache_dir,
             fingerprint=self._fingerprint(model_name),
@@ -280,14 +270,14 @@ class DemoState:
 
     # search ------------------------------------------------------------------------------------
     def encode_queries(self, model_name: str | None, texts: Sequence[str]) -> np.ndarray:
-        from optical_st.search import encode_texts
+        from optical_st.search import encode_texts, resolve_prompt
 
         model = self.model(model_name)
         return encode_texts(
             model,
             list(texts),
             role="query",
-            prompt=query_prompt(model),
+            prompt=resolve_prompt(model, "query"),
             show_progress_bar=False,
             cache_dir=self.cache_dir if len(texts) > 1 else None,  # one query: not worth a file
             fingerprint=self._fingerprint(model_name) if len(texts) > 1 else None,
