@@ -32,7 +32,14 @@ Example::
     {'eng_Latn:0'}
 """
 
-from optical_st.data._benchmark import CORPUS_COLUMNS, QRELS_COLUMNS, QUERY_COLUMNS, CLIRBenchmark
+from optical_st.data._benchmark import (
+    CORPUS_COLUMNS,
+    QRELS_COLUMNS,
+    QUERY_COLUMNS,
+    CLIRBenchmark,
+    relevant_docs,
+    validate_benchmark,
+)
 from optical_st.data._bitext import load_bitext
 from optical_st.data._builders import Direction, document_retrieval_benchmark, sentence_retrieval_benchmark
 from optical_st.data._errors import (
@@ -85,5 +92,7 @@ __all__ = [
     "load_bitext",
     "load_xquad_r",
     "read_lines",
+    "relevant_docs",
     "sentence_retrieval_benchmark",
+    "validate_benchmark",
 ]

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from datasets import Dataset
 
@@ -138,65 +139,11 @@ class CLIRBenchmark:
 
     def relevant_docs(self) -> dict[str, set[str]]:
         """``{query_id: {corpus_id, ...}}`` for the qrels with ``score > 0``."""
-        relevant: dict[str, set[str]] = defaultdict(set)
-        for query_id, corpus_id, score in zip(
-            column_values(self.qrels, "query-id"),
-            column_values(self.qrels, "corpus-id"),
-            column_values(self.qrels, "score"),
-            strict=True,
-        ):
-            if score > 0:
-                relevant[query_id].add(corpus_id)
-        return dict(relevant)
+        return relevant_docs(self.qrels)
 
     def validate(self) -> None:
         """Raise :class:`BenchmarkValidationError` for any inconsistency (see the class docstring)."""
-        for part, table, columns in (
-            ("queries", self.queries, QUERY_COLUMNS),
-            ("corpus", self.corpus, CORPUS_COLUMNS),
-            ("qrels", self.qrels, QRELS_COLUMNS),
-        ):
-            missing = [c for c in columns if c not in table.column_names]
-            if missing:
-                raise BenchmarkValidationError(
-                    f"{self.name}: {part} lacks column(s) {missing} (has {table.column_names})."
-                )
-        for part, table in (("queries", self.queries), ("corpus", self.corpus)):
-            ids = column_values(table, "_id")
-            if len(set(ids)) != len(ids):
-                repeated = next(i for i, n in Counter(ids).items() if n > 1)
-                raise BenchmarkValidationError(f"{self.name}: {part} id {repeated!r} occurs more than once.")
-            empty = [
-                i
-                for i, text in zip(ids, column_values(table, "text"), strict=True)
-                if not text or not str(text).strip()
-            ]
-            if empty:
-                raise BenchmarkValidationError(
-                    f"{self.name}: {part} {empty[0]!r} has empty text ({len(empty)} in all)."
-                )
-        query_ids, corpus_ids = (
-            set(column_values(self.queries, "_id")),
-            set(column_values(self.corpus, "_id")),
-        )
-        for row, (query_id, corpus_id) in enumerate(
-            zip(column_values(self.qrels, "query-id"), column_values(self.qrels, "corpus-id"), strict=True), 1
-        ):
-            if query_id not in query_ids:
-                raise BenchmarkValidationError(
-                    f"{self.name}: qrels row {row} names unknown query id {query_id!r}."
-                )
-            if corpus_id not in corpus_ids:
-                raise BenchmarkValidationError(
-                    f"{self.name}: qrels row {row} names unknown corpus id {corpus_id!r}."
-                )
-        without = query_ids - set(self.relevant_docs())
-        if without:
-            example = sorted(without)[0]
-            raise BenchmarkValidationError(
-                f"{self.name}: {len(without)} queries have no relevant document (score > 0), e.g. {example!r}; "
-                "remove them or add their qrels."
-            )
+        validate_benchmark(self)
 
     def save(self, directory: PathLike) -> Path:
         """Write ``corpus/``, ``queries/``, ``qrels/`` (one ``test.parquet`` each) and ``metadata.json``.
@@ -247,3 +194,78 @@ def _qrels_dataset(qrels: Mapping[str, Iterable[str] | Mapping[str, int]]) -> Da
             "score": [score for _, _, score in rows],
         }
     )
+
+
+def relevant_docs(qrels: Dataset) -> dict[str, set[str]]:
+    """``{query_id: {corpus_id, ...}}`` for the qrels rows with ``score > 0``."""
+    relevant: dict[str, set[str]] = defaultdict(set)
+    for query_id, corpus_id, score in zip(
+        column_values(qrels, "query-id"),
+        column_values(qrels, "corpus-id"),
+        column_values(qrels, "score"),
+        strict=True,
+    ):
+        if score > 0:
+            relevant[query_id].add(corpus_id)
+    return dict(relevant)
+
+
+def validate_benchmark(benchmark: Any) -> None:
+    """Check a benchmark's tables: columns, unique ids, no empty text, qrels naming known ids, and a
+    relevant document for every query. Any object with ``name``, ``queries``, ``corpus`` and ``qrels``
+    (the evaluator checks benchmarks that are not :class:`CLIRBenchmark` this way).
+
+    Raises:
+        BenchmarkValidationError: naming the benchmark, the table and the first offending id or row.
+    """
+    for part, table, columns in (
+        ("queries", benchmark.queries, QUERY_COLUMNS),
+        ("corpus", benchmark.corpus, CORPUS_COLUMNS),
+        ("qrels", benchmark.qrels, QRELS_COLUMNS),
+    ):
+        missing = [c for c in columns if c not in table.column_names]
+        if missing:
+            raise BenchmarkValidationError(
+                f"{benchmark.name}: {part} lacks column(s) {missing} (has {table.column_names})."
+            )
+    for part, table in (("queries", benchmark.queries), ("corpus", benchmark.corpus)):
+        ids = column_values(table, "_id")
+        if len(set(ids)) != len(ids):
+            repeated = next(i for i, n in Counter(ids).items() if n > 1)
+            raise BenchmarkValidationError(f"{benchmark.name}: {part} id {repeated!r} occurs more than once.")
+        empty = [
+            i
+            for i, text in zip(ids, column_values(table, "text"), strict=True)
+            if not text or not str(text).strip()
+        ]
+        if empty:
+            raise BenchmarkValidationError(
+                f"{benchmark.name}: {part} {empty[0]!r} has empty text ({len(empty)} in all)."
+            )
+    query_ids, corpus_ids = (
+        set(column_values(benchmark.queries, "_id")),
+        set(column_values(benchmark.corpus, "_id")),
+    )
+    for row, (query_id, corpus_id) in enumerate(
+        zip(
+            column_values(benchmark.qrels, "query-id"),
+            column_values(benchmark.qrels, "corpus-id"),
+            strict=True,
+        ),
+        1,
+    ):
+        if query_id not in query_ids:
+            raise BenchmarkValidationError(
+                f"{benchmark.name}: qrels row {row} names unknown query id {query_id!r}."
+            )
+        if corpus_id not in corpus_ids:
+            raise BenchmarkValidationError(
+                f"{benchmark.name}: qrels row {row} names unknown corpus id {corpus_id!r}."
+            )
+    without = query_ids - set(relevant_docs(benchmark.qrels))
+    if without:
+        example = sorted(without)[0]
+        raise BenchmarkValidationError(
+            f"{benchmark.name}: {len(without)} queries have no relevant document (score > 0), e.g. {example!r}; "
+            "remove them or add their qrels."
+        )

@@ -13,6 +13,7 @@ import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from tqdm.auto import tqdm
 
+from optical_st.data import validate_benchmark
 from optical_st.evaluation._metrics import DEFAULT_K_VALUES, metric_names, per_query_metrics
 from optical_st.evaluation._output import finite_or_none, jsonable, rounded
 from optical_st.evaluation._prompts import task_prompts
@@ -55,6 +56,8 @@ class _PreparedBenchmark:
 
 
 def _prepare(benchmark: Any, include_titles: bool) -> tuple[list[str], list[str], list[str], list[str], dict]:
+    """The texts, ids and relevance judgements of a checked, non-empty benchmark."""
+    validate_benchmark(benchmark)  # also benchmarks that are not CLIRBenchmark objects (duck-typed)
     name = getattr(benchmark, "name", "?")
     queries, corpus, qrels_rows = benchmark.queries, benchmark.corpus, benchmark.qrels
     query_ids = [str(i) for i in queries["_id"]]
@@ -69,27 +72,12 @@ def _prepare(benchmark: Any, include_titles: bool) -> tuple[list[str], list[str]
         raise ValueError(f"Benchmark {name!r} has no queries.")
     if not corpus_ids:
         raise ValueError(f"Benchmark {name!r} has an empty corpus.")
-    for kind, ids in (("query", query_ids), ("document", corpus_ids)):
-        if len(set(ids)) != len(ids):
-            raise ValueError(
-                f"Benchmark {name!r} repeats {kind} ids, e.g. {sorted({i for i in ids if ids.count(i) > 1})[:5]}."
-            )
     qrels: dict[str, dict[str, int]] = {}
     for query_id, corpus_id, score in zip(
         qrels_rows["query-id"], qrels_rows["corpus-id"], qrels_rows["score"], strict=False
     ):
         if int(score) > 0:
             qrels.setdefault(str(query_id), {})[str(corpus_id)] = int(score)
-    without = [q for q in query_ids if q not in qrels]
-    if without:
-        raise ValueError(
-            f"Benchmark {name!r}: {len(without)} of {len(query_ids)} queries have no relevant document in the "
-            f"qrels, e.g. {without[:5]}; every query needs at least one (score > 0)."
-        )
-    known = set(corpus_ids)
-    unknown = sorted({d for docs in qrels.values() for d in docs if d not in known})
-    if unknown:
-        raise ValueError(f"Benchmark {name!r}: qrels name documents not in the corpus, e.g. {unknown[:5]}.")
     return query_ids, query_texts, corpus_ids, corpus_texts, {q: qrels[q] for q in query_ids}
 
 
