@@ -22,6 +22,15 @@ PROMPT_FIELDS: tuple[str, ...] = ("query_prompt", "document_prompt", "query_enco
 resolved, and who encoded each side (``"model"``, the evaluated model, or a fixed encoder's name)."""
 
 
+def writes_tidy_rows(evaluator: Any) -> bool:
+    """Whether an evaluator's ``results`` are these rows (its class sets ``writes_tidy_rows = True``).
+
+    A model card shows such rows as its CLIR table, in place of the flat metrics sentence-transformers
+    recorded for that evaluator during training.
+    """
+    return bool(getattr(type(evaluator), "writes_tidy_rows", False))
+
+
 def describe_prompts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line per distinct prompt setting in result rows (benchmark rows carry :data:`PROMPT_FIELDS`).
 

@@ -161,6 +161,10 @@ class CLIREvaluator(SentenceEvaluator):
         >>> trainer = SentenceTransformerTrainer(model=student, evaluator=evaluator, ...)  # doctest: +SKIP
     """
 
+    writes_tidy_rows = (
+        True  # its results are optical_st.results rows (cards show them instead of flat metrics)
+    )
+
     def __init__(
         self,
         benchmarks: Iterable[CLIRBenchmark],
@@ -240,6 +244,15 @@ class CLIREvaluator(SentenceEvaluator):
         self.greater_is_better = True
         self.results: list[dict[str, Any]] = []
         self.per_query: dict[str, dict[str, list]] = {}
+
+    @property
+    def languages(self) -> set[str]:
+        """Every language the benchmarks cover, on the query or the document side."""
+        return {
+            code
+            for p in self.benchmarks
+            for code in (p.benchmark.query_language, p.benchmark.document_language)
+        }
 
     def _is_low(self, prepared: _PreparedBenchmark) -> bool:
         benchmark = prepared.benchmark

@@ -25,7 +25,7 @@ from optical_st.hub._results import (
     results_markdown,
     results_to_eval_results,
 )
-from optical_st.results import load_rows
+from optical_st.results import load_rows, writes_tidy_rows
 
 logger = logging.getLogger(__name__)
 OPTICAL_CITATION = """@inproceedings{huang2023optical,
@@ -223,7 +223,7 @@ def build_model_card_data(
         new.eval_results_dict = {
             evaluator: metrics
             for evaluator, metrics in new.eval_results_dict.items()
-            if type(evaluator).__name__ != "CLIREvaluator"
+            if not writes_tidy_rows(evaluator)
         }
     new.benchmark_ids = dict(benchmark_ids or info.get("benchmark_ids") or {})
     new.set_language(iso_languages)

@@ -75,12 +75,15 @@ def benchmark_texts(benchmarks: Iterable[Any]) -> set[str]:
 
 
 def evaluator_languages(evaluator: Any) -> set[str]:
-    """Languages an evaluator covers (query and document side), from its ``benchmarks``."""
-    languages: set[str] = set()
-    for benchmark in getattr(evaluator, "benchmarks", []):
-        benchmark = getattr(benchmark, "benchmark", benchmark)  # CLIREvaluator wraps each benchmark
-        languages.update({benchmark.query_language, benchmark.document_language})
-    return languages
+    """Languages an evaluator covers: its ``languages`` (CLIREvaluator's), else those of its ``benchmarks``."""
+    languages = getattr(evaluator, "languages", None)
+    if languages is not None:
+        return set(languages)
+    return {
+        code
+        for benchmark in getattr(evaluator, "benchmarks", [])
+        for code in (benchmark.query_language, benchmark.document_language)
+    }
 
 
 def check_languages_evaluated(bitext_languages: Iterable[str], evaluated: set[str]) -> None:
