@@ -101,14 +101,10 @@ def check_model_argument(name_or_path: str) -> None:
 
 
 def load_model(name_or_path: str, device: str | None = None):
-    """The model through :mod:`optical_st.pretrained` when present, else sentence-transformers directly."""
-    check_model_argument(name_or_path)
-    try:
-        from optical_st.pretrained import load_sentence_transformer
-    except ImportError:
-        from sentence_transformers import SentenceTransformer
+    """The model through :func:`optical_st.pretrained.load_sentence_transformer` (folder, Hub or offline route)."""
+    from optical_st.pretrained import load_sentence_transformer
 
-        return SentenceTransformer(name_or_path, device=device)
+    check_model_argument(name_or_path)
     return load_sentence_transformer(name_or_path, device=device)
 
 

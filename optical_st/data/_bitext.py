@@ -93,12 +93,9 @@ def load_bitext(
 
 
 def download_hub_dataset(repo_id: str, revision: str | None) -> Path:
-    try:
-        from optical_st.hub import download_dataset
-    except ImportError as error:
-        raise ImportError(
-            f"Loading the Hub dataset {repo_id!r} needs optical_st.hub.download_dataset ({error})."
-        ) from error
+    """The local snapshot of a Hub dataset (:func:`optical_st.hub.download_dataset`, looked up when called)."""
+    from optical_st.hub import download_dataset
+
     try:
         return Path(download_dataset(repo_id, revision=revision))
     except RuntimeError as error:  # optical_st.hub.HubError and its subclasses
