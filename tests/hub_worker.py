@@ -45,7 +45,11 @@ PAIRS = [
 TRAINING_INFO = {
     "base_model": "intfloat/multilingual-e5-small",
     "teacher": "intfloat/multilingual-e5-small",
-    "loss": {"name": "OTDistillLoss", "config": {"reg": 0.05, "cost": "cosine", "ot_weight": 1.0}},
+    "loss": {
+        "name": "OTDistillLoss",
+        "config": {"reg": 0.05, "cost": "cosine", "ot_weight": 1.0},
+        "citation": "@inproceedings{huang2023optical, title={OPTICAL}, year={2023}}",
+    },  # as distill records it
     "languages": ["npi_Deva"],
     "bitext": [
         {

@@ -36,7 +36,7 @@ from optical_st.hub._dataset_card import BENCHMARK_PARTS, render_dataset_card
 from optical_st.hub._errors import HubAuthenticationError, HubConnectionError, HubError, HubRepoExistsError
 from optical_st.hub._ids import hub_id_form, looks_like_hub_id
 from optical_st.hub._licences import license_id
-from optical_st.hub._model_card import OPTICAL_CITATION, build_model_card_data, render_model_card
+from optical_st.hub._model_card import build_model_card_data, render_model_card
 from optical_st.hub._provenance import OFFLINE_NOTE, PROVENANCE_FILE, model_provenance, write_provenance
 from optical_st.hub._push import EVAL_RESULTS_FILE, push_benchmark, push_model
 from optical_st.hub._results import (
@@ -53,7 +53,6 @@ __all__ = [
     "BENCHMARK_PARTS",
     "EVAL_RESULTS_FILE",
     "OFFLINE_NOTE",
-    "OPTICAL_CITATION",
     "PROVENANCE_FILE",
     "RUN_INFO_FILE",
     "HubAuthenticationError",

@@ -28,14 +28,6 @@ from optical_st.hub._results import (
 from optical_st.results import load_rows, writes_tidy_rows
 
 logger = logging.getLogger(__name__)
-OPTICAL_CITATION = """@inproceedings{huang2023optical,
-  title = {Improving Cross-lingual Information Retrieval on Low-Resource Languages via Optimal Transport Distillation},
-  author = {Huang, Zhiqi and Yu, Puxuan and Allan, James},
-  booktitle = {Proceedings of the Sixteenth ACM International Conference on Web Search and Data Mining (WSDM '23)},
-  year = {2023},
-  eprint = {2301.12566},
-  archivePrefix = {arXiv}
-}"""
 
 
 # model card ----------------------------------------------------------------------------------------
@@ -93,7 +85,6 @@ def model_card_data_class():
             data["training_language_labels"] = [
                 language_label(code, with_code=True) for code in self.training_languages
             ]
-            data["optical_citation"] = OPTICAL_CITATION
             data["bitext_citations"] = {
                 item["name"]: item["citation"] for item in self.training_bitext if item.get("citation")
             }

@@ -18,12 +18,12 @@ def render_report_card(
 
     Metadata is data (``huggingface_hub.DatasetCardData``): languages of the results, licence, the
     ``results``/``trends``/``models`` CSV files as dataset configs; the body is ``report.md`` plus the
-    OPTICAL citation. The default licence follows the evaluation data (FLORES, CC BY-SA 4.0).
+    OPTICAL citation (:class:`~optical_st.losses.OTDistillLoss`'s). The default licence follows the evaluation data (FLORES, CC BY-SA 4.0).
     """
     import pandas as pd
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from optical_st.hub import OPTICAL_CITATION
+    from optical_st.losses import OTDistillLoss
 
     report_dir = Path(report_dir)
     results = pd.read_csv(report_dir / "results.csv")
@@ -45,7 +45,7 @@ def render_report_card(
         ],
     )
     body = (report_dir / "report.md").read_text(encoding="utf-8")
-    text = f"---\n{data.to_yaml()}\n---\n\n{body}\n\n## Citation\n\n```bibtex\n{OPTICAL_CITATION}\n```\n"
+    text = f"---\n{data.to_yaml()}\n---\n\n{body}\n\n## Citation\n\n```bibtex\n{OTDistillLoss.citation.strip()}\n```\n"
     return str(DatasetCard(text))
 
 
