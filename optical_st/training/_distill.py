@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from optical_st.hub import TrainingInfo
 from optical_st.training._callback import OTDistillCallback
 from optical_st.training._pairs import (
     bitext_summary,
@@ -190,27 +191,27 @@ def _best_metric(evaluator: Any, metric: str | None) -> str | None:
 def _run_info(
     models: Models, setup: TrainerSetup, recipe: DistillationRecipe, bitext: Dataset, languages: list[str],
     world_size: int,
-) -> dict[str, Any]:  # fmt: skip
+) -> TrainingInfo:  # fmt: skip
     """What the model card will say about this run (``optical_st_run.json`` in ``final/`` and ``best/``)."""
     student_facts, teacher_facts = models.student_facts, models.teacher_facts
-    return {
+    return TrainingInfo(
         # Hub ids for the card (the offline e5 build's PROVENANCE.md names intfloat/multilingual-e5-small);
-        # the arguments as given (possibly local paths) are kept as "student_argument"/"teacher_argument".
-        "base_model": student_facts.get("base_model"),
-        "base_model_license": student_facts.get("license"),
-        "base_model_note": student_facts.get("note"),
-        "student_argument": models.student_label,
-        "teacher": teacher_facts.get("base_model") or models.teacher_label,
-        "teacher_note": teacher_facts.get("note"),
-        "teacher_argument": models.teacher_label,
-        "loss": {
+        # the arguments as given (possibly local paths) are kept as student_argument/teacher_argument.
+        base_model=student_facts.get("base_model"),
+        base_model_license=student_facts.get("license"),
+        base_model_note=student_facts.get("note"),
+        student_argument=models.student_label,
+        teacher=teacher_facts.get("base_model") or models.teacher_label,
+        teacher_note=teacher_facts.get("note"),
+        teacher_argument=models.teacher_label,
+        loss={
             "name": {"mse": "MSELoss"}.get(recipe.loss, "OTDistillLoss"),
             "config": setup.loss_config,
             "citation": getattr(setup.loss, "citation", ""),
         },
-        "languages": languages,
-        "bitext": bitext_summary(bitext),
-        "hyperparameters": {
+        languages=languages,
+        bitext=bitext_summary(bitext),
+        hyperparameters={
             "objective": recipe.loss, "steps": recipe.steps, "epochs": recipe.epochs,
             "batch_size": recipe.batch_size, "max_length": models.max_length, "learning_rate": recipe.lr,
             "warmup_ratio": recipe.warmup_ratio, "group_by_length": recipe.group_by_length,
@@ -218,7 +219,7 @@ def _run_info(
             "prompt": setup.prompt, "teacher_prompt": setup.teacher_prompt, "frozen_parameters": setup.frozen,
             "schedules": recipe.to_dict()["schedules"],
         },
-    }  # fmt: skip
+    )  # fmt: skip
 
 
 def _running_record(

@@ -7,14 +7,18 @@ import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
 from optical_st._atomic import write_json
 from optical_st.training._callback import BEST_DIRNAME
 
+if TYPE_CHECKING:
+    from optical_st.hub import TrainingInfo
+
 logger = logging.getLogger(__name__)
+
 RUN_FILE = "training_run.json"
 FINAL_DIRNAME = "final"
 CHECKPOINTS_DIRNAME = "checkpoints"
@@ -177,7 +181,7 @@ def finish_run(
     *,
     bookkeeping: RunBookkeeping,
     callback: Any,
-    run_info: Mapping[str, Any],
+    run_info: TrainingInfo,
     evaluator: Any,
     metric: str | None,
 ) -> Path:
