@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Schedules are START:END[:linear|cosine] (or one constant value).\n"
         "Several processes (data parallel): torchrun --standalone --nproc_per_node N -m optical_st.cli train ..."
     )
+    for add_group in (_model_arguments, _data_arguments, _loss_arguments, _optimisation_arguments,
+                      _evaluation_arguments, _output_arguments):  # fmt: skip
+        add_group(parser)
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_argument_group("models")
     models.add_argument("--teacher", default=None,
                         help="frozen teacher for the English side (default intfloat/multilingual-e5-small)")  # fmt: skip
@@ -49,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default=None, help="torch device for both (default: the trainer's choice)"
     )
 
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("training data")
     data.add_argument("--bitext", action="append", required=True, metavar="SOURCE[::SPLITS]",
                       help="bitext source (repeatable)")  # fmt: skip
@@ -58,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--keep-eval-overlap", action="store_true",
                       help="do not drop training pairs that occur in the evaluation benchmarks")  # fmt: skip
 
+
+def _loss_arguments(parser: argparse.ArgumentParser) -> None:
     loss = parser.add_argument_group("loss")
     loss.add_argument("--loss", choices=("ot", "mse", "ot+sentence"), default="ot")
     loss.add_argument("--reg", type=float, default=None,
@@ -81,6 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     loss.add_argument("--ot-weight-schedule", default=None, metavar="START:END[:KIND]")
     loss.add_argument("--sentence-weight-schedule", default=None, metavar="START:END[:KIND]")
 
+
+def _optimisation_arguments(parser: argparse.ArgumentParser) -> None:
     optim = parser.add_argument_group("optimisation")
     length = optim.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="optimizer steps")
@@ -98,6 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     optim.add_argument("--prompt", default="query",
                        help="prompt on both sides: a model prompt name or text; 'none' for none (default query)")  # fmt: skip
 
+
+def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--eval-benchmark", action="append", default=None, metavar="B",
                             help="benchmark specification as for `optical-st evaluate` (repeatable)")  # fmt: skip
@@ -118,6 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="who encodes English in evaluation: the student (default, symmetric) or the "
                             "frozen teacher (OPTICAL's inference setup)")  # fmt: skip
 
+
+def _output_arguments(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--output-dir", required=True, help="run directory (final/, best/, checkpoints/)")
     output.add_argument("--overwrite", action="store_true", help="replace a previous run in --output-dir")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from datasets import Dataset
 
@@ -167,6 +168,17 @@ def _qrels_split_files(directory: Path, split: str) -> list[Path]:
     return chosen
 
 
+def _read_frame(path: Path) -> Any:
+    """One benchmark file as a pandas frame (ids and texts as strings, as the files hold them)."""
+    import pandas as pd
+
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".jsonl":
+        return pd.read_json(path, lines=True, dtype=False)
+    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+
+
 def _read_benchmark_part(directory: Path, part: str, split: str = "test") -> Dataset:
     import pandas as pd
 
@@ -179,16 +191,7 @@ def _read_benchmark_part(directory: Path, part: str, split: str = "test") -> Dat
     for path in files:
         if path.stat().st_size == 0:  # pandas would read no columns and the error would name a column
             raise BenchmarkValidationError(f"{path} is empty: no {part} rows.")
-        if path.suffix == ".parquet":
-            frames.append(pd.read_parquet(path))
-        elif path.suffix == ".jsonl":
-            frames.append(pd.read_json(path, lines=True, dtype=False))
-        else:
-            frames.append(
-                pd.read_csv(
-                    path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False
-                )
-            )
+        frames.append(_read_frame(path))
     frame = pd.concat(frames, ignore_index=True)
     for column in ("_id", "query-id", "corpus-id"):
         if column in frame.columns:

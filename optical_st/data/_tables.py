@@ -18,56 +18,73 @@ TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".parquet")
 """Table files read from a folder (a single file may also be a ``.json`` array of records)."""
 
 
+def _delimited_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    lines = read_lines(path, strip=False)
+    if not lines:
+        raise BitextValidationError(f"{path}: empty file (expected a header with english, target).")
+    if path.suffix.lower() == ".tsv":
+        # No quoting in TSV: sentences may contain quote characters verbatim.
+        table = [line.split("\t") for line in lines]
+    else:
+        table = list(csv.reader(io.StringIO("\n".join(lines))))
+    header = [cell.strip() for cell in table[0]]
+    records = []
+    for number, cells in enumerate(table[1:], start=2):
+        if len(cells) != len(header):
+            raise BitextValidationError(
+                f"{path}:{number}: {len(cells)} fields, but the header {header} has {len(header)}."
+            )
+        records.append((f"{path}:{number}", dict(zip(header, cells, strict=True))))
+    return records
+
+
+def _json_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    lines = read_lines(path)
+    if path.suffix.lower() == ".json" and lines and lines[0].startswith("["):
+        try:
+            data = json.loads("\n".join(lines))
+        except json.JSONDecodeError as error:
+            raise BitextValidationError(f"{path}:{error.lineno}: invalid JSON ({error.msg}).") from None
+        return [(f"{path}: record {i + 1}", record) for i, record in enumerate(data)]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            raise BitextValidationError(f"{path}:{number}: empty line in a JSON-lines file.")
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise BitextValidationError(f"{path}:{number}: invalid JSON ({error.msg}).") from None
+        if not isinstance(record, dict):
+            raise BitextValidationError(
+                f"{path}:{number}: expected a JSON object, got {type(record).__name__}."
+            )
+        records.append((f"{path}:{number}", record))
+    return records
+
+
+def _parquet_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    return [(f"{path}: row {i + 1}", record) for i, record in enumerate(pq.read_table(path).to_pylist())]
+
+
+_RECORD_READERS = {
+    ".tsv": _delimited_records,
+    ".csv": _delimited_records,
+    ".jsonl": _json_records,
+    ".json": _json_records,
+    ".parquet": _parquet_records,
+}
+
+
 def _table_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
     """(location, record) pairs of a table file; locations are ``file:line`` (1-based, header = 1)."""
-    suffix = path.suffix.lower()
-    if suffix in (".tsv", ".csv"):
-        lines = read_lines(path, strip=False)
-        if not lines:
-            raise BitextValidationError(f"{path}: empty file (expected a header with english, target).")
-        if suffix == ".tsv":
-            # No quoting in TSV: sentences may contain quote characters verbatim.
-            table = [line.split("\t") for line in lines]
-        else:
-            table = list(csv.reader(io.StringIO("\n".join(lines))))
-        header = [cell.strip() for cell in table[0]]
-        records = []
-        for number, cells in enumerate(table[1:], start=2):
-            if len(cells) != len(header):
-                raise BitextValidationError(
-                    f"{path}:{number}: {len(cells)} fields, but the header {header} has {len(header)}."
-                )
-            records.append((f"{path}:{number}", dict(zip(header, cells, strict=True))))
-        return records
-    if suffix in (".jsonl", ".json"):
-        lines = read_lines(path)
-        if suffix == ".json" and lines and lines[0].startswith("["):
-            try:
-                data = json.loads("\n".join(lines))
-            except json.JSONDecodeError as error:
-                raise BitextValidationError(f"{path}:{error.lineno}: invalid JSON ({error.msg}).") from None
-            return [(f"{path}: record {i + 1}", record) for i, record in enumerate(data)]
-        records = []
-        for number, line in enumerate(lines, start=1):
-            if not line:
-                raise BitextValidationError(f"{path}:{number}: empty line in a JSON-lines file.")
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BitextValidationError(f"{path}:{number}: invalid JSON ({error.msg}).") from None
-            if not isinstance(record, dict):
-                raise BitextValidationError(
-                    f"{path}:{number}: expected a JSON object, got {type(record).__name__}."
-                )
-            records.append((f"{path}:{number}", record))
-        return records
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return [(f"{path}: row {i + 1}", record) for i, record in enumerate(pq.read_table(path).to_pylist())]
-    raise BitextValidationError(
-        f"{path}: unsupported file type {suffix!r} (use .tsv, .csv, .jsonl or .parquet)."
-    )
+    reader = _RECORD_READERS.get(path.suffix.lower())
+    if reader is None:
+        raise BitextValidationError(
+            f"{path}: unsupported file type {path.suffix.lower()!r} (use .tsv, .csv, .jsonl or .parquet)."
+        )
+    return reader(path)
 
 
 def load_table(path: Path, languages, name: str | None = None, id_prefix: str = "") -> Rows:

@@ -29,7 +29,7 @@ from optical_st.hub._errors import HubError
 from optical_st.hub._ids import check_repo_id
 from optical_st.hub._model_card import build_model_card_data, render_model_card
 from optical_st.hub._results import results_to_eval_result_entries
-from optical_st.hub._run_info import RUN_INFO_FILE, load_run_info, save_run_info
+from optical_st.hub._run_info import RUN_INFO_FILE, TrainingInfo, load_run_info, save_run_info
 
 EVAL_RESULTS_FILE = ".eval_results/optical-st.yaml"
 
@@ -39,7 +39,7 @@ def push_model(
     repo_id: str,
     *,
     evaluation_results: Any = None,
-    training_info: Mapping[str, Any] | None = None,
+    training_info: TrainingInfo | Mapping[str, Any] | None = None,
     benchmark_ids: Mapping[str, str] | None = None,
     license: str | None = None,
     private: bool = False,
@@ -86,69 +86,24 @@ def push_model(
     check_repo_id(repo_id)
     if isinstance(model_or_dir, str | Path) and not Path(model_or_dir).is_dir():
         raise FileNotFoundError(f"Model directory not found: {model_or_dir}")
-    from sentence_transformers import SentenceTransformer
-
-    existing_card = None
-    if isinstance(model_or_dir, str | Path):
-        source = Path(model_or_dir)
-        run = load_run_info(source)
-        if (source / "README.md").is_file():  # sentence-transformers' trainer card: keep its tags and widget
-            with contextlib.suppress(ValueError):
-                existing_card = yaml_front_matter((source / "README.md").read_text(encoding="utf-8"))
-        training_info = training_info if training_info is not None else run.get("training_info")
-        evaluation_results = (
-            evaluation_results if evaluation_results is not None else run.get("evaluation_results")
-        )
-        benchmark_ids = benchmark_ids or run.get("benchmark_ids")
-        model = SentenceTransformer(str(source), device="cpu")
-        # a dry run writes nothing into the model folder: its card goes to a copy
-        folder = (
-            Path(local_dir) if local_dir is not None else default_local_dir(repo_id) if dry_run else source
-        )
-    else:
-        model = model_or_dir
-        folder = Path(local_dir) if local_dir is not None else default_local_dir(repo_id)
+    model, folder, recorded, existing_card = _model_and_folder(model_or_dir, repo_id, local_dir, dry_run)
+    training_info = training_info if training_info is not None else recorded.get("training_info")
+    evaluation_results = (
+        evaluation_results if evaluation_results is not None else recorded.get("evaluation_results")
+    )
     data = build_model_card_data(
         model,
         repo_id=repo_id,
         evaluation_results=evaluation_results,
         training_info=training_info,
-        benchmark_ids=benchmark_ids,
+        benchmark_ids=benchmark_ids or recorded.get("benchmark_ids"),
         license=license,
         existing_card=existing_card,
     )
     text = render_model_card(data)
-    folder.mkdir(parents=True, exist_ok=True)
-    from optical_st.search import complete_document_prompt
-
-    # encode_document (and mteb) must add the document prompt optical-st evaluated with.
-    prompts_changed = complete_document_prompt(model)
-    same_folder = isinstance(model_or_dir, str | Path) and folder.resolve() == Path(model_or_dir).resolve()
-    files: list[str] | None = None  # None: the model directory itself, all of it
-    if not same_folder:
-        files = write_files(folder, lambda directory: model.save(str(directory), create_model_card=False))
-        files += ["README.md", RUN_INFO_FILE]
-    elif prompts_changed:
-        model.save(str(folder), create_model_card=False)
-    (folder / "README.md").write_text(text, encoding="utf-8")
-    entries = results_to_eval_result_entries(
-        data.clir_results,
-        data.benchmark_ids,
-        date=_dt.date.today().isoformat(),
-        source_url=f"{endpoint_url(endpoint)}/{repo_id}",
-    )
-    eval_file = folder / EVAL_RESULTS_FILE
-    if entries:
-        from huggingface_hub import eval_result_entries_to_yaml
-
-        eval_file.parent.mkdir(exist_ok=True)
-        eval_file.write_text(
-            yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8"
-        )
-        if files is not None:
-            files.append(EVAL_RESULTS_FILE)
-    elif eval_file.is_file():
-        eval_file.unlink()  # stale results of an earlier push must not be re-published
+    files = _write_model_folder(model, model_or_dir, folder, text)
+    if _write_eval_results(folder, data, repo_id, endpoint) and files is not None:
+        files.append(EVAL_RESULTS_FILE)
     save_run_info(folder, training_info, data.clir_results, data.benchmark_ids)
     if dry_run:
         return str(folder)
@@ -164,6 +119,70 @@ def push_model(
         card_text=text,
         files=files,
     )
+
+
+def _model_and_folder(
+    model_or_dir: SentenceTransformer | str | Path, repo_id: str, local_dir: str | Path | None, dry_run: bool
+) -> tuple[SentenceTransformer, Path, dict[str, Any], dict | None]:
+    """``(model, folder to write, the model directory's run record, its existing card metadata)``."""
+    if not isinstance(model_or_dir, str | Path):
+        return (
+            model_or_dir,
+            Path(local_dir) if local_dir is not None else default_local_dir(repo_id),
+            {},
+            None,
+        )
+    from sentence_transformers import SentenceTransformer
+
+    source = Path(model_or_dir)
+    existing_card = None
+    if (source / "README.md").is_file():  # sentence-transformers' trainer card: keep its tags and widget
+        with contextlib.suppress(ValueError):
+            existing_card = yaml_front_matter((source / "README.md").read_text(encoding="utf-8"))
+    # a dry run writes nothing into the model folder: its card goes to a copy
+    folder = Path(local_dir) if local_dir is not None else default_local_dir(repo_id) if dry_run else source
+    return SentenceTransformer(str(source), device="cpu"), folder, load_run_info(source), existing_card
+
+
+def _write_model_folder(
+    model: SentenceTransformer, model_or_dir: SentenceTransformer | str | Path, folder: Path, card_text: str
+) -> list[str] | None:
+    """The model and its card in ``folder``; the files to upload (``None``: the model directory, all of it)."""
+    from optical_st.search import complete_document_prompt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # encode_document (and mteb) must add the document prompt optical-st evaluated with.
+    prompts_changed = complete_document_prompt(model)
+    same_folder = isinstance(model_or_dir, str | Path) and folder.resolve() == Path(model_or_dir).resolve()
+    files: list[str] | None = None
+    if not same_folder:
+        files = write_files(folder, lambda directory: model.save(str(directory), create_model_card=False))
+        files += ["README.md", RUN_INFO_FILE]
+    elif prompts_changed:
+        model.save(str(folder), create_model_card=False)
+    (folder / "README.md").write_text(card_text, encoding="utf-8")
+    return files
+
+
+def _write_eval_results(folder: Path, data: Any, repo_id: str, endpoint: str | None) -> bool:
+    """``.eval_results/optical-st.yaml`` from the card's rows; whether there is one (a stale one is removed)."""
+    entries = results_to_eval_result_entries(
+        data.clir_results,
+        data.benchmark_ids,
+        date=_dt.date.today().isoformat(),
+        source_url=f"{endpoint_url(endpoint)}/{repo_id}",
+    )
+    eval_file = folder / EVAL_RESULTS_FILE
+    if not entries:
+        eval_file.unlink(missing_ok=True)  # stale results of an earlier push must not be re-published
+        return False
+    from huggingface_hub import eval_result_entries_to_yaml
+
+    eval_file.parent.mkdir(exist_ok=True)
+    eval_file.write_text(
+        yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False), encoding="utf-8"
+    )
+    return True
 
 
 def _collect_parquet(files: Sequence[str], part: str) -> list[str]:

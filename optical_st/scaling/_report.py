@@ -293,12 +293,27 @@ def write_report(
     Returns:
         Name -> path of every file written.
     """
-    import pandas as pd
-
     if results.empty:
         raise ValueError("no finished cells to report")
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
+    files, models, trends = _write_tables(results, report_dir, skipped)
+    plots = _write_plots(results, report_dir, metric, k)
+    files.update(plots)
+    main_trends = trends[(trends["k"] == k)] if not trends.empty else trends
+    text = _report_markdown(results, models, main_trends, list(plots), metric=metric, k=k, skipped=skipped,
+                            title=title, command=command, notes=notes)  # fmt: skip
+    files["report.md"] = report_dir / "report.md"
+    files["report.md"].write_text(text, encoding="utf-8")
+    return files
+
+
+def _write_tables(
+    results: pd.DataFrame, report_dir: Path, skipped: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, Path], pd.DataFrame, pd.DataFrame]:
+    """results.csv/.json, models.csv, trends.csv (every recall@k on both x-axes), skipped.json."""
+    import pandas as pd
+
     files: dict[str, Path] = {}
     ordered = results.sort_values(["task", "condition", "params_total", "model", "language", "metric", "k"])
     files["results.csv"] = report_dir / "results.csv"
@@ -318,10 +333,14 @@ def write_report(
     trends.to_csv(files["trends.csv"], index=False)
     files["skipped.json"] = report_dir / "skipped.json"
     write_json(files["skipped.json"], list(skipped))
+    return files, models, trends
 
+
+def _write_plots(results: pd.DataFrame, report_dir: Path, metric: str, k: int) -> dict[str, Path]:
+    """One plot per task, x-axis and metric@k: the chosen one first, then every other recall@k."""
     tasks = sorted(set(results["task"]))
-    plots = []
-    # the chosen metric@k first, then every other recall@k (small candidate sets saturate at large k)
+    plots: dict[str, Path] = {}
+    # small candidate sets saturate at large k, so every recall@k gets its plots
     plotted = [(metric, k)] + [
         ("recall", kk) for kk in sorted(set(results.loc[results["metric"] == "recall", "k"]))
     ]
@@ -330,12 +349,17 @@ def write_report(
             suffix = "" if len(tasks) == 1 else "_" + safe_name(task)
             for x in X_AXES:
                 name = f"{plot_metric}@{plot_k}_vs_{x}{suffix}.png"
-                files[name] = plot_scaling(
+                plots[name] = plot_scaling(
                     results, report_dir / name, metric=plot_metric, k=plot_k, x=x, task=task
                 )
-                plots.append(name)
+    return plots
 
-    main_trends = trends[(trends["k"] == k)] if not trends.empty else trends
+
+def _report_markdown(
+    results: pd.DataFrame, models: pd.DataFrame, trends: pd.DataFrame, plots: list[str], *, metric: str,
+    k: int, skipped: Sequence[Mapping[str, Any]], title: str, command: str | None, notes: str,
+) -> str:  # fmt: skip
+    """report.md: the command, models, the metric@k tables, trends, plots and skipped models."""
     lines = [f"# {title}", ""]
     if command:
         lines += ["Reproduce with:", "", "```", command, "```", ""]
@@ -353,18 +377,12 @@ def write_report(
     lines += [
         f"## Log-linear trend of recall@{k} (slope per tenfold parameters)",
         "",
-        trends_markdown(main_trends),
+        trends_markdown(trends),
     ]
     lines += ["## Plots", ""] + [f"![{name}]({name})" for name in plots] + [""]
     if skipped:
-        lines += (
-            ["## Skipped", ""]
-            + [
-                f"- {record['model']} ({record['condition']}, at {record['stage']}): {record['reason']}"
-                for record in skipped
-            ]
-            + [""]
-        )
-    files["report.md"] = report_dir / "report.md"
-    files["report.md"].write_text("\n".join(lines), encoding="utf-8")
-    return files
+        lines += ["## Skipped", ""]
+        lines += [f"- {r['model']} ({r['condition']}, at {r['stage']}): {r['reason']}" for r in skipped] + [
+            ""
+        ]
+    return "\n".join(lines)
