@@ -131,7 +131,7 @@ def source_metadata(sources: Iterable[str]) -> dict[str, str]:
     return {
         "source": ", ".join(names),
         "source_name": "; ".join([e["name"] for e in known] + unknown),
-        # one licence per source, in the order of source_name (hub.py pairs them by position)
+        # one licence per source, in the order of source_name (hub._licences pairs them by position)
         "licence": "; ".join([e["licence"] for e in known] + ["unknown (user data)"] * len(unknown)),
         "citation": "\n".join(e["citation"] for e in known),
         "url": " ".join(e["url"] for e in known),

@@ -72,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--distill-reg", type=float, default=0.05, help="entropic OT regularisation")
     recipe.add_argument("--distill-max-length", type=int, default=128)
     recipe.add_argument(
-        "--distill-freeze-embeddings", action="store_true", help="train only non-embedding parameters"
+        "--distill-freeze-embeddings",
+        action="store_true",
+        help="keep the student's token embedding matrix fixed (as optical-st train --freeze-embeddings)",
     )
     recipe.add_argument("--seed", type=int, default=0, help="seed of training and of the --max-pairs sample")
     parser.add_argument(

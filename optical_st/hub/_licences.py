@@ -48,7 +48,7 @@ def dataset_license(benchmarks: Sequence[Any], license: str | None) -> tuple[str
         names = benchmark_meta(benchmark, "source_name", "source", "sources") or benchmark.name
         names = [n.strip() for n in (names.split(";") if isinstance(names, str) else names) if str(n).strip()]
         for position, name in enumerate(names):
-            # data.py joins one licence per source in the same order; one licence may cover all.
+            # data (sources.source_metadata) joins one licence per source in order; one licence may cover all.
             licence = licences[position] if len(licences) == len(names) else "; ".join(licences)
             entry = {"name": str(name), "license": licence or None, "license_id": license_id(licence)}
             if entry not in sources:
