@@ -40,11 +40,12 @@ OBJECTIVE_ORDER = ("teacher-both-sides", "teacher-english-english", "multilingua
                    "mse", "ot-plain", "ot", "ot+sentence")  # fmt: skip
 
 
-def benchmark_group(key: str) -> tuple[str, str] | None:
-    """``(group, languages)`` of a per-query key such as ``flores200-sentence-npi_Deva-eng_Latn``."""
+def benchmark_group(name: str, languages: Iterable[str]) -> tuple[str, str] | None:
+    """``(group, languages)`` of a benchmark, from its name (``flores200-sentence-npi_Deva-eng_Latn``) and
+    its query and document languages."""
     for prefix, group in GROUP_OF_PREFIX.items():
-        if key.startswith(prefix):
-            languages = set(key[len(prefix) + 1 :].split("-"))
+        if name.startswith(prefix):
+            languages = set(languages)
             if languages & set(TRAINED):
                 return group, "trained"
             if languages & set(UNTRAINED):
@@ -78,9 +79,14 @@ def load_cells(runs: Path) -> dict[str, dict[str, dict[int, dict]]]:
 
 def grouped_per_query(cell: dict, metric: str) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """(group, languages) -> {benchmark key: per-query values of ``metric``}."""
+    groups = {
+        row["key"]: benchmark_group(row["benchmark"], (row["query_language"], row["document_language"]))
+        for row in cell["results"]
+        if row["n_benchmarks"] == 1
+    }
     grouped: dict[tuple[str, str], dict[str, np.ndarray]] = defaultdict(dict)
     for key, values in cell["per_query"].items():
-        group = benchmark_group(key)
+        group = groups.get(key)
         if group is not None and metric in values:
             grouped[group][key] = np.asarray(values[metric], dtype=np.float64)
     return grouped
