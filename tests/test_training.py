@@ -552,6 +552,7 @@ def test_the_recipe_is_checked_when_it_is_made_and_records_every_field():
         ({"warmup_ratio": 2}, "warmup_ratio must be between 0 and 1"),
         ({"loss": "mse", "schedules": {"reg": Schedule(1, 0)}}, "schedules apply to the OT loss"),
         ({"loss": "ot", "sentence_weight": 1.0}, "has no sentence term"),
+        ({"loss_options": {"cost": "sqeuclidean"}}, "loss_options repeats 'cost'"),
     ):
         with pytest.raises(ValueError, match=message):
             DistillationRecipe(**bad)

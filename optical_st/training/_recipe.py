@@ -125,11 +125,10 @@ class DistillationRecipe:
             object.__setattr__(self, "languages", languages)
         if not isinstance(self.report_to, str):
             object.__setattr__(self, "report_to", tuple(self.report_to))
-        self._check()
+        self._check_objective()
+        self._check_numbers()
 
-    def _check(self) -> None:
-        if self.loss not in LOSS_NAMES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
+    def _check_numbers(self) -> None:
         for name in ("steps", "batch_size", "eval_steps", "logging_steps"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -148,12 +147,22 @@ class DistillationRecipe:
             raise ValueError(
                 f"save_steps must be 0 or more (0: no intermediate checkpoints), got {self.save_steps}"
             )
+
+    def _check_objective(self) -> None:
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
         if self.schedules and self.loss == "mse":
             raise ValueError(
                 "schedules apply to the OT loss's reg/ot_weight/sentence_weight, not to loss='mse'"
             )
         if self.loss == "ot" and self.sentence_weight not in (None, 0.0):
             raise ValueError("loss='ot' has no sentence term; use loss='ot+sentence' to set sentence_weight")
+        fields = {"cost", "sentence_weight"} | ({"reg"} if self.reg is not None else set())
+        repeated = sorted(fields & set(self.loss_options))
+        if repeated:  # OTDistillLoss would get the setting twice
+            raise ValueError(
+                f"loss_options repeats {repeated[0]!r}, a field of the recipe: set {repeated[0]}= instead"
+            )
         bad = [name for name, value in self.schedules.items() if not isinstance(value, Schedule)]
         if bad:
             raise ValueError(
