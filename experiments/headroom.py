@@ -386,15 +386,19 @@ class Validation:
                       freeze_embeddings=not args.train_embeddings, extra={**dict(args.loss_option), **(extra or {})},
                       max_pairs=args.max_pairs, **changes)  # fmt: skip
 
-    def score(self, objective: str, recipe: Recipe) -> float:
-        record = run_cell(
-            "validate", self.setting, objective, 0, recipe, self.bitext, self.evaluators, self.args
-        )
+    def score(self, objective: str, recipe: Recipe, seed: int = 0) -> float:
+        if objective == "zero-shot":
+            record = self.untrained()
+        else:
+            record = run_cell(
+                "validate", self.setting, objective, seed, recipe, self.bitext, self.evaluators, self.args
+            )
         name = f"{objective}-w{recipe.sentence_weight:g}" if objective == "ot+sentence" else objective
         history = record["training"]["history"] or [{}]
-        self.rows = [row for row in self.rows if (row["name"], row["recipe_tag"]) != (name, recipe.tag())]
+        key = (name, recipe.tag(), seed)
+        self.rows = [row for row in self.rows if (row["name"], row["recipe_tag"], row["seed"]) != key]
         self.rows.append({
-            "setting": self.setting.name, "name": name, "objective": objective, "lr": recipe.lr,
+            "setting": self.setting.name, "name": name, "objective": objective, "seed": seed, "lr": recipe.lr,
             "sentence_weight": recipe.sentence_weight if objective == "ot+sentence" else None,
             "recipe_tag": recipe.tag(), "steps": recipe.steps,
             "recall@1": record["metrics"]["validation/validation_macro_recall@1"],
@@ -403,8 +407,22 @@ class Validation:
             "ot_first": {k: v for k, v in history[0].items() if k.startswith("ot/")},
             "ot_last": {k: v for k, v in history[-1].items() if k.startswith("ot/")},
         })  # fmt: skip
-        logger.info("validation %s %s: recall@1 %.4f", name, recipe.tag(), self.rows[-1]["recall@1"])
+        logger.info(
+            "validation %s %s seed %d: recall@1 %.4f", name, recipe.tag(), seed, self.rows[-1]["recall@1"]
+        )
         return self.rows[-1]["recall@1"]
+
+    def untrained(self) -> dict[str, Any]:
+        """The student before training on the validation split (the zero-shot row of a probe)."""
+        cell_file = self.args.runs / "validate" / self.setting.name / "zero-shot" / "cell.json"
+        if cell_file.is_file():
+            return json.loads(cell_file.read_text(encoding="utf-8"))
+        with heavy_lock(self.args.lock):
+            record = {"kind": "validate", "setting": asdict(self.setting), "objective": "zero-shot", "seed": 0,
+                      "recipe": None, "recipe_tag": "untrained", "training": {"history": [], "train_seconds": 0.0},
+                      **evaluate_model(self.setting.load_student(), self.evaluators)}  # fmt: skip
+        write_json(cell_file, record)
+        return record
 
     def write(self, name: str) -> None:
         write_json(
@@ -412,7 +430,7 @@ class Validation:
         )
         for row in self.rows:
             sharpness = row["ot_last"].get("ot/plan_sharpness")
-            print(f"{row['name']:>22} {row['recipe_tag']:<28} recall@1 {100 * row['recall@1']:.2f}  "
+            print(f"{row['name']:>22} seed {row['seed']} {row['recipe_tag']:<28} recall@1 {100 * row['recall@1']:.2f}  "
                   f"recall@10 {100 * row['recall@10']:.2f}  ({row['train_seconds']:.0f} s"
                   + (f", sharpness {row['ot_first']['ot/plan_sharpness']:.3f} -> {sharpness:.3f})" if sharpness else ")"))  # fmt: skip
 
@@ -455,12 +473,15 @@ def command_validate(args: argparse.Namespace) -> None:
 
 
 def command_probe(args: argparse.Namespace) -> None:
-    """Score ``--objectives`` at one recipe on the validation split (e.g. ``--train-embeddings`` vs frozen)."""
+    """Score ``--objectives`` at one recipe on the validation split, for every ``--seeds`` (e.g.
+    ``--train-embeddings`` vs frozen); the objective ``zero-shot`` scores the untrained student."""
     validation = Validation(args)
     chosen = recipe_from_args(args, validation.setting)
-    for objective in args.objectives:
-        validation.score(objective, validation.recipe(lr=chosen.lr, sentence_weight=chosen.sentence_weight))
-    validation.write(f"probe-{validation.recipe(lr=chosen.lr).tag()}")
+    recipe = validation.recipe(lr=chosen.lr, sentence_weight=chosen.sentence_weight)
+    for seed in args.seeds:
+        for objective in args.objectives:
+            validation.score(objective, recipe, seed=0 if objective == "zero-shot" else seed)
+    validation.write(f"probe-{recipe.tag()}")
 
 
 def command_baselines(args: argparse.Namespace) -> None:
@@ -555,7 +576,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=Path, default=RUNS)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    unknown = [o for o in args.objectives if o not in OBJECTIVES]
+    unknown = [
+        o
+        for o in args.objectives
+        if o not in OBJECTIVES and not (o == "zero-shot" and args.command == "probe")
+    ]
     if unknown:
         parser.error(f"unknown objective(s) {unknown}; choose from {', '.join(OBJECTIVES)}")
     if args.command in ("validate", "probe") and args.steps is None:

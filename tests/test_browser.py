@@ -323,14 +323,18 @@ def test_corpus_state_follows_uploads_and_no_server_path_is_shown(server, browse
     corpus_line = browser.find_element(By.ID, "ost-corpus")
     wait = WebDriverWait(browser, 60)
 
-    browser.find_element(By.CSS_SELECTOR, "#ost-upload input[type=file]").send_keys(str(bad))
+    def upload(path: Path) -> None:
+        # the accordion renders the file input lazily and the box re-renders after every upload
+        box = wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "#ost-upload input[type=file]"))
+        box[0].send_keys(str(path))
+
+    upload(bad)
     wait.until(lambda _: "Upload not used" in corpus_line.text)
     assert "broken.tsv" in corpus_line.text and "NTREX-128" in corpus_line.text  # still active
     # the failed file is not left in the box (it would look active); the box takes the next upload
-    wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "#ost-upload input[type=file]"))
-    assert "broken.tsv" not in browser.find_element(By.ID, "ost-upload").text
+    wait.until(lambda _: "broken.tsv" not in browser.find_element(By.ID, "ost-upload").text)
 
-    browser.find_element(By.CSS_SELECTOR, "#ost-upload input[type=file]").send_keys(str(good))
+    upload(good)
     wait.until(lambda _: "mine.jsonl" in corpus_line.text and "Upload not used" not in corpus_line.text)
     wait.until(lambda _: rows[0]["target"][:10] in browser.find_element(By.ID, "ost-examples").text)
 
