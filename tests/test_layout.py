@@ -135,3 +135,26 @@ def test_functions_stay_short():
                 if lines > MAX_FUNCTION_LINES:
                     too_long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({lines} lines)")
     assert not too_long, too_long
+
+
+def test_moved_public_names_still_import_with_a_warning():
+    import importlib
+
+    import pytest
+
+    from optical_st import results, scaling, training
+
+    moved = {
+        ("optical_st.scaling", "DistillationRecipe"): training.DistillationRecipe,
+        ("optical_st.scaling", "load_results"): scaling.load_study_results,
+        ("optical_st.scaling", "markdown_table"): scaling.metric_tables,
+        ("optical_st.hub", "load_results"): results.load_rows,
+        ("optical_st.hub", "RESULT_FIELDS"): results.RESULT_FIELDS,
+    }
+    for (face, name), now in moved.items():
+        module = importlib.import_module(face)
+        with pytest.warns(FutureWarning, match=f"{face}.{name} moved"):
+            assert getattr(module, name) is now
+        assert name not in module.__all__
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        scaling.nothing  # noqa: B018

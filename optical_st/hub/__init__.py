@@ -30,6 +30,7 @@ Example::
 
 from typing import Any
 
+from optical_st._renamed import renamed
 from optical_st.hub._cards import cards_dir, validate_card
 from optical_st.hub._client import download_dataset, download_model, resolve_token, upload_folder
 from optical_st.hub._dataset_card import BENCHMARK_PARTS, render_dataset_card
@@ -88,6 +89,13 @@ __all__ = [
 ]
 
 
+# names of the single hub.py that moved with issue 17 (docs/DESIGN.md, "One of each")
+RENAMED = {
+    "load_results": "optical_st.results:load_rows",
+    "RESULT_FIELDS": "optical_st.results:RESULT_FIELDS",
+}
+
+
 def __getattr__(name: str) -> Any:
     # The card data class subclasses sentence-transformers' and is built on first use (importing
     # sentence-transformers costs seconds; the CLI stays fast).
@@ -95,4 +103,4 @@ def __getattr__(name: str) -> Any:
         from optical_st.hub._model_card import model_card_data_class
 
         return model_card_data_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return renamed(__name__, name, RENAMED)

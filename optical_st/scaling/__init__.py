@@ -53,6 +53,9 @@ References:
     - Kaplan et al., "Scaling Laws for Neural Language Models", 2020 (non-embedding parameter counts).
 """
 
+from typing import Any
+
+from optical_st._renamed import renamed
 from optical_st.data import bitext_benchmarks
 from optical_st.scaling._benchmarks import TrainingBitext, benchmark_language
 from optical_st.scaling._card import push_report, render_report_card
@@ -109,3 +112,14 @@ __all__ = [
     "truncate_layers",
     "write_report",
 ]
+
+# names of the single scaling.py that moved with issue 17 (docs/DESIGN.md, "One of each")
+RENAMED = {
+    "DistillationRecipe": "optical_st.training:DistillationRecipe",
+    "load_results": "optical_st.scaling:load_study_results",
+    "markdown_table": "optical_st.scaling:metric_tables",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return renamed(__name__, name, RENAMED)
