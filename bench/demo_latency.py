@@ -63,8 +63,7 @@ class BackgroundIndexing:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        from optical_st import app
-        from optical_st.search import CorpusIndex
+        from optical_st.search import CorpusIndex, resolve_prompt
 
         start = time.perf_counter()
         while not self.stop.is_set():
@@ -72,7 +71,7 @@ class BackgroundIndexing:
                 if self.stop.is_set():
                     break
                 chunk = self.texts[begin : begin + 64]
-                CorpusIndex(self.model, chunk, prompt=app.document_prompt(self.model), backend="exact")
+                CorpusIndex(self.model, chunk, prompt=resolve_prompt(self.model, "document"), backend="exact")
                 self.documents += len(chunk)
         self.seconds = time.perf_counter() - start
 
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from optical_st import app
     from optical_st.data import load_bitext
-    from optical_st.search import encode_texts
+    from optical_st.search import encode_texts, resolve_prompt
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     state.calibration()  # the page computes it at start-up, before any search
     build_seconds = time.perf_counter() - started
 
-    prompt = app.query_prompt(model)
+    prompt = resolve_prompt(model, "query")
     vectors = {
         q: encode_texts(model, [q], role="query", prompt=prompt, show_progress_bar=False) for q in queries
     }

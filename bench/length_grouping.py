@@ -43,7 +43,7 @@ def main() -> int:
 
     from optical_st.data import load_bitext
     from optical_st.pretrained import load_sentence_transformer
-    from optical_st.training import distill, length_grouped_batches
+    from optical_st.training import DistillationRecipe, distill, length_grouped_batches
 
     def load():
         return (
@@ -69,10 +69,11 @@ def main() -> int:
     for _ in range(args.repeats):
         for loss in args.losses.split(","):
             for grouped_batches in (False, True):
+                recipe = DistillationRecipe(loss=loss, steps=args.steps, batch_size=args.batch_size, max_length=64,
+                                            freeze_embeddings=True, group_by_length=grouped_batches, save_steps=0,
+                                            show_progress_bar=False)  # fmt: skip
                 with tempfile.TemporaryDirectory() as output:
-                    distill(load(), load(), bitext, loss=loss, output_dir=output, steps=args.steps,
-                            batch_size=args.batch_size, max_length=64, freeze_embeddings=True,
-                            group_by_length=grouped_batches, save_steps=0, show_progress_bar=False)  # fmt: skip
+                    distill(load(), load(), bitext, recipe, output_dir=output)
                     run = json.loads((Path(output) / "training_run.json").read_text(encoding="utf-8"))
                 seconds.setdefault((loss, grouped_batches), []).append(run["train_seconds"])
     print(f"\n{args.steps} steps x {args.batch_size} pairs, median of {args.repeats} runs, torch threads "

@@ -273,7 +273,7 @@ def train_student(
     setting: Setting, objective: str, seed: int, recipe: Recipe, bitext: Any, run_dir: Path
 ) -> tuple[Path, dict[str, Any]]:
     """Distil one student; resume from its last checkpoint if a previous attempt was interrupted."""
-    from optical_st.training import distill
+    from optical_st.training import DistillationRecipe, distill
 
     loss, options = OBJECTIVES[objective]
     options = {**recipe.extra, **options} if loss != "mse" else {}
@@ -281,16 +281,16 @@ def train_student(
     resume = any((run_dir / "checkpoints").glob("checkpoint-*"))
     if recipe.max_pairs:
         bitext = bitext.select(range(min(recipe.max_pairs, len(bitext))))
-    final = distill(
-        setting.load_student(), setting.load_teacher(), bitext,
-        output_dir=run_dir, loss=loss, epochs=recipe.epochs, steps=recipe.steps, batch_size=recipe.batch_size,
+    training = DistillationRecipe(
+        loss=loss, epochs=recipe.epochs, steps=recipe.steps, batch_size=recipe.batch_size,
         max_length=recipe.max_length, lr=recipe.lr, warmup_ratio=recipe.warmup_ratio, seed=seed,
         sentence_weight=recipe.sentence_weight if objective == "ot+sentence" else None,
-        cost=cost, loss_options=options or None, freeze_embeddings=recipe.freeze_embeddings,
+        cost=cost, loss_options=options, freeze_embeddings=recipe.freeze_embeddings,
         group_by_length=recipe.group_by_length, prompt="query",
         save_steps=250, logging_steps=25, resume_from_checkpoint=True if resume else None,
         overwrite=not resume, show_progress_bar=True,
     )  # fmt: skip
+    final = distill(setting.load_student(), setting.load_teacher(), bitext, training, output_dir=run_dir)
     run = json.loads((run_dir / "training_run.json").read_text(encoding="utf-8"))
     return final, run
 

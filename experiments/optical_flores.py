@@ -111,14 +111,15 @@ def choose_steps(
     import tempfile
 
     from optical_st.pretrained import load_sentence_transformer
-    from optical_st.training import distill
+    from optical_st.training import DistillationRecipe, distill
 
     student = load_sentence_transformer(args.model, device="cpu")
     teacher = load_sentence_transformer(args.model, device="cpu")
+    recipe = DistillationRecipe(loss="ot", steps=4, batch_size=args.batch_size, max_length=args.max_length,
+                                lr=args.lr, reg=args.reg, prompt=E5_SYMMETRIC_PROMPT, save_steps=0,
+                                show_progress_bar=False)  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
-        distill(student, teacher, bitext.select(range(4 * args.batch_size)), loss="ot", output_dir=scratch,
-                steps=4, batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, reg=args.reg,
-                prompt=E5_SYMMETRIC_PROMPT, save_steps=0, show_progress_bar=False)  # fmt: skip
+        distill(student, teacher, bitext.select(range(4 * args.batch_size)), recipe, output_dir=scratch)
         # the trainer's own time: the run's set-up and saving are in `overhead` below, not per step
         run = json.loads((Path(scratch) / "training_run.json").read_text(encoding="utf-8"))
         per_step = run["train_seconds"] / 4
@@ -193,7 +194,7 @@ def cached_record(condition: str, args: argparse.Namespace, config: dict[str, st
 
 def run_condition(condition: str, args: argparse.Namespace, bitext: Any, evaluator: Any) -> dict[str, Any]:
     from optical_st.pretrained import load_sentence_transformer
-    from optical_st.training import distill
+    from optical_st.training import DistillationRecipe, distill
 
     record: dict[str, Any] = {"condition": condition}
     previous = trained_record(condition, args) if args.reuse_trained and condition != "zero-shot" else None
@@ -208,19 +209,19 @@ def run_condition(condition: str, args: argparse.Namespace, bitext: Any, evaluat
     if condition != "zero-shot":
         teacher = load_sentence_transformer(args.model, device="cpu")
         run_dir = args.output / f"{condition}{args.tag}"  # variants never overwrite each other
-        final = distill(
-            student, teacher, bitext,
-            loss=condition, output_dir=run_dir, overwrite=True,
+        recipe = DistillationRecipe(
+            loss=condition, overwrite=True,
             steps=args.steps, batch_size=args.batch_size, max_length=args.max_length, lr=args.lr,
             seed=args.seed, reg=args.reg,
             sentence_weight=args.sentence_weight if condition == "ot+sentence" else None,
             prompt=E5_SYMMETRIC_PROMPT, save_steps=0, logging_steps=10,
             cost=args.cost,
-            loss_options=None if condition == "mse" else {
+            loss_options={} if condition == "mse" else {
                 "marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens,
                 "sentence_loss": args.sentence_loss,
             },
         )  # fmt: skip
+        final = distill(student, teacher, bitext, recipe, output_dir=run_dir)
         run = json.loads((run_dir / "training_run.json").read_text(encoding="utf-8"))
         record.update(
             {"train_seconds": run["train_seconds"], "final": str(final), "train_log": run["log_history"]}

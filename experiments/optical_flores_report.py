@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from optical_st.results import markdown_table
+
 TRAINED = ("npi_Deva", "sin_Sinh")
 VIEWS = (  # (level, direction label, query side is English)
     ("sentence", "xx->eng", False),
@@ -127,41 +129,41 @@ def write_report(records: Mapping[str, Mapping[str, Any]], args: Any, counts: Ma
         f"({_n_queries(records)} sentence queries per benchmark).",
         "",
         "## Time per condition", "",
-        "| condition | train s | eval s |", "| --- | --- | --- |",
+        markdown_table(["condition", "train s", "eval s"],
+                       [[c, records[c].get("train_seconds", 0), records[c].get("eval_seconds")] for c in conditions]),
     ]  # fmt: skip
-    for c in conditions:
-        lines.append(f"| {c} | {records[c].get('train_seconds', 0)} | {records[c].get('eval_seconds')} |")
     others = [x for x in languages if x not in TRAINED]
     for k in (1, 10):
         lines += ["", f"## Macro recall@{k}: trained languages vs the others (means over languages)", ""]
         columns = [(name, group, level, direction) for name, group in (("trained", list(TRAINED)), ("others", others))
                    for level, direction, _ in VIEWS]  # fmt: skip
-        lines.append("| condition | " + " | ".join(f"{n} {lv} {d}" for n, _, lv, d in columns) + " |")
-        lines.append("| --- " * (1 + len(columns)) + "|")
+        body = []
         for c in conditions:
             cells = []
             for _, group, level, direction in columns:
                 values = [tables[c][(lang, level, direction, f"recall@{k}")]["value"] for lang in group
                           if (lang, level, direction, f"recall@{k}") in tables[c]]  # fmt: skip
                 cells.append(f"{100 * sum(values) / len(values):.1f}" if values else "-")
-            lines.append(f"| {c} | " + " | ".join(cells) + " |")
+            body.append([c, *cells])
+        lines.append(markdown_table(["condition", *(f"{n} {lv} {d}" for n, _, lv, d in columns)], body))
     for metric in ("recall@1", "recall@10"):
         lines += ["", f"## Paired tests, {metric} (A - B, macro over the group's benchmarks)", ""]
-        lines += ["| A | B | languages | views | A | B | A - B [95 % CI] | p |", "| --- " * 8 + "|"]
-        for t in tests[metric]:
-            lines.append(
-                f"| {t['a']} | {t['b']} | {t['group']} | {t['views']} | {100 * t['mean_a']:.1f} | "
-                f"{100 * t['mean_b']:.1f} | {100 * t['difference']:+.2f} [{100 * t['ci_low']:+.2f}, "
-                f"{100 * t['ci_high']:+.2f}] | {t['p_value']:.3g} |"
-            )
+        body = [
+            [t["a"], t["b"], t["group"], t["views"], f"{100 * t['mean_a']:.1f}", f"{100 * t['mean_b']:.1f}",
+             f"{100 * t['difference']:+.2f} [{100 * t['ci_low']:+.2f}, {100 * t['ci_high']:+.2f}]",
+             f"{t['p_value']:.3g}"]
+            for t in tests[metric]
+        ]  # fmt: skip
+        lines.append(markdown_table(["A", "B", "languages", "views", "A", "B", "A - B [95 % CI]", "p"], body))
     for level, direction, _ in VIEWS:
         for k in (1, 10):
             lines += ["", f"## {level}-level {direction}, recall@{k} per language", ""]
-            lines += ["| language | " + " | ".join(conditions) + " |", "| --- " * (1 + len(conditions)) + "|"]
-            for lang in languages:
-                mark = " (trained)" if lang in TRAINED else ""
-                cells = [_cell(tables[c].get((lang, level, direction, f"recall@{k}"))) for c in conditions]
-                lines.append(f"| {lang}{mark} | " + " | ".join(cells) + " |")
+            body = [
+                [f"{lang}{' (trained)' if lang in TRAINED else ''}",
+                 *(_cell(tables[c].get((lang, level, direction, f"recall@{k}"))) for c in conditions)]
+                for lang in languages
+            ]  # fmt: skip
+            lines.append(markdown_table(["language", *conditions], body))
 
     tag = args.tag
     results_dir = Path(args.results)

@@ -105,6 +105,18 @@ def normalize_code(code_or_name: str | Language) -> str:
     return get_language(code_or_name).code
 
 
+def language_label(code: str, *, with_code: bool = False) -> str:
+    """A language as a reader wants it: ``Nepali``, or ``Nepali (`npi_Deva`)`` ``with_code`` (model cards).
+
+    A code the registry does not know is shown as it is (in backticks ``with_code``).
+    """
+    try:
+        language = get_language(code)
+    except UnknownLanguageError:
+        return f"`{code}`" if with_code else code
+    return f"{language.name} (`{language.code}`)" if with_code else language.name
+
+
 def parse_languages(spec: str | Iterable[str]) -> list[str]:
     """Parse ``"npi,sin"``, ``"low"``, ``"all"`` or a list into FLORES codes, keeping order, no repeats.
 
@@ -128,5 +140,7 @@ def parse_languages(spec: str | Iterable[str]) -> list[str]:
     return codes
 
 
+ENGLISH = "eng_Latn"
+"""The pivot: the FLORES code of English, the teacher's side of every bitext pair."""
 SOUTH_ASIAN: tuple[str, ...] = tuple(lang.code for lang in LANGUAGES if lang.tier != "pivot")
 LOW_RESOURCE: tuple[str, ...] = tuple(lang.code for lang in LANGUAGES if lang.tier == "low")

@@ -12,7 +12,6 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -22,6 +21,7 @@ from sentence_transformers.sentence_transformer.data_collator import SentenceTra
 from torch import Tensor, nn
 
 from optical_st import transport
+from optical_st.pretrained import model_label
 
 __all__ = [
     "PROJECTION_OUTPUT_KEY",
@@ -170,19 +170,6 @@ def _tokenizer_fingerprint(tokenizer: Any) -> str | None:
             getattr(tokenizer, "do_lower_case", None),
         ]
     )
-
-
-def _model_name(model: SentenceTransformer) -> str | None:
-    """A Hub id for the model card; only the folder name of a local path (no local paths in cards)."""
-    card = getattr(model, "model_card_data", None)
-    for name in (getattr(card, "model_id", None), getattr(card, "base_model", None)):
-        if name:
-            return str(name)
-    config = getattr(getattr(model[0], "auto_model", None), "config", None)
-    name = getattr(config, "_name_or_path", None)
-    if not name:
-        return None
-    return Path(name).name if Path(name).exists() else str(name)
 
 
 class OTDistillLoss(nn.Module):
@@ -593,7 +580,7 @@ class OTDistillLoss(nn.Module):
         return {
             "teacher": "frozen copy of the student"
             if self.teacher_is_student_copy
-            else _model_name(self.teacher),
+            else model_label(self.teacher, public=True),
             "debias": self.debias,
             "reg": self.reg,
             "reg_scale": self.reg_scale,
@@ -612,9 +599,9 @@ class OTDistillLoss(nn.Module):
             "tol": self.tol,
         }
 
-    @property
-    def citation(self) -> str:
-        return """
+    # OPTICAL's citation, the project's only copy: model cards cite what the run record's loss says, and
+    # a class attribute (not a property) lets the scaling report cite it without a loss object.
+    citation = """
 @inproceedings{huang2023optical,
     title = "Improving Cross-lingual Information Retrieval on Low-Resource Languages via Optimal Transport Distillation",
     author = "Huang, Zhiqi and Yu, Puxuan and Allan, James",

@@ -45,7 +45,11 @@ PAIRS = [
 TRAINING_INFO = {
     "base_model": "intfloat/multilingual-e5-small",
     "teacher": "intfloat/multilingual-e5-small",
-    "loss": {"name": "OTDistillLoss", "config": {"reg": 0.05, "cost": "cosine", "ot_weight": 1.0}},
+    "loss": {
+        "name": "OTDistillLoss",
+        "config": {"reg": 0.05, "cost": "cosine", "ot_weight": 1.0},
+        "citation": "@inproceedings{huang2023optical, title={OPTICAL}, year={2023}}",
+    },  # as distill records it
     "languages": ["npi_Deva"],
     "bitext": [
         {
@@ -153,7 +157,7 @@ def distill_tiny_student(workdir: Path) -> Path:
     from tiny_models import make_tiny_model
 
     from optical_st.pretrained import write_provenance
-    from optical_st.training import distill
+    from optical_st.training import DistillationRecipe, distill
 
     base = make_tiny_model(workdir / "e5-like", [t for pair in PAIRS for t in pair])
     base.prompts = {"query": "query: ", "passage": "passage: "}  # what a Hub e5 config holds
@@ -166,8 +170,10 @@ def distill_tiny_student(workdir: Path) -> Path:
         "source": ["tiny"] * len(PAIRS),
     })  # fmt: skip
     folder = str(workdir / "e5-like" / "model")
-    return distill(folder, folder, bitext, loss="ot", steps=3, batch_size=4, lr=1e-3, reg=0.5,
-                   output_dir=workdir / "run", save_steps=0, show_progress_bar=False)  # fmt: skip
+    return distill(folder, folder, bitext,
+                   DistillationRecipe(loss="ot", steps=3, batch_size=4, lr=1e-3, reg=0.5, save_steps=0,
+                                      show_progress_bar=False),
+                   output_dir=workdir / "run")  # fmt: skip
 
 
 def run_snippet(code: str) -> dict[str, float]:
@@ -202,6 +208,7 @@ def online(workdir: Path, report: dict) -> None:
     from optical_st.cli import main as cli_main
     from optical_st.data import load_benchmark
     from optical_st.evaluation import CLIREvaluator
+    from optical_st.hub._cards import yaml_front_matter
 
     log_file = workdir / "worker.log"
     logging.basicConfig(filename=log_file, level=logging.DEBUG, force=True)
@@ -327,7 +334,7 @@ def online(workdir: Path, report: dict) -> None:
         code = cli_main(["evaluate", "--model", str(final), "--benchmark", BENCHMARK_REPO, "--benchmark", PASSAGE_REPO,
                          "--k", "1,5,10", "--bootstrap", "50", "--output", str(workdir / "results.json")])  # fmt: skip
         rows = json.loads((workdir / "results.json").read_text())["results"]
-        trainer_card = hub._yaml_front_matter((final / "README.md").read_text(encoding="utf-8"))
+        trainer_card = yaml_front_matter((final / "README.md").read_text(encoding="utf-8"))
         return {
             "exit_code": code,
             "trainer_card": {key: trainer_card.get(key) for key in ("tags", "widget")},

@@ -114,7 +114,7 @@ def test_bad_uploads_get_clear_messages(tmp_path, name, content, message):
 
 
 def test_upload_size_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(app, "MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr(app._corpus, "MAX_UPLOAD_BYTES", 100)  # load_corpus reads it there
     path = tmp_path / "big.jsonl"
     path.write_text(json.dumps(ROWS[0]) + "\n" + json.dumps(ROWS[1]) + "\n", encoding="utf-8")
     with pytest.raises(DemoInputError, match="up to"):

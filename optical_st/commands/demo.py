@@ -1,4 +1,4 @@
-"""``optical-st demo``: the Gradio demo (cross-lingual search + OT token alignment), see optical_st/app.py."""
+"""``optical-st demo``: the Gradio demo (cross-lingual search + OT token alignment), see optical_st/app/."""
 
 from __future__ import annotations
 

@@ -93,21 +93,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_model_argument(name_or_path: str) -> None:
-    """A missing local path is an error; ``user/name`` is left to the Hub lookup."""
-    looks_like_path = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1
-    if looks_like_path and not Path(name_or_path).expanduser().exists():
+    """A missing local path is an error; a Hub id (``user/name``, or a bare legacy ``name``) is left to the Hub."""
+    from optical_st.hub import hub_id_form
+
+    if not hub_id_form(name_or_path, owner_optional=True) and not Path(name_or_path).expanduser().exists():
         raise FileNotFoundError(f"model path does not exist: {name_or_path}")
 
 
 def load_model(name_or_path: str, device: str | None = None):
-    """The model through :mod:`optical_st.pretrained` when present, else sentence-transformers directly."""
-    check_model_argument(name_or_path)
-    try:
-        from optical_st.pretrained import load_sentence_transformer
-    except ImportError:
-        from sentence_transformers import SentenceTransformer
+    """The model through :func:`optical_st.pretrained.load_sentence_transformer` (folder, Hub or offline route)."""
+    from optical_st.pretrained import load_sentence_transformer
 
-        return SentenceTransformer(name_or_path, device=device)
+    check_model_argument(name_or_path)
     return load_sentence_transformer(name_or_path, device=device)
 
 
@@ -178,19 +175,34 @@ def write_results(write: Callable[[Path], Path], target: Path) -> tuple[Path, bo
         return path, False
 
 
-def run(args: argparse.Namespace) -> int:
-    from optical_st.evaluation import CLIREvaluator, compare_runs, load_benchmarks, results_to_markdown
-    from optical_st.pretrained import model_provenance
+def paired_tests_markdown(results: list) -> str:
+    """The paired tests of two models, in percentage points, as one markdown table."""
+    from optical_st.results import markdown_table
 
-    # every value is checked before any model is loaded or any text encoded
+    body = [
+        [r.benchmark, f"{100 * r.mean_a:.1f}", f"{100 * r.mean_b:.1f}", f"{100 * r.difference:+.1f}",
+         f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]", f"{r.p_value:.4f}"]
+        for r in results
+    ]  # fmt: skip
+    return markdown_table(["benchmark", "A", "B", "A - B", "95% CI", "p"], body)
+
+
+def check_arguments(args: argparse.Namespace) -> tuple[list[int] | None, Path | None]:
+    """Every value checked before any model is loaded or any text encoded: ``(--k cut-offs, --output)``."""
     k_values = parse_cutoffs("--k", args.k) if args.k is not None else None
     check_positive("--batch-size", args.batch_size)
     check_non_negative("--bootstrap", args.bootstrap, "no intervals")
     check_device("--device", args.device)
     output = check_output(args.output)
-    models = list(dict.fromkeys(args.model))
-    for model in [*models, args.english_model] if args.english_model else models:  # fail before the slow part
-        check_model_argument(model)
+    for model in [*args.model, args.english_model] if args.english_model else args.model:
+        check_model_argument(model)  # fail before the slow part
+    return k_values, output
+
+
+def build_evaluator(args: argparse.Namespace, k_values: list[int] | None):
+    """The benchmarks loaded and the evaluator made (no evaluated model loaded yet)."""
+    from optical_st.evaluation import CLIREvaluator, load_benchmarks
+
     benchmarks = []
     for spec in args.benchmark:
         benchmarks += load_benchmarks(
@@ -200,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     language_encoders = None
     if args.english_model:
         language_encoders = {"eng": load_model(args.english_model, device=args.device)}
-    evaluator = CLIREvaluator(
+    return CLIREvaluator(
         benchmarks,
         k_values=k_values,
         query_prompt=args.query_prompt,
@@ -211,72 +223,92 @@ def run(args: argparse.Namespace) -> int:
         show_progress_bar=sys.stderr.isatty(),
         language_encoders=language_encoders,
     )
-    # the table and the paired test follow the cut-offs the evaluator uses (--k, the corpus size)
+
+
+def table_columns(args: argparse.Namespace, evaluator) -> tuple[list[str], str]:
+    """``(columns of the printed table, metric of the paired test)``; they follow the evaluator's cut-offs."""
     primary = evaluator.primary_metric.rsplit("_", 1)[-1]  # e.g. "recall@10" of "low_macro_recall@10"
     default_columns = [f"recall@{evaluator.k_values[0]}", primary, *evaluator.metrics[-2:]]
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else default_columns
     columns = list(dict.fromkeys(columns))
     compare_metric = args.compare_metric or primary
-    available = evaluator.metrics
-    unknown = [c for c in [*columns, compare_metric] if c not in available]
+    unknown = [c for c in [*columns, compare_metric] if c not in evaluator.metrics]
     if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; available: {', '.join(available)}")
-    command = _command(args)
+        raise ValueError(f"unknown metric {unknown[0]!r}; available: {', '.join(evaluator.metrics)}")
+    return columns, compare_metric
+
+
+def save_model_results(args: argparse.Namespace, evaluator, model, model_name: str, output: Path) -> bool:
+    """Write one model's results (JSON + table) with what made them; whether they went where asked."""
+    from optical_st.pretrained import model_provenance
+
+    if len(set(args.model)) == 1:
+        target = output
+    elif output.suffix == ".json":
+        target = output.with_name(f"{output.stem}_{_slug(model_name)}.json")
+    else:
+        target = output / _slug(model_name)
+    # Which weights these are: e.g. the 4-bit offline build of intfloat/multilingual-e5-small.
+    extra = {
+        "model_argument": model_name,
+        "command": _command(args),
+        "model_provenance": model_provenance(model),
+    }
+    source = getattr(model, "optical_st_source", None)
+    if source is not None:
+        extra["model_source"] = {"source": source.source, "note": source.note}
+    path, written = write_results(partial(evaluator.save, model=model, extra=extra), target)
+    print(f"results written to {path} and {path.with_suffix('.md')}")
+    return written
+
+
+def compare_models(
+    args: argparse.Namespace, models: list[str], runs: dict, metric: str, output: Path | None
+) -> bool:
+    """Paired tests of the first model against each other one; printed and (with --output) written."""
+    from optical_st.evaluation import compare_runs
+
+    reference, comparisons = models[0], {}
+    for other in models[1:]:
+        results = compare_runs(runs[reference], runs[other], metric)
+        comparisons[other] = [result.as_dict() for result in results]
+        print(f"\n## {reference} vs {other}: {metric}, paired randomization test\n")
+        print(paired_tests_markdown(results))
+    if output is None:
+        return True
+    payload = {
+        "command": _command(args),
+        "reference": reference,
+        "metric": metric,
+        "comparisons": comparisons,
+    }
+
+    def write_comparison(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "comparison.json"
+        path.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        return path
+
+    return write_results(write_comparison, output.parent if output.suffix == ".json" else output)[1]
+
+
+def run(args: argparse.Namespace) -> int:
+    from optical_st.evaluation import results_to_markdown
+
+    k_values, output = check_arguments(args)
+    models = list(dict.fromkeys(args.model))
+    evaluator = build_evaluator(args, k_values)
+    columns, compare_metric = table_columns(args, evaluator)
     runs, all_written = {}, True
     for model_name in models:
         model = load_model(model_name, device=args.device)
         metrics = evaluator(model)
         runs[model_name] = evaluator.per_query
-        print(f"\n## {model_name}  ({len(benchmarks)} benchmarks)\n")
+        print(f"\n## {model_name}  ({len(evaluator.benchmarks)} benchmarks)\n")
         print(results_to_markdown(evaluator.results, columns, confidence_intervals=args.ci))
         print(f"\nprimary metric {evaluator.primary_metric} = {metrics[evaluator.primary_metric]:.4f}")
         if output is not None:
-            if len(models) == 1:
-                directory = output
-            elif output.suffix == ".json":
-                directory = output.with_name(f"{output.stem}_{_slug(model_name)}.json")
-            else:
-                directory = output / _slug(model_name)
-            # Which weights these are: e.g. the 4-bit offline build of intfloat/multilingual-e5-small.
-            extra = {
-                "model_argument": model_name,
-                "command": command,
-                "model_provenance": model_provenance(model),
-            }
-            source = getattr(model, "optical_st_source", None)
-            if source is not None:
-                extra["model_source"] = {"source": source.source, "note": source.note}
-            path, written = write_results(partial(evaluator.save, model=model, extra=extra), directory)
-            all_written &= written
-            print(f"results written to {path} and {path.with_suffix('.md')}")
-
+            all_written &= save_model_results(args, evaluator, model, model_name, output)
     if len(models) > 1:
-        reference = models[0]
-        comparisons = {}
-        for other in models[1:]:
-            results = compare_runs(runs[reference], runs[other], compare_metric)
-            comparisons[other] = [result.as_dict() for result in results]
-            print(f"\n## {reference} vs {other}: {compare_metric}, paired randomization test\n")
-            print("| benchmark | A | B | A - B | 95% CI | p |")
-            print("|---|---|---|---|---|---|")
-            for result in results:
-                print(
-                    f"| {result.benchmark} | {100 * result.mean_a:.1f} | {100 * result.mean_b:.1f} | "
-                    f"{100 * result.difference:+.1f} | [{100 * result.ci_low:+.1f}, {100 * result.ci_high:+.1f}] | "
-                    f"{result.p_value:.4f} |"
-                )
-        if output is not None:
-            payload = {"command": command, "reference": reference, "metric": compare_metric,
-                       "comparisons": comparisons}  # fmt: skip
-
-            def write_comparison(folder: Path) -> Path:
-                folder.mkdir(parents=True, exist_ok=True)
-                path = folder / "comparison.json"
-                path.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-                return path
-
-            _, written = write_results(
-                write_comparison, output.parent if output.suffix == ".json" else output
-            )
-            all_written &= written
+        all_written &= compare_models(args, models, runs, compare_metric, output)
     return 0 if all_written else 1

@@ -38,10 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_benchmark_ids(items: list[str]) -> dict[str, str]:
+    from optical_st.hub import hub_id_form
+
     ids = {}
     for item in items:
         name, sep, repo = item.partition("=")
-        if not sep or not name or "/" not in repo:
+        if not sep or not name or not hub_id_form(repo):
             raise ValueError(f"--benchmark-id must look like NAME=user/dataset, got {item!r}.")
         ids[name] = repo
     return ids

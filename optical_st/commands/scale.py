@@ -72,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--distill-reg", type=float, default=0.05, help="entropic OT regularisation")
     recipe.add_argument("--distill-max-length", type=int, default=128)
     recipe.add_argument(
-        "--distill-freeze-embeddings", action="store_true", help="train only non-embedding parameters"
+        "--distill-freeze-embeddings",
+        action="store_true",
+        help="keep the student's token embedding matrix fixed (as optical-st train --freeze-embeddings)",
     )
     recipe.add_argument("--seed", type=int, default=0, help="seed of training and of the --max-pairs sample")
     parser.add_argument(
@@ -120,12 +122,11 @@ def reproduce_command(args: argparse.Namespace) -> str:
 
 
 def _benchmarks(args: argparse.Namespace) -> list:
-    from optical_st.data import load_benchmark
-    from optical_st.scaling import bitext_benchmarks
+    from optical_st.data import bitext_benchmarks, is_saved_benchmark, load_benchmark
 
     benchmarks = []
     for source in args.benchmark:
-        if (Path(source) / "metadata.json").is_file():
+        if is_saved_benchmark(Path(source)):
             benchmarks.append(load_benchmark(source))
         else:
             benchmarks.extend(
@@ -141,9 +142,36 @@ def _benchmarks(args: argparse.Namespace) -> list:
     return benchmarks
 
 
+def _distillation(args: argparse.Namespace) -> tuple:
+    """``(recipe, training bitext)`` of ``--distill-*``, or ``(None, None)`` without ``--distill-bitext``."""
+    if not args.distill_bitext:
+        return None, None
+    from optical_st.scaling import TrainingBitext
+    from optical_st.training import DistillationRecipe
+
+    recipe = DistillationRecipe(
+        loss=args.loss,
+        steps=args.distill_steps,
+        epochs=args.distill_epochs,
+        batch_size=args.distill_batch_size,
+        max_length=args.distill_max_length,
+        lr=args.distill_lr,
+        reg=args.distill_reg,
+        seed=args.seed,
+        freeze_embeddings=args.distill_freeze_embeddings,
+    )
+    bitext = TrainingBitext(
+        args.distill_bitext,
+        languages=tuple(_csv(args.distill_languages)) if args.distill_languages else None,
+        split=args.distill_split,
+        max_pairs=args.distill_max_pairs,
+        seed=args.seed,
+    )
+    return recipe, bitext
+
+
 def run(args: argparse.Namespace) -> int:
     from optical_st.scaling import (
-        DistillationRecipe,
         ScalingStudy,
         parse_model_specs,
         push_report,
@@ -159,24 +187,7 @@ def run(args: argparse.Namespace) -> int:
         check_positive(flag, getattr(args, flag[2:].replace("-", "_")))
 
     specs = parse_model_specs(args.models)  # duplicate names fail here, before any data is read
-    recipe = None
-    if args.distill_bitext:
-        recipe = DistillationRecipe(
-            bitext=args.distill_bitext,
-            languages=tuple(_csv(args.distill_languages)) if args.distill_languages else None,
-            split=args.distill_split,
-            max_pairs=args.distill_max_pairs,
-            teacher=args.teacher,
-            loss=args.loss,
-            steps=args.distill_steps,
-            epochs=args.distill_epochs,
-            batch_size=args.distill_batch_size,
-            max_length=args.distill_max_length,
-            lr=args.distill_lr,
-            reg=args.distill_reg,
-            seed=args.seed,
-            freeze_embeddings=args.distill_freeze_embeddings,
-        )
+    recipe, training_bitext = _distillation(args)
     study = ScalingStudy(
         specs,
         _benchmarks(args),
@@ -184,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
         k_values=k_values,
         languages=None if args.languages == "all" else args.languages,
         recipe=recipe,
+        training_bitext=training_bitext,
+        teacher=args.teacher,
         conditions=_csv(args.conditions) if args.conditions else None,
         checkpoint_dir=args.checkpoint_dir,
         device=args.device,

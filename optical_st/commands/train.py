@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Schedules are START:END[:linear|cosine] (or one constant value).\n"
         "Several processes (data parallel): torchrun --standalone --nproc_per_node N -m optical_st.cli train ..."
     )
+    for add_group in (_model_arguments, _data_arguments, _loss_arguments, _optimisation_arguments,
+                      _evaluation_arguments, _output_arguments):  # fmt: skip
+        add_group(parser)
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_argument_group("models")
     models.add_argument("--teacher", default=None,
                         help="frozen teacher for the English side (default intfloat/multilingual-e5-small)")  # fmt: skip
@@ -49,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default=None, help="torch device for both (default: the trainer's choice)"
     )
 
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("training data")
     data.add_argument("--bitext", action="append", required=True, metavar="SOURCE[::SPLITS]",
                       help="bitext source (repeatable)")  # fmt: skip
@@ -58,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--keep-eval-overlap", action="store_true",
                       help="do not drop training pairs that occur in the evaluation benchmarks")  # fmt: skip
 
+
+def _loss_arguments(parser: argparse.ArgumentParser) -> None:
     loss = parser.add_argument_group("loss")
     loss.add_argument("--loss", choices=("ot", "mse", "ot+sentence"), default="ot")
     loss.add_argument("--reg", type=float, default=None,
@@ -81,6 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     loss.add_argument("--ot-weight-schedule", default=None, metavar="START:END[:KIND]")
     loss.add_argument("--sentence-weight-schedule", default=None, metavar="START:END[:KIND]")
 
+
+def _optimisation_arguments(parser: argparse.ArgumentParser) -> None:
     optim = parser.add_argument_group("optimisation")
     length = optim.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="optimizer steps")
@@ -98,6 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     optim.add_argument("--prompt", default="query",
                        help="prompt on both sides: a model prompt name or text; 'none' for none (default query)")  # fmt: skip
 
+
+def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--eval-benchmark", action="append", default=None, metavar="B",
                             help="benchmark specification as for `optical-st evaluate` (repeatable)")  # fmt: skip
@@ -118,6 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="who encodes English in evaluation: the student (default, symmetric) or the "
                             "frozen teacher (OPTICAL's inference setup)")  # fmt: skip
 
+
+def _output_arguments(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--output-dir", required=True, help="run directory (final/, best/, checkpoints/)")
     output.add_argument("--overwrite", action="store_true", help="replace a previous run in --output-dir")
@@ -161,27 +177,17 @@ def load_training_bitext(specs: list[str], languages: str | None):
 
 
 def _schedules(args: argparse.Namespace) -> dict:
-    from optical_st.callbacks import Schedule
+    from optical_st.training import Schedule
 
     pairs = {"reg": args.reg_schedule, "ot_weight": args.ot_weight_schedule,
              "sentence_weight": args.sentence_weight_schedule}  # fmt: skip
     return {name: Schedule.parse(text) for name, text in pairs.items() if text}
 
 
-def run(args: argparse.Namespace) -> int:
-    from optical_st.training import benchmark_texts, distill
-
-    # every value is checked before the (slow) loading of data and models
-    for flag in (
-        "--steps",
-        "--epochs",
-        "--batch-size",
-        "--max-length",
-        "--lr",
-        "--logging-steps",
-        "--eval-steps",
-        "--reg",
-    ):
+def check_arguments(args: argparse.Namespace) -> list[int]:
+    """Every value checked before the (slow) loading of data and models; returns the ``--eval-k`` cut-offs."""
+    for flag in ("--steps", "--epochs", "--batch-size", "--max-length", "--lr", "--logging-steps",
+                 "--eval-steps", "--reg"):  # fmt: skip
         check_positive(flag, getattr(args, flag[2:].replace("-", "_")))
     check_non_negative("--anneal", args.anneal)
     check_fraction("--warmup-ratio", args.warmup_ratio)
@@ -192,16 +198,69 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--eval-steps needs --eval-benchmark")
     if args.push_to_hub and not args.eval_benchmark:
         raise ValueError("--push-to-hub pushes the best checkpoint, which needs --eval-benchmark")
-    schedules = _schedules(args)
-    if schedules and args.loss == "mse":
+    if (args.reg_schedule or args.ot_weight_schedule or args.sentence_weight_schedule) and args.loss == "mse":
         raise ValueError("schedules apply to the OT loss; --loss mse has none")
+    return k_values
 
+
+def build_recipe(args: argparse.Namespace):
+    """The one :class:`~optical_st.training.DistillationRecipe` of this command line."""
+    from optical_st.training import DistillationRecipe
+
+    loss_options = {}
+    if args.loss != "mse":
+        loss_options = {"marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens,
+                        "debias": args.debias, "anneal": args.anneal}  # fmt: skip
+        if args.reg_scale is not None:
+            loss_options["reg_scale"] = args.reg_scale
+    return DistillationRecipe(
+        loss=args.loss, reg=args.reg, cost=args.cost, sentence_weight=args.sentence_weight,
+        loss_options=loss_options, schedules=_schedules(args),
+        steps=args.steps, epochs=1.0 if args.epochs is None else args.epochs, batch_size=args.batch_size,
+        max_length=args.max_length, lr=args.lr, warmup_ratio=args.warmup_ratio, seed=args.seed,
+        freeze_embeddings=args.freeze_embeddings, group_by_length=args.group_by_length,
+        prompt=None if args.prompt.lower() == "none" else args.prompt,
+        eval_steps=args.eval_steps, metric=args.metric, hub_model_id=args.push_to_hub,
+        save_steps=args.save_steps, logging_steps=args.logging_steps, report_to=args.report_to,
+        resume_from_checkpoint=args.resume_from_checkpoint, overwrite=args.overwrite,
+        show_progress_bar=not args.no_progress,
+    )  # fmt: skip
+
+
+def build_evaluator(args: argparse.Namespace, benchmarks: list, k_values: list[int], student, teacher):
+    """The CLIR evaluator of ``--eval-*`` (``None`` without benchmarks)."""
+    if not benchmarks:
+        return None
+    from optical_st.evaluation import CLIREvaluator
+
+    language_encoders = None
+    if args.eval_english_encoder == "teacher":
+        dims = (student.get_sentence_embedding_dimension(), teacher.get_sentence_embedding_dimension())
+        if dims[0] != dims[1]:
+            raise ValueError(
+                f"--eval-english-encoder teacher needs student and teacher embeddings of one size; "
+                f"the student gives {dims[0]}, the teacher {dims[1]}"
+            )
+        language_encoders = {"eng": teacher}
+    return CLIREvaluator(
+        benchmarks, k_values=k_values,  # MRR/nDCG cut at min(10, largest k, smallest corpus)
+        query_prompt=args.eval_prompt, document_prompt=args.eval_prompt,
+        show_progress_bar=not args.no_progress and sys.stderr.isatty(), write_json=False,
+        language_encoders=language_encoders,
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from optical_st.training import benchmark_texts, distill
+
+    k_values = check_arguments(args)
+    recipe = build_recipe(args)  # checks the recipe's own ranges too, still before any slow work
     bitext = load_training_bitext(args.bitext, args.languages)
     trained = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
 
     benchmarks, exclude = [], set()
     if args.eval_benchmark:
-        from optical_st.evaluation import load_benchmarks
+        from optical_st.data import load_benchmarks
 
         eval_languages = args.eval_languages or ",".join(trained) or "all"
         for spec in args.eval_benchmark:
@@ -215,42 +274,15 @@ def run(args: argparse.Namespace) -> int:
 
     teacher = load_sentence_transformer(teacher_name, device=args.device)
     student = load_sentence_transformer(student_name, device=args.device)
-    evaluator = None
-    if benchmarks:
-        from optical_st.evaluation import CLIREvaluator
-
-        language_encoders = None
-        if args.eval_english_encoder == "teacher":
-            dims = (student.get_sentence_embedding_dimension(), teacher.get_sentence_embedding_dimension())
-            if dims[0] != dims[1]:
-                raise ValueError(
-                    f"--eval-english-encoder teacher needs student and teacher embeddings of one size; "
-                    f"the student gives {dims[0]}, the teacher {dims[1]}"
-                )
-            language_encoders = {"eng": teacher}
-        evaluator = CLIREvaluator(
-            benchmarks, k_values=k_values,  # MRR/nDCG cut at min(10, largest k, smallest corpus)
-            query_prompt=args.eval_prompt, document_prompt=args.eval_prompt,
-            show_progress_bar=not args.no_progress and sys.stderr.isatty(), write_json=False,
-            language_encoders=language_encoders,
-        )  # fmt: skip
-    loss_options = {"marginals": args.marginals, "exclude_special_tokens": args.exclude_special_tokens,
-                    "debias": args.debias, "anneal": args.anneal}  # fmt: skip
-    if args.reg_scale is not None:
-        loss_options["reg_scale"] = args.reg_scale
+    evaluator = build_evaluator(args, benchmarks, k_values, student, teacher)
     final = distill(
-        student, teacher, bitext,
-        output_dir=args.output_dir, loss=args.loss,
-        steps=args.steps, epochs=1.0 if args.epochs is None else args.epochs, batch_size=args.batch_size, max_length=args.max_length,
-        lr=args.lr, warmup_ratio=args.warmup_ratio, seed=args.seed,
-        reg=args.reg, cost=args.cost, sentence_weight=args.sentence_weight,
-        loss_options=None if args.loss == "mse" else loss_options, schedules=schedules or None,
-        freeze_embeddings=args.freeze_embeddings, group_by_length=args.group_by_length,
-        prompt=None if args.prompt.lower() == "none" else args.prompt,
-        exclude_texts=exclude, evaluator=evaluator, eval_steps=args.eval_steps, metric=args.metric,
-        hub_model_id=args.push_to_hub, save_steps=args.save_steps, logging_steps=args.logging_steps,
-        report_to=args.report_to, resume_from_checkpoint=args.resume_from_checkpoint, overwrite=args.overwrite,
-        show_progress_bar=not args.no_progress,
-    )  # fmt: skip
+        student,
+        teacher,
+        bitext,
+        recipe,
+        output_dir=args.output_dir,
+        evaluator=evaluator,
+        exclude_texts=exclude,
+    )
     print(f"trained student: {final}")
     return 0

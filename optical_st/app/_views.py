@@ -1,0 +1,120 @@
+"""What the page shows: pure functions of the server state and a session's choices (tested without a server)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+from optical_st.app._alignment import align_sentences
+from optical_st.app._corpus import DemoCorpus, example_queries
+from optical_st.app._html import Ranking, alignment_html, escape, rankings_html
+from optical_st.app._state import DemoState, Progress, model_name_shown, public_model_label, validate_query
+from optical_st.languages import language_label
+
+
+@dataclass(frozen=True)
+class Session:
+    """A browser session's choices (kept in gr.State): models and active corpus; ``""`` = the server's."""
+
+    model: str = ""
+    compare: str = ""  # "" = the served distilled model, if any
+    corpus: str = "shipped"
+
+
+def session_models(state: DemoState, session: Session) -> list[str | None]:
+    """The models whose rankings a session sees: its base model, then the one it compares with."""
+    compare = session.compare.strip() or state.distilled_model
+    return [session.model.strip() or None] + ([compare] if compare else [])
+
+
+def search_rankings(
+    state: DemoState, session: Session, query: str, languages: Sequence[str], k: int
+) -> list[Ranking]:
+    """Each of the session's models ranks the corpus for the query; later columns note rank changes."""
+    rankings: list[Ranking] = []
+    names = session_models(state, session)
+    for number, name in enumerate(names):
+        hits = state.search(query, languages, k, corpus_key=session.corpus, model_name=name)
+        role = "Base model" if number == 0 else "Distilled model"
+        baseline = {hit.document.id: hit.rank for hit in rankings[0].hits} if rankings else None
+        title = f"{role}: {model_name_shown(state.model(name))}" if len(names) > 1 else ""
+        rankings.append(Ranking(title, hits, state.calibration(name), baseline))
+    return rankings
+
+
+def search_view(state: DemoState, session: Session, query: str | None, languages, k) -> str:
+    """The results HTML for a query: one ranking per model of the session."""
+    query = validate_query(query)
+    return rankings_html(query, search_rankings(state, session, query, languages or [], k))
+
+
+def alignment_view(
+    state: DemoState, session: Session, sentence: str | None, translation: str | None, reg, keep_special
+) -> str:
+    """The heatmap; the distilled model is the student when it has the teacher's hidden size."""
+    names = session_models(state, session)
+    teacher = state.model(names[0])
+    student, note = teacher, "Student and teacher: the base model (OPTICAL's frozen teacher is a copy of it)."
+    if len(names) > 1:
+        distilled = state.model(names[1])
+        if _hidden_size(distilled) == _hidden_size(teacher):
+            student = distilled
+            note = f"Student: {model_name_shown(distilled)}; teacher: {model_name_shown(teacher)}."
+        else:
+            note += f" ({model_name_shown(distilled)} has another hidden size, so it cannot be aligned.)"
+    alignment = align_sentences(
+        student, sentence, translation, teacher=teacher, reg=reg, keep_special_tokens=keep_special
+    )
+    return alignment_html(alignment, note)
+
+
+def _hidden_size(model: SentenceTransformer) -> int | None:
+    # sentence-transformers 6 renamed get_sentence_embedding_dimension; 5.x has only the old name.
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return getter()
+
+
+def serving_markdown(state: DemoState, session: Session) -> str:
+    names = session_models(state, session)
+    lines = [f"**Serving model:** {escape(public_model_label(state.model(names[0])))}"]
+    if len(names) > 1:
+        lines.append(
+            f"**Distilled model, ranked beside it:** {escape(public_model_label(state.model(names[1])))}"
+        )
+    return "  \n".join(lines)
+
+
+def corpus_markdown(corpus: DemoCorpus, problem: str = "") -> str:
+    """The active corpus, always (also after a failed upload, which is reported before it)."""
+    active = f"**Corpus:** {escape(corpus.summary())}, all indexed"
+    return f"**Upload not used:** {escape(problem)}  \n{active} (still active)" if problem else active
+
+
+def example_samples(corpus: DemoCorpus) -> list[list[str]]:
+    """Rows of the examples table: ``[language, text]`` from the active corpus."""
+    return [[language_label(code), text] for code, text in example_queries(corpus).items()]
+
+
+def load_models(state: DemoState, session: Session, progress: Progress | None = None) -> Session:
+    """Load the session's models and index the shipped and active corpora for them (DemoInputError if not)."""
+    corpora = {corpus.key: corpus for corpus in (state.corpus(None), state.corpus(session.corpus))}
+    for name in session_models(state, session):
+        state.model(name)
+        for corpus in corpora.values():
+            state.prepare(name, corpus, progress)
+        state.calibration(name)
+    return session
+
+
+def add_corpus(state: DemoState, session: Session, path: str, progress: Progress | None = None) -> str:
+    """Validate an uploaded corpus and index all its languages for the session's models; its key."""
+    key = state.add_corpus(path, name=Path(path).name)
+    for name in session_models(state, session):
+        state.prepare(name, state.corpus(key), progress)
+    return key

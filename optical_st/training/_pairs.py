@@ -1,0 +1,147 @@
+"""The training pairs: blank, other-language and evaluation-overlapping pairs dropped and counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+
+
+def clean_bitext(
+    bitext: Dataset,
+    *,
+    languages: Iterable[str] | None = None,
+    exclude_texts: Iterable[str] = (),
+) -> tuple[Dataset, dict[str, int]]:
+    """Keep the usable training pairs: both sides non-blank, wanted languages, not in evaluation data.
+
+    Args:
+        bitext: a dataset with ``english`` and ``target`` columns (and ``language`` when filtering);
+            the :func:`optical_st.data.load_bitext` layout.
+        languages: keep only these languages (any code :func:`optical_st.languages.normalize_code` reads).
+        exclude_texts: sentences that must not be trained on (e.g. every text of the evaluation
+            benchmarks); a pair is dropped when its English or target side (stripped) is among them.
+
+    Returns:
+        the filtered dataset and counts ``{"input", "blank", "other_language", "overlap", "kept"}``.
+
+    Raises:
+        ValueError: a required column is missing, or no pair is left.
+    """
+    missing = {"english", "target"} - set(bitext.column_names)
+    if missing:
+        raise ValueError(f"bitext lacks column(s) {sorted(missing)}; it has {bitext.column_names}")
+    counts = {"input": len(bitext), "blank": 0, "other_language": 0, "overlap": 0}
+    english, target = bitext["english"], bitext["target"]
+    keep_languages = None
+    if languages is not None:
+        from optical_st.languages import normalize_code
+
+        keep_languages = {normalize_code(code) for code in languages}
+        if "language" not in bitext.column_names:
+            raise ValueError("cannot filter by language: the bitext has no `language` column")
+        row_languages = bitext["language"]
+    excluded = {text.strip() for text in exclude_texts}
+    keep = []
+    for index, (source, translation) in enumerate(zip(english, target, strict=True)):
+        source, translation = (source or "").strip(), (translation or "").strip()
+        if not source or not translation:
+            counts["blank"] += 1
+        elif keep_languages is not None and row_languages[index] not in keep_languages:
+            counts["other_language"] += 1
+        elif source in excluded or translation in excluded:
+            counts["overlap"] += 1
+        else:
+            keep.append(index)
+    counts["kept"] = len(keep)
+    if not keep:
+        raise ValueError(
+            f"no training pairs left after validation ({counts['input']} input: {counts['blank']} blank, "
+            f"{counts['other_language']} in other languages, {counts['overlap']} overlapping the evaluation data)"
+        )
+    return bitext.select(keep), counts
+
+
+def benchmark_texts(benchmarks: Iterable[Any]) -> set[str]:
+    """Every query and document text of some :class:`~optical_st.data.CLIRBenchmark` objects (stripped)."""
+    texts: set[str] = set()
+    for benchmark in benchmarks:
+        texts.update(text.strip() for text in benchmark.queries["text"])
+        texts.update(text.strip() for text in benchmark.corpus["text"])
+    return texts
+
+
+def evaluator_languages(evaluator: Any) -> set[str]:
+    """Languages an evaluator covers: its ``languages`` (CLIREvaluator's), else those of its ``benchmarks``."""
+    languages = getattr(evaluator, "languages", None)
+    if languages is not None:
+        return set(languages)
+    return {
+        code
+        for benchmark in getattr(evaluator, "benchmarks", [])
+        for code in (benchmark.query_language, benchmark.document_language)
+    }
+
+
+def check_languages_evaluated(bitext_languages: Iterable[str], evaluated: set[str]) -> None:
+    """Refuse to train on a language the evaluation cannot measure (so its effect would go unseen)."""
+    missing = sorted(set(bitext_languages) - evaluated)
+    if missing:
+        raise ValueError(
+            f"the bitext has language(s) {missing} that the evaluation benchmarks lack "
+            f"(they cover {sorted(evaluated)}); add benchmarks for them or filter the bitext"
+        )
+
+
+def bitext_summary(bitext: Dataset) -> list[dict[str, Any]]:
+    """One entry per (source, language) with its pair count, for the model card."""
+    sources = bitext["source"] if "source" in bitext.column_names else ["bitext"] * len(bitext)
+    languages = bitext["language"] if "language" in bitext.column_names else [""] * len(bitext)
+    counts: dict[tuple[str, str], int] = {}
+    for key in zip(sources, languages, strict=True):
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        {"name": name, "language": language, "pairs": n} for (name, language), n in sorted(counts.items())
+    ]
+
+
+def with_teacher_labels(
+    bitext: Dataset,
+    teacher: SentenceTransformer,
+    prompt: str | None,
+    batch_size: int,
+    show_progress_bar: bool,
+) -> Dataset:
+    """``target`` + ``label`` (the teacher's embedding of ``english``), MSELoss's input layout."""
+    embeddings = teacher.encode(
+        bitext["english"], prompt=prompt, batch_size=max(batch_size, 32), convert_to_numpy=True,
+        show_progress_bar=show_progress_bar,
+    )  # fmt: skip
+    return bitext.select_columns(["target"]).add_column("label", [row.tolist() for row in embeddings])
+
+
+def pairs_for_steps(
+    bitext: Dataset, counts: dict[str, int], *, steps: int | None, batch_size: int, seed: int, world_size: int
+) -> Dataset:
+    """The pairs a run of ``steps`` (or whole epochs) uses; ``counts`` gains ``used`` (and ``uneven_remainder``)."""
+    if steps is not None:
+        # A fixed step budget sees at most steps x batch x processes pairs: take them from a seeded shuffle up
+        # front, so every objective trains on the same pairs and MSE labels only the pairs it uses.
+        needed = steps * batch_size * world_size
+        if len(bitext) > needed:
+            bitext = bitext.shuffle(seed=seed).select(range(needed))
+    elif world_size > 1 and len(bitext) % (batch_size * world_size):
+        # Distributed, the trainer drops uneven last batches (and accelerate would pad a shard with repeats):
+        # leave the remainder out up front, so that the count below is what was trained on.
+        usable = len(bitext) // (batch_size * world_size) * batch_size * world_size
+        if usable == 0:
+            raise ValueError(
+                f"{len(bitext)} training pairs are fewer than one step of {batch_size} pairs x {world_size} processes"
+            )
+        counts["uneven_remainder"] = len(bitext) - usable
+        bitext = bitext.shuffle(seed=seed).select(range(usable))
+    counts["used"] = len(bitext)
+    return bitext

@@ -1,0 +1,222 @@
+"""The run directory: refusing another run's folder, moving a replaced run aside, the run record file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from transformers import TrainerCallback
+
+from optical_st._atomic import write_json
+from optical_st.training._callback import BEST_DIRNAME
+
+if TYPE_CHECKING:
+    from optical_st.hub import TrainingInfo
+
+logger = logging.getLogger(__name__)
+
+RUN_FILE = "training_run.json"
+FINAL_DIRNAME = "final"
+CHECKPOINTS_DIRNAME = "checkpoints"
+PREVIOUS_RUN_DIRNAME = "previous-run"
+
+# what one run writes into its output_dir (other files there are left alone)
+RUN_ENTRIES: tuple[str, ...] = (
+    FINAL_DIRNAME, CHECKPOINTS_DIRNAME, BEST_DIRNAME, f"{BEST_DIRNAME}.partial", f"{BEST_DIRNAME}.previous", RUN_FILE,
+)  # fmt: skip
+
+
+class OutputDirectoryInUseError(ValueError):
+    """``output_dir`` already holds another run (pass ``overwrite=True`` or resume it)."""
+
+
+def check_output_dir(output_dir: str | Path, *, overwrite: bool = False, resume: bool = False) -> Path:
+    """Refuse an ``output_dir`` that holds another run unless ``overwrite`` (or ``resume``); changes nothing."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputDirectoryInUseError(f"output_dir {output_dir} exists and is not a directory")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not (resume or overwrite):
+        raise OutputDirectoryInUseError(
+            f"output_dir {output_dir} is not empty (another run?); pass --overwrite to replace it "
+            "or --resume-from-checkpoint to continue it"
+        )
+    return output_dir
+
+
+def prepare_output_dir(output_dir: Path, *, overwrite: bool = False) -> Path | None:
+    """Create ``output_dir``; with ``overwrite``, move the run it holds into ``previous-run/``.
+
+    Called once the new run is validated and about to start. The previous run is deleted only when the
+    new one has saved its first model (:func:`_discard_previous_run`), and put back if the new one fails
+    before that (:func:`_restore_previous_run`). Returns the ``previous-run`` folder, or ``None``.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    present = [output_dir / name for name in RUN_ENTRIES if (output_dir / name).exists()]
+    if not overwrite or not present:
+        return None
+    previous = output_dir / PREVIOUS_RUN_DIRNAME
+    if previous.is_dir():
+        # An earlier --overwrite was killed before its first save: previous-run/ still holds the run it
+        # replaced, and the entries beside it are that attempt's leftovers (no model among them).
+        for path in present:
+            _remove(path)
+        return previous
+    previous.mkdir()
+    for path in present:
+        path.rename(previous / path.name)
+    logger.info(
+        "moved the previous run in %s aside to %s until the new run saves a model", output_dir, previous
+    )
+    return previous
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _discard_previous_run(previous: Path | None) -> None:
+    if previous is not None and previous.is_dir():
+        shutil.rmtree(previous)
+
+
+def _restore_previous_run(output_dir: Path, previous: Path) -> None:
+    """Put the replaced run back (the new run failed before saving any model)."""
+    for name in RUN_ENTRIES:
+        _remove(output_dir / name)
+    for path in previous.iterdir():
+        path.rename(output_dir / path.name)
+    previous.rmdir()
+
+
+def resume_checkpoint(output_dir: Path, resume_from_checkpoint: str | bool | None) -> str | bool | None:
+    """Check the checkpoint to resume from before anything is written (a failed resume changes nothing)."""
+    if resume_from_checkpoint is True:
+        if not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
+            raise FileNotFoundError(
+                f"no checkpoint to resume under {output_dir / CHECKPOINTS_DIRNAME} (the run there is unchanged)"
+            )
+    elif resume_from_checkpoint and not Path(resume_from_checkpoint).is_dir():
+        raise FileNotFoundError(f"checkpoint to resume from not found: {resume_from_checkpoint}")
+    return resume_from_checkpoint
+
+
+def mean_training_loss(log_history: list[dict[str, Any]], global_step: int) -> float | None:
+    """Mean loss over steps 1..``global_step`` from the logged windows (each weighted by its steps).
+
+    Covers resumed runs too: the log history comes back with the checkpoint, and
+    :class:`RunBookkeeping` logs at every checkpoint and at the last step, so no step is missing.
+    ``None`` when the records do not cover every step.
+    """
+    total, covered = 0.0, 0
+    for entry in log_history:
+        if "loss" in entry and entry.get("step", 0) > covered:
+            total += float(entry["loss"]) * (entry["step"] - covered)
+            covered = entry["step"]
+    return total / covered if covered and covered == global_step else None
+
+
+def record_failure(output_dir: Path, error: BaseException, previous_run: Path | None) -> None:
+    """A run that stops with an exception says so in its record (or gives the replaced run back)."""
+    if previous_run is not None and previous_run.is_dir():
+        _restore_previous_run(output_dir, previous_run)
+        logger.warning(
+            "the new run failed before saving a model; the previous run in %s is restored", output_dir
+        )
+        return
+    path = output_dir / RUN_FILE
+    run = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    interrupted = isinstance(error, KeyboardInterrupt)
+    run.update({
+        "status": "interrupted" if interrupted else "failed",
+        "error": f"{type(error).__name__}: {error}".strip().rstrip(":"),
+    })  # fmt: skip
+    write_run_file(output_dir, run)
+
+
+class RunBookkeeping(TrainerCallback):
+    """Run-directory duties of :func:`distill` that follow the trainer's steps.
+
+    * Log at every checkpoint and at the last step, so that the log history (which a checkpoint
+      carries) covers every step: the whole run's mean loss survives a resume.
+    * Delete the run that ``overwrite`` moved aside once this run has saved a model (a checkpoint or
+      ``best/``; ``final/`` is reported by :func:`distill` through :meth:`model_saved`).
+    """
+
+    def __init__(self) -> None:
+        self.previous_run: Path | None = None  # set by distill on the main process
+
+    def model_saved(self) -> None:
+        _discard_previous_run(self.previous_run)
+        self.previous_run = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save or state.global_step >= state.max_steps:
+            control.should_log = True
+        if state.best_model_checkpoint:  # OTDistillCallback (called first) just saved best/
+            self.model_saved()
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        self.model_saved()
+
+
+def write_run_file(output_dir: Path, content: Mapping[str, Any]) -> None:
+    """Replace the run record whole (a crash mid-write leaves the previous record)."""
+    write_json(output_dir / RUN_FILE, content)
+
+
+def finish_run(
+    output_dir: Path,
+    student: Any,
+    trainer: Any,
+    result: Any,
+    seconds: float,
+    *,
+    bookkeeping: RunBookkeeping,
+    callback: Any,
+    run_info: TrainingInfo,
+    evaluator: Any,
+    metric: str | None,
+) -> Path:
+    """Save ``final/`` with its card record, then complete the run record (main process only)."""
+    from optical_st.hub import save_run_info
+
+    final_dir = output_dir / FINAL_DIRNAME
+    student.save(str(final_dir))
+    final_rows = None
+    if (
+        evaluator is not None
+        and callback.evaluations
+        and callback.evaluations[-1]["step"] == result.global_step
+    ):
+        final_rows = getattr(evaluator, "results", None) or None
+    save_run_info(final_dir, run_info, final_rows)
+    bookkeeping.model_saved()
+    # the mean over every step of the run; transformers' own figure covers this session only
+    train_loss = mean_training_loss(trainer.state.log_history, result.global_step)
+    if train_loss is None:
+        train_loss = result.training_loss
+    run = json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
+    run.update({
+        "status": "done",
+        "train_seconds": round(seconds, 1),
+        "global_step": result.global_step,
+        "train_loss": train_loss,
+        "best": None if callback.best_metric is None else {
+            "metric": metric, "value": callback.best_metric, "step": callback.best_step,
+            "path": str(callback.best_path),
+        },
+        "push_errors": callback.push_errors,
+        # the loss warned once; the record says how often (a plan cut off at max_iter is approximate)
+        "sinkhorn_unconverged_steps": len(callback.unconverged_steps),
+        "log_history": trainer.state.log_history,
+    })  # fmt: skip
+    write_run_file(output_dir, run)
+    return final_dir
