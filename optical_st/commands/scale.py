@@ -69,7 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--distill-epochs", type=float, default=1.0)
     recipe.add_argument("--distill-batch-size", type=int, default=16)
     recipe.add_argument("--distill-lr", type=float, default=2e-5)
-    recipe.add_argument("--distill-reg", type=float, default=0.05, help="entropic OT regularisation")
+    recipe.add_argument(
+        "--distill-reg", type=float, default=None,
+        help="entropic OT regularisation (default: the loss's, 0.5 x the spread of each pair's token costs)",
+    )  # fmt: skip
     recipe.add_argument("--distill-max-length", type=int, default=128)
     recipe.add_argument(
         "--distill-freeze-embeddings",
