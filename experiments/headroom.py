@@ -164,12 +164,13 @@ def heavy_lock(path: Path | None) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------------------ data
-def evaluation_benchmarks(data: Path) -> dict[str, list]:
-    """Benchmark groups -> benchmarks. Symmetric tasks (translation retrieval) and query -> passage (XQuAD-R)."""
+def evaluation_benchmarks(data: Path, untrained: Sequence[str] = UNTRAINED) -> dict[str, list]:
+    """Benchmark groups -> benchmarks. Symmetric tasks (translation retrieval) and query -> passage (XQuAD-R).
+    FLORES-200 for the trained languages and ``untrained`` (``("all",)``: every other language it has)."""
     from optical_st.data import load_xquad_r
     from optical_st.evaluation import bitext_benchmarks, flores_benchmarks
 
-    languages = ",".join(TRAINED + UNTRAINED)
+    languages = "all" if tuple(untrained) == ("all",) else ",".join(TRAINED + tuple(untrained))
     return {
         "flores-sentence": flores_benchmarks(data / "flores200", languages, levels="sentence"),
         "flores-document": flores_benchmarks(data / "flores200", languages, levels="document"),
@@ -346,7 +347,7 @@ def headline(record: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------ commands
 def command_train(args: argparse.Namespace) -> None:
-    groups = evaluation_benchmarks(args.data)
+    groups = evaluation_benchmarks(args.data, args.untrained_languages)
     bitext, _, counts = training_pool(args.data, [b for members in groups.values() for b in members])
     logger.info("training pool: %s", counts)
     setting = SETTINGS[args.setting]
@@ -366,7 +367,7 @@ class Validation:
     def __init__(self, args: argparse.Namespace) -> None:
         from optical_st.evaluation import CLIREvaluator
 
-        groups = evaluation_benchmarks(args.data)
+        groups = evaluation_benchmarks(args.data, args.untrained_languages)
         self.bitext, validation, self.counts = training_pool(
             args.data, [b for bs in groups.values() for b in bs]
         )
@@ -489,7 +490,7 @@ def command_baselines(args: argparse.Namespace) -> None:
     from optical_st.data import load_xquad_r
     from optical_st.pretrained import load_sentence_transformer
 
-    groups = evaluation_benchmarks(args.data)
+    groups = evaluation_benchmarks(args.data, args.untrained_languages)
     cache = args.runs / "embedding-cache"
     plans: list[tuple[str, str, Any, Any]] = [("english-teacher", "multilingual-both-sides", ME5, None)]
     for name in ("student-L6", "student-L3"):
@@ -563,6 +564,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--setting", choices=tuple(SETTINGS), default="student-L6")
     parser.add_argument("--baseline-settings", default=",".join(s for s in SETTINGS if s != "self-L12"),
                         type=lambda text: text.split(","), help="baselines: the settings to score")  # fmt: skip
+    parser.add_argument("--untrained-languages", default=",".join(UNTRAINED), type=lambda text: tuple(text.split(",")),
+                        help="FLORES-200 languages scored besides the trained ones ('all': every one it has); "
+                        "give a bigger set its own --runs")  # fmt: skip
     parser.add_argument("--objectives", default="mse,ot-plain,ot,ot+sentence",
                         type=lambda text: [o for o in text.split(",") if o])  # fmt: skip
     parser.add_argument("--seeds", default="0,1,2", type=lambda text: [int(s) for s in text.split(",")])
