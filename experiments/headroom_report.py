@@ -279,6 +279,41 @@ def markdown(rows: list[dict[str, Any]], cells: dict, metric: str = "recall@1") 
     return "\n".join(lines)
 
 
+HEADLINE_COLUMNS = (("trained", "flores-sentence"), ("trained", "flores-document"), ("trained", "ntrex-document"),
+                    ("untrained", "flores-sentence"), ("untrained", "flores-document"), ("untrained", "xquad-r"))  # fmt: skip
+
+
+def headline_table(rows: list[dict[str, Any]], metric: str = "recall@1") -> str:
+    """The README's table: per benchmark setting and objective, mean ± spread over seeds and, for trained
+    objectives, the paired difference to MSE with its 95% interval."""
+    lines = ["| setting | objective | seeds | " + " | ".join(f"{a} {b}" for a, b in HEADLINE_COLUMNS) + " |",
+             "|---|---|---|" + "---|" * len(HEADLINE_COLUMNS)]  # fmt: skip
+    settings = dict.fromkeys(r["setting"] for r in rows if r["benchmark"] != "validation")
+    for setting in settings:
+        for objective in OBJECTIVE_ORDER:
+            by_column = {(r["languages"], r["benchmark"]): r for r in rows
+                         if r["setting"] == setting and r["objective"] == objective and r["metric"] == metric}  # fmt: skip
+            if not by_column:
+                continue
+            texts = []
+            for column in HEADLINE_COLUMNS:
+                row = by_column.get(column)
+                text = "" if row is None else f"{row['mean']:.1f}"
+                if row is not None and len(row["seeds"]) > 1:
+                    text += f" ± {row['spread']:.1f}"
+                if (
+                    row is not None
+                    and objective not in BASELINES
+                    and objective != "mse"
+                    and row["delta_vs_mse"] is not None
+                ):
+                    text += f" ({row['delta_vs_mse']:+.1f} [{row['delta_ci_low']:+.1f}, {row['delta_ci_high']:+.1f}])"
+                texts.append(text)
+            seeds = next(iter(by_column.values()))["seeds"]
+            lines.append(f"| {setting} | {objective} | {len(seeds) or '-'} | " + " | ".join(texts) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(rows: list[dict[str, Any]], path: Path, metric: str = "recall@1") -> None:
     import matplotlib
 
@@ -339,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n\n".join(markdown(rows, cells, metric) for metric in METRICS)
     (args.results / "summary.md").write_text(text + "\n", encoding="utf-8")
     plot([r for r in rows if r["benchmark"] != "validation"], args.results / "recall@1.png")
+    (args.results / "headline.md").write_text(headline_table(rows), encoding="utf-8")
     print(markdown(rows, cells))
     return 0
 
