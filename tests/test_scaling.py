@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,12 @@ from optical_st.scaling import (
     TrainingBitext,
     bitext_benchmarks,
     count_parameters,
+    estimate_budget,
     fit_trends,
     load_study_results,
     parse_model_spec,
     parse_model_specs,
+    split_model_list,
     truncate_layers,
     write_report,
 )
@@ -163,6 +166,27 @@ def test_parse_model_specs():
         parse_model_spec("preset:nope")
     with pytest.raises(ValueError, match="positive integers"):
         parse_model_spec("truncate:/m/x:zero")
+
+
+def test_comma_separated_model_lists():
+    """`--models a,b,c` (the family form of docs/scaling.md) is three models; a ladder keeps its counts."""
+    family = "intfloat/multilingual-e5-small,intfloat/multilingual-e5-base,intfloat/multilingual-e5-large"
+    specs = parse_model_spec(family)
+    assert [(s.name, s.source) for s in specs] == [
+        (f"multilingual-e5-{size}", f"intfloat/multilingual-e5-{size}") for size in ("small", "base", "large")
+    ]
+    assert split_model_list("ladder:/m/e5:2,3,x=/a/b, truncate:/m/e5:4") == [
+        "ladder:/m/e5:2,3",
+        "x=/a/b",
+        "truncate:/m/e5:4",
+    ]
+    assert [s.name for s in parse_model_spec("ladder:/m/e5:2,3,LaBSE=org/LaBSE")] == [
+        "e5-L2",
+        "e5-L3",
+        "LaBSE",
+    ]
+    with pytest.raises(ValueError, match="duplicate model names"):
+        parse_model_specs(["org/m,other/m"])
 
 
 def test_duplicate_model_names_are_rejected():
@@ -367,6 +391,81 @@ def test_cli_duplicate_names_fail_before_work(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+# ---------------------------------------------------------------------------------------------- budget
+
+
+def _distill_args(train_dir: Path) -> list[str]:
+    return ["--distill-bitext", str(train_dir), "--distill-languages", "npi", "--distill-max-pairs", "8",
+            "--distill-steps", "2", "--distill-batch-size", "4", "--distill-lr", "1e-3",
+            "--distill-freeze-embeddings"]  # fmt: skip
+
+
+def test_budget_prints_the_plan_and_runs_nothing(bitext_dir, train_dir, tiny_dir, tmp_path, capsys):
+    output = tmp_path / "out"
+    code = main([
+        "scale", "--models", f"a={tiny_dir}", f"b=truncate:{tiny_dir}:1", "broken=/nonexistent/model",
+        "--benchmark", str(bitext_dir), "--languages", "npi,sin", "--output-dir", str(output),
+        "--n-bootstrap", "0", "--device", "cpu", *_distill_args(train_dir), "--budget",
+    ])  # fmt: skip
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    out = printed.out
+    assert "plan: 3 model(s) x 2 condition(s) x 2 language(s) = 12 cells; 0 finished, 12 to run" in out
+    assert "models: a, b, broken" in out and "languages: npi_Deva, sin_Sinh" in out
+    assert "distillation (ot): 8 training pairs; 3 student(s) to train, 2 steps each" in out
+    assert "broken" in out and "cannot be measured, the study would skip it" in out
+    assert re.search(r"^estimate: .+ on this machine \(zero-shot .+, ot-distilled .+\)", out, re.MULTILINE)
+    assert "measuring models" in printed.err  # a progress bar while the models are timed
+    # nothing of the measurement is kept: no cell, no checkpoint, no student
+    assert not list(output.rglob("*.json")) and not (output / "checkpoints").exists()
+
+
+def test_max_minutes_stops_before_any_cell(bitext_dir, tiny_dir, tmp_path, capsys):
+    output = tmp_path / "out"
+    args = ["scale", "--models", f"a={tiny_dir}", "--benchmark", str(bitext_dir), "--languages", "npi",
+            "--output-dir", str(output), "--n-bootstrap", "0", "--device", "cpu", "--no-progress"]  # fmt: skip
+    assert main([*args, "--max-minutes", "0.00001"]) == 1
+    printed = capsys.readouterr()
+    assert "more than --max-minutes 1e-05; nothing was run" in printed.err
+    assert "plan: 1 model(s) x 1 condition(s) x 1 language(s) = 1 cells" in printed.out
+    assert not (output / "cells").exists()
+    # within the limit the study runs, and the report's command does not carry the limit
+    assert main([*args, "--max-minutes", "600"]) == 0
+    assert (output / "cells" / "a" / ZERO_SHOT / "npi_Deva.json").is_file()
+    assert "--max-minutes" not in (output / "report" / "report.md").read_text()
+
+
+def test_budget_of_a_partly_finished_study(finished_study):
+    """Resumable: only missing cells are planned; a saved student is reused, not retrained."""
+    study, _ = finished_study
+    again = ScalingStudy(study.specs[:2], [b for g in study.benchmarks.values() for b in g], study.output_dir,
+                         k_values=study.k_values, recipe=study.recipe, training_bitext=study.training_bitext,
+                         n_bootstrap=50, device="cpu", show_progress_bar=False)  # fmt: skip
+    budget = estimate_budget(again)
+    assert budget.units == [] and budget.seconds == 0
+    assert "nothing to run: every cell is finished" in budget.describe()
+
+    cell = again.cell_path("model-L1", DISTILLED, "sin_Sinh")
+    kept = cell.read_bytes()
+    cell.unlink()
+    try:
+        budget = estimate_budget(again)
+    finally:
+        cell.write_bytes(kept)
+    assert [(u.model, u.condition, u.languages, u.steps, u.reuses_student) for u in budget.units] == [
+        ("model-L1", DISTILLED, ("sin_Sinh",), 0, True)
+    ]
+    assert budget.cells_finished == 7 and budget.seconds > 0
+    rates = budget.rates["model-L1"]
+    assert rates.error is None and rates.seconds_per_text > 0 and rates.seconds_per_step is None
+
+
+def test_progress_bar_counts_cells(bitext_dir, tiny_dir, benchmarks, tmp_path, capsys):
+    study = ScalingStudy([f"a={tiny_dir}"], benchmarks, tmp_path, n_bootstrap=0, device="cpu")
+    study.run()
+    assert re.search(r"scaling cells: 100%.*2/2", capsys.readouterr().err)
+
+
 # ---------------------------------------------------------------------------------------------- Hub
 
 
@@ -402,3 +501,58 @@ def test_report_pushes_as_dataset_with_card(report_files, tmp_path):
     assert metadata["language"] == ["en", "ne", "si"]
     assert {c["config_name"] for c in metadata["configs"]} == {"results", "trends", "models"}
     assert "Huang" in card and "| Nepali" in card
+
+
+@pytest.mark.hub
+def test_family_study_loads_hub_ids(bitext_dir, tmp_path):
+    """The family command of docs/scaling.md, `optical-st scale --models intfloat/multilingual-e5-small,...`,
+    end to end against tests/hub_server.py: three tiny models of different sizes are uploaded under the e5
+    ids with the real huggingface_hub client, then the CLI resolves, downloads and evaluates them."""
+    import os
+    import subprocess
+    import sys
+
+    from hub_server import HubTestServer
+
+    texts = [line for path in sorted(bitext_dir.glob("*.txt")) for line in path.read_text().splitlines()]
+    sizes = {"small": (16, 1), "base": (32, 2), "large": (48, 3)}  # hidden size, layers
+    folders, totals = {}, {}
+    for size, (hidden, layers) in sizes.items():
+        model = make_tiny_model(tmp_path / size, texts, hidden_size=hidden, num_layers=layers)
+        folders[f"intfloat/multilingual-e5-{size}"] = tmp_path / size / "model"
+        totals[f"multilingual-e5-{size}"] = count_parameters(model).total
+    assert len(set(totals.values())) == 3
+    output = tmp_path / "study"
+    server = HubTestServer(valid_tokens={"hf_family_test"}).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE_"))}
+        env.update(HF_ENDPOINT=server.endpoint, HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_XET="1",
+                   HF_TOKEN="hf_family_test", PIP_NO_INDEX="1")  # fmt: skip
+        upload = (
+            "import sys\nfrom huggingface_hub import HfApi\napi = HfApi()\n"
+            "for repo, folder in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+            "    api.create_repo(repo)\n    api.upload_folder(repo_id=repo, folder_path=folder)\n"
+        )
+        pairs = [str(item) for repo, folder in folders.items() for item in (repo, folder)]
+        done = subprocess.run([sys.executable, "-c", upload, *pairs], env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        server.requests.clear()
+        done = subprocess.run(
+            [sys.executable, "-m", "optical_st.cli", "scale", "--models", ",".join(folders),
+             "--benchmark", str(bitext_dir), "--languages", "npi,sin", "--k", "1,10",
+             "--output-dir", str(output), "--n-bootstrap", "0", "--device", "cpu", "--no-progress"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        downloads = [path for method, path, _ in server.requests if method == "GET" and "/resolve/" in path]
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    for repo in folders:
+        assert any(path.startswith(f"/{repo}/resolve/") for path in downloads), (repo, downloads)
+    # the models evaluated are the uploaded ones (their parameter counts), served by the Hub (no offline rebuild)
+    models = pd.read_csv(output / "report" / "models.csv")
+    assert dict(zip(models["model"], models["params_total"], strict=True)) == totals
+    cells = sorted(output.glob("cells/*/zero-shot/*.json"))
+    assert len(cells) == 6
+    assert {json.loads(path.read_text())["served_from"] for path in cells} == {"hub"}

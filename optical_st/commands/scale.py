@@ -6,8 +6,12 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from optical_st.commands._checks import check_device, check_non_negative, check_positive, parse_cutoffs
+
+if TYPE_CHECKING:
+    from optical_st.scaling import ScalingStudy
 
 HELP = "scaling study: many encoders x languages, zero-shot and OT-distilled -> table, plots, trends"
 
@@ -18,7 +22,10 @@ model specs: PATH_OR_HUB_ID | NAME=PATH_OR_HUB_ID | truncate:SRC:N | ladder:SRC:
       --languages all --max-pairs 100 --k 1,5,10 --distill-bitext ../shared/data/floresv1_ne_si \\
       --distill-split dev --distill-max-pairs 128 --distill-max-length 64 --distill-lr 5e-5 \\
       --distill-freeze-embeddings --output-dir runs/scaling --report-dir docs/results/scaling --report-k 1
-exit codes: 0 report written, 1 bad input or nothing finished, 3 report written but some models skipped
+  A model family from the Hub: --models intfloat/multilingual-e5-small,intfloat/multilingual-e5-base,...
+  Add --budget to any of these to see the plan and its time on this machine without running it.
+exit codes: 0 report written (or --budget printed), 1 bad input, nothing finished or over --max-minutes,
+  3 report written but some models skipped
 """
 
 
@@ -47,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--languages", default="all", help="languages, e.g. npi,sin or low or all")
     parser.add_argument("--directions", default="xx->eng", help="comma-separated: xx->eng,eng->xx")
+    parser.add_argument(
+        "--levels",
+        default="sentence",
+        help="comma-separated: sentence (retrieve the translation), document (retrieve its article)",
+    )
     parser.add_argument("--k", default="1,5,10", help="recall cut-offs (default 1,5,10)")
     parser.add_argument("--output-dir", required=True, type=Path, help="cells, skip records, checkpoints")
     parser.add_argument("--report-dir", type=Path, default=None, help="report folder (default OUTPUT/report)")
@@ -56,30 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--conditions", default=None, help="zero-shot,ot-distilled (default: both with a recipe)"
     )
-    recipe = parser.add_argument_group("distillation recipe (adds the ot-distilled condition)")
-    recipe.add_argument("--distill-bitext", default=None, metavar="SOURCE", help="training bitext source")
-    recipe.add_argument("--distill-languages", default=None, help="training languages (default: all)")
-    recipe.add_argument("--distill-split", default=None, help="training split (e.g. dev)")
-    recipe.add_argument("--distill-max-pairs", type=int, default=None, help="pairs per language (sampled)")
-    recipe.add_argument(
-        "--teacher", default=None, help="teacher spec (default: each model's full-depth source)"
-    )
-    recipe.add_argument("--loss", default="ot", choices=("ot", "ot+sentence"))
-    recipe.add_argument("--distill-steps", type=int, default=None, help="optimizer steps (default: epochs)")
-    recipe.add_argument("--distill-epochs", type=float, default=1.0)
-    recipe.add_argument("--distill-batch-size", type=int, default=16)
-    recipe.add_argument("--distill-lr", type=float, default=2e-5)
-    recipe.add_argument(
-        "--distill-reg", type=float, default=None,
-        help="entropic OT regularisation (default: the loss's, 0.5 x the spread of each pair's token costs)",
-    )  # fmt: skip
-    recipe.add_argument("--distill-max-length", type=int, default=128)
-    recipe.add_argument(
-        "--distill-freeze-embeddings",
-        action="store_true",
-        help="keep the student's token embedding matrix fixed (as optical-st train --freeze-embeddings)",
-    )
-    recipe.add_argument("--seed", type=int, default=0, help="seed of training and of the --max-pairs sample")
+    _add_recipe_arguments(parser)
     parser.add_argument(
         "--checkpoint-dir", type=Path, default=None, help="distilled students (default OUTPUT/checkpoints)"
     )
@@ -97,8 +86,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--push-to-hub", default=None, metavar="REPO_ID", help="upload the report as a dataset"
     )
+    _add_budget_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(_scale_parser=parser)
+
+
+def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--distill-*``, ``--teacher``, ``--loss``, ``--seed``: how the distilled condition is made."""
+    recipe = parser.add_argument_group("distillation recipe (adds the ot-distilled condition)")
+    recipe.add_argument("--distill-bitext", default=None, metavar="SOURCE", help="training bitext source")
+    recipe.add_argument("--distill-languages", default=None, help="training languages (default: all)")
+    recipe.add_argument("--distill-split", default=None, help="training split (e.g. dev)")
+    recipe.add_argument("--distill-max-pairs", type=int, default=None, help="pairs per language (sampled)")
+    recipe.add_argument(
+        "--teacher", default=None, help="teacher spec (default: each model's full-depth source)"
+    )
+    recipe.add_argument(
+        "--loss",
+        default="ot",
+        choices=("ot", "ot+sentence", "mse"),
+        help="training objective; the distilled condition is labelled ot-distilled whatever the loss, so "
+        "give an MSE study its own --output-dir",
+    )
+    recipe.add_argument("--distill-steps", type=int, default=None, help="optimizer steps (default: epochs)")
+    recipe.add_argument("--distill-epochs", type=float, default=1.0)
+    recipe.add_argument("--distill-batch-size", type=int, default=16)
+    recipe.add_argument("--distill-lr", type=float, default=2e-5)
+    recipe.add_argument(
+        "--distill-reg", type=float, default=None,
+        help="entropic OT regularisation (default: the loss's, 0.5 x the spread of each pair's token costs)",
+    )  # fmt: skip
+    recipe.add_argument("--distill-max-length", type=int, default=128)
+    recipe.add_argument(
+        "--distill-freeze-embeddings",
+        action="store_true",
+        help="keep the student's token embedding matrix fixed (as optical-st train --freeze-embeddings)",
+    )
+    recipe.add_argument("--seed", type=int, default=0, help="seed of training and of the --max-pairs sample")
+
+
+def _add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--budget``, ``--max-minutes``: the plan and its time before anything runs."""
+    budget = parser.add_argument_group(
+        "plan and time estimate (measured on this machine, see docs/scaling.md)"
+    )
+    budget.add_argument(
+        "--budget",
+        action="store_true",
+        help="print the plan and how long it would take here (measured briefly on the models), then exit",
+    )
+    budget.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="measure first; stop with exit code 1 before any cell runs if the estimate exceeds M minutes",
+    )
 
 
 def reproduce_command(args: argparse.Namespace) -> str:
@@ -106,7 +149,8 @@ def reproduce_command(args: argparse.Namespace) -> str:
     parser: argparse.ArgumentParser = args._scale_parser
     words = ["optical-st", "scale"]
     for action in parser._actions:
-        if not action.option_strings or action.dest in ("help", "_scale_parser"):
+        # --budget/--max-minutes decide whether the study runs, not what it computes
+        if not action.option_strings or action.dest in ("help", "_scale_parser", "budget", "max_minutes"):
             continue
         value = getattr(args, action.dest, None)
         if value is None or value == action.default:
@@ -137,6 +181,7 @@ def _benchmarks(args: argparse.Namespace) -> list:
                     source,
                     args.languages,
                     directions=_csv(args.directions),
+                    levels=_csv(args.levels),
                     split=args.split,
                     max_pairs=args.max_pairs,
                     seed=args.seed,
@@ -186,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
     check_device("--device", args.device)
     check_non_negative("--n-bootstrap", args.n_bootstrap, "none")
     for flag in ("--batch-size", "--report-k", "--max-pairs", "--distill-max-pairs", "--distill-steps",
-                 "--distill-epochs", "--distill-batch-size", "--distill-lr", "--distill-max-length"):  # fmt: skip
+                 "--distill-epochs", "--distill-batch-size", "--distill-lr", "--distill-max-length",
+                 "--max-minutes"):  # fmt: skip
         check_positive(flag, getattr(args, flag[2:].replace("-", "_")))
 
     specs = parse_model_specs(args.models)  # duplicate names fail here, before any data is read
@@ -209,6 +255,10 @@ def run(args: argparse.Namespace) -> int:
         document_prompt=args.document_prompt,
         show_progress_bar=not args.no_progress,
     )
+    if args.budget or args.max_minutes is not None:
+        verdict = _check_budget(study, args.max_minutes)
+        if args.budget or verdict != 0:
+            return verdict
     results = study.run()
     skipped = study.skipped()
     for record in skipped:
@@ -238,3 +288,21 @@ def run(args: argparse.Namespace) -> int:
     if args.push_to_hub:
         print(f"pushed: {push_report(report_dir, args.push_to_hub)}")
     return 0 if not skipped else 3
+
+
+def _check_budget(study: ScalingStudy, max_minutes: float | None) -> int:
+    """Print the plan and the time estimate; 1 if it exceeds ``max_minutes``, else 0."""
+    from optical_st.scaling import estimate_budget
+
+    budget = estimate_budget(study)
+    print(budget.describe())
+    minutes = budget.seconds / 60
+    if max_minutes is not None and minutes > max_minutes:
+        print(
+            f"optical-st scale: the plan needs an estimated {minutes:.0f} min here, more than --max-minutes "
+            f"{max_minutes:g}; nothing was run. Run fewer models or languages, sample with --max-pairs, or "
+            "run the plan on a bigger machine (experiments/scaling_full.sh).",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

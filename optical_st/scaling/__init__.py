@@ -20,6 +20,9 @@ How a study runs:
 * **Robust**: a model that cannot be loaded or distilled is skipped with the reason recorded in
   ``skipped/<model>__<condition>.json`` and the study goes on; unknown languages and duplicate names
   fail before any work starts.
+* **Affordable**: :func:`estimate_budget` prints the plan (cells still to run, models, languages,
+  distillation steps) and how long it will take on this machine, from load, encoding and
+  distillation-step times measured on the study's own models (``optical-st scale --budget``).
 * **Several processes** (``accelerate launch``): the ``(model, condition)`` units are dealt out by
   process index (``accelerate.PartialState``); the main process writes the report after all finish.
 
@@ -58,6 +61,7 @@ from typing import Any
 from optical_st._renamed import renamed
 from optical_st.data import bitext_benchmarks
 from optical_st.scaling._benchmarks import TrainingBitext, benchmark_language
+from optical_st.scaling._budget import Rates, StudyBudget, UnitPlan, estimate_budget, plan_units
 from optical_st.scaling._card import push_report, render_report_card
 from optical_st.scaling._parameters import ParameterCount, count_layers, count_parameters, truncate_layers
 from optical_st.scaling._report import (
@@ -78,6 +82,7 @@ from optical_st.scaling._specs import (
     check_unique_names,
     parse_model_spec,
     parse_model_specs,
+    split_model_list,
 )
 from optical_st.scaling._study import CONDITIONS, DISTILLED, ZERO_SHOT, ScalingStudy, StaleResultsError
 
@@ -90,14 +95,18 @@ __all__ = [
     "ZERO_SHOT",
     "ModelSpec",
     "ParameterCount",
+    "Rates",
     "ScalingStudy",
     "StaleResultsError",
+    "StudyBudget",
     "TrainingBitext",
+    "UnitPlan",
     "benchmark_language",
     "bitext_benchmarks",
     "check_unique_names",
     "count_layers",
     "count_parameters",
+    "estimate_budget",
     "fit_trends",
     "load_cells",
     "load_study_results",
@@ -105,9 +114,11 @@ __all__ = [
     "models_table",
     "parse_model_spec",
     "parse_model_specs",
+    "plan_units",
     "plot_scaling",
     "push_report",
     "render_report_card",
+    "split_model_list",
     "trends_markdown",
     "truncate_layers",
     "write_report",

@@ -91,7 +91,9 @@ def parse_model_spec(text: str) -> list[ModelSpec]:
     * ``PATH_OR_HUB_ID`` - a model as it is;
     * ``truncate:SRC:N`` / ``truncate:N`` - the first ``N`` layers of ``SRC`` (default model if omitted);
     * ``ladder:SRC:3,6,9,12`` / ``ladder:3,6,9,12`` - one truncation per count, named ``<src>-L<n>``;
-    * ``preset:NAME`` - a list from :data:`PRESETS`.
+    * ``preset:NAME`` - a list from :data:`PRESETS`;
+    * several of these separated by commas (:func:`split_model_list`), e.g. the e5 family
+      ``intfloat/multilingual-e5-small,intfloat/multilingual-e5-base,intfloat/multilingual-e5-large``.
 
     Example::
 
@@ -103,6 +105,9 @@ def parse_model_spec(text: str) -> list[ModelSpec]:
     text = text.strip()
     if not text:
         raise ValueError("empty model spec")
+    items = split_model_list(text)
+    if len(items) > 1:
+        return [spec for item in items for spec in parse_model_spec(item)]
     if text.startswith("preset:"):
         preset = text.removeprefix("preset:")
         if preset not in PRESETS:
@@ -129,6 +134,30 @@ def parse_model_spec(text: str) -> list[ModelSpec]:
             for n in layers
         ]
     return [ModelSpec(name or _default_name(text), text, None, text)]
+
+
+def split_model_list(text: str) -> list[str]:
+    """Split a comma-separated list of model specs; the layer counts of a ladder stay with it.
+
+    A part that is only a number continues the ``ladder:``/``truncate:`` spec before it, so
+    ``ladder:SRC:3,6,intfloat/multilingual-e5-base`` is two specs. A folder whose path contains a comma
+    cannot be named this way (rename it).
+
+    Example::
+
+        >>> split_model_list("intfloat/multilingual-e5-small,intfloat/multilingual-e5-base")
+        ['intfloat/multilingual-e5-small', 'intfloat/multilingual-e5-base']
+        >>> split_model_list("ladder:/m/e5:3,6,LaBSE=sentence-transformers/LaBSE")
+        ['ladder:/m/e5:3,6', 'LaBSE=sentence-transformers/LaBSE']
+    """
+    items: list[str] = []
+    for part in (part.strip() for part in text.split(",")):
+        layered = items and re.search(r"(^|=)(ladder|truncate):", items[-1])
+        if layered and part.isdigit():
+            items[-1] += f",{part}"
+        elif part:
+            items.append(part)
+    return items
 
 
 def parse_model_specs(texts: Iterable[str]) -> list[ModelSpec]:

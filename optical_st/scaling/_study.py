@@ -39,6 +39,9 @@ from optical_st.scaling._specs import (
 logger = logging.getLogger(__name__)
 
 
+STUDENT_MARKER = "scaling_recipe.json"  # beside a distilled student's final/: the recipe it was made with
+
+
 class StaleResultsError(ValueError):
     """The output directory holds cells of a differently configured study (other benchmarks, k or recipe)."""
 
@@ -283,6 +286,8 @@ class ScalingStudy:
         started = time.perf_counter()
         try:
             model = spec.load(self.device)
+            # where the weights came from: a folder, the Hub, its cache, or an offline rebuild
+            served_from = getattr(getattr(model, "optical_st_source", None), "source", None)
             base_parameters = count_parameters(model)
             if condition == DISTILLED:
                 stage = "distill"
@@ -315,6 +320,7 @@ class ScalingStudy:
             "model": spec.name,
             "spec": spec.spec or spec.source,
             "source": spec.source,
+            "served_from": served_from,
             "n_layers": count_layers(model),
             "params_total": parameters.total,
             "params_embedding": parameters.embedding,
@@ -394,9 +400,19 @@ class ScalingStudy:
             raise RuntimeError(f"the evaluator returned no rows for {empty} (benchmark names changed?)")
         return rows
 
-    def _teacher(self, spec: ModelSpec) -> SentenceTransformer:
+    def teacher_spec(self, spec: ModelSpec) -> ModelSpec:
+        """The frozen teacher of ``spec``: ``teacher`` if given, else ``spec``'s full-depth source."""
+        return parse_model_spec(self.teacher)[0] if self.teacher else spec.full_depth()
+
+    def teacher_loaded(self, spec: ModelSpec) -> bool:
+        """True if :meth:`load_teacher` holds ``spec``'s teacher already (it is loaded once per study run)."""
+        teacher_spec = self.teacher_spec(spec)
+        return f"{teacher_spec.source}:{teacher_spec.keep_layers}" in self._teachers
+
+    def load_teacher(self, spec: ModelSpec) -> SentenceTransformer:
+        """``spec``'s teacher, frozen, loaded once and kept until :meth:`run` ends."""
         assert self.recipe is not None
-        teacher_spec = parse_model_spec(self.teacher)[0] if self.teacher else spec.full_depth()
+        teacher_spec = self.teacher_spec(spec)
         key = f"{teacher_spec.source}:{teacher_spec.keep_layers}"
         if key not in self._teachers:
             teacher = teacher_spec.load(self.device)
@@ -405,23 +421,36 @@ class ScalingStudy:
             self._teachers[key] = teacher
         return self._teachers[key]
 
+    def training_pairs(self) -> Any:
+        """The training bitext (:meth:`TrainingBitext.load`), read once."""
+        assert self.training_bitext is not None
+        if self._training_bitext is None:
+            self._training_bitext = self.training_bitext.load()
+        return self._training_bitext
+
+    def _student_config(self, spec: ModelSpec) -> dict[str, Any]:
+        return {"model": asdict(spec), "recipe": self.distillation_config()}
+
+    def saved_student(self, spec: ModelSpec) -> Path | None:
+        """The ``final/`` folder of ``spec``'s student distilled earlier with this recipe, or ``None``."""
+        run_dir = self.checkpoint_dir / safe_name(spec.name)
+        marker, final = run_dir / STUDENT_MARKER, run_dir / "final"
+        if not (marker.is_file() and (final / "modules.json").is_file()):
+            return None
+        stored = json.loads(marker.read_text(encoding="utf-8")).get("fingerprint")
+        return final if stored == _fingerprint(self._student_config(spec)) else None
+
     def _distilled(self, spec: ModelSpec, student: SentenceTransformer) -> SentenceTransformer:
         """Distil ``student`` (or reuse the student saved by an earlier, interrupted run)."""
         from sentence_transformers import SentenceTransformer
 
         assert self.recipe is not None and self.training_bitext is not None
         run_dir = self.checkpoint_dir / safe_name(spec.name)
-        marker = run_dir / "scaling_recipe.json"
-        config = {"model": asdict(spec), "recipe": self.distillation_config()}
-        final = run_dir / "final"
-        reusable = marker.is_file() and (final / "modules.json").is_file()
-        if reusable and json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") == _fingerprint(
-            config
-        ):
-            logger.info("reusing the distilled student in %s", final)
-            return SentenceTransformer(str(final), device=self.device)
-        if self._training_bitext is None:
-            self._training_bitext = self.training_bitext.load()
+        config = self._student_config(spec)
+        saved = self.saved_student(spec)
+        if saved is not None:
+            logger.info("reusing the distilled student in %s", saved)
+            return SentenceTransformer(str(saved), device=self.device)
         from optical_st.training import benchmark_texts
 
         distill = self._distill_fn
@@ -432,13 +461,13 @@ class ScalingStudy:
         recipe = self.recipe.replace(
             save_steps=None, overwrite=True, show_progress_bar=self.show_progress_bar
         )
-        final = distill(student, self._teacher(spec), self._training_bitext, recipe, output_dir=run_dir,
+        final = distill(student, self.load_teacher(spec), self.training_pairs(), recipe, output_dir=run_dir,
                         exclude_texts=benchmark_texts(all_benchmarks))  # fmt: skip
         _, n_processes, state = _process_share()
         if n_processes > 1:
             state.wait_for_everyone()  # the main process has saved the final student
         if state.is_main_process:
-            write_json(marker, {"fingerprint": _fingerprint(config), "config": config})
+            write_json(run_dir / STUDENT_MARKER, {"fingerprint": _fingerprint(config), "config": config})
         logger.info("distilled %s -> %s", spec.name, final)
         return student  # trained in place (identical to the saved final student)
 
