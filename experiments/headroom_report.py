@@ -42,8 +42,8 @@ GROUP_OF_PREFIX = {"flores200-sentence": "flores-sentence", "flores200-document"
                    "ntrex128-document": "ntrex-document", "xquad_r-passage": "xquad-r",
                    "validation-": "validation"}  # fmt: skip
 ABBREVIATION = {"zero-shot": "z", "mse": "m"}
-OBJECTIVE_ORDER = ("teacher-both-sides", "teacher-english-english", "multilingual-both-sides", "zero-shot",
-                   "mse", "ot-plain", "ot", "ot+sentence")  # fmt: skip
+OBJECTIVE_ORDER = ("teacher-both-sides", "teacher-english-english", "multilingual-both-sides",
+                   "zero-shot-both-sides", "zero-shot", "mse", "ot-plain", "ot", "ot+sentence")  # fmt: skip
 
 
 def benchmark_group(name: str, languages: Iterable[str]) -> tuple[str, str] | None:
