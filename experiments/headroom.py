@@ -99,6 +99,9 @@ SETTINGS = {
                 "English retrieval teacher all-MiniLM-L6-v2, student multilingual-e5-small"),
         Setting("student-L6", ME5, ME5, 6, "teacher multilingual-e5-small, student its first 6 layers"),
         Setting("student-L3", ME5, ME5, 3, "teacher multilingual-e5-small, student its first 3 layers"),
+        # the rest of the depth ladder (issue 18's trained students), trained with student-L6's recipe
+        *(Setting(f"student-L{n}", ME5, ME5, n, f"teacher multilingual-e5-small, student its first {n} layers")
+          for n in (2, 4, 9)),
         # OPTICAL's own setup (a frozen copy of the student): a probe of the regime where the student starts
         # aligned with its teacher; near the ceiling on these benchmarks, so not one of the headline settings
         Setting("self-L12", ME5, ME5, None, "teacher and student multilingual-e5-small (OPTICAL's own setup)"),
@@ -498,7 +501,7 @@ def command_baselines(args: argparse.Namespace) -> None:
     # (setting, baseline, model, who encodes English: the model itself, or the setting's teacher as in
     # every trained cell, so that "zero-shot" is the trained students' starting point)
     plans: list[tuple[str, str, Any, bool]] = [("english-teacher", "multilingual-both-sides", ME5, False)]
-    for name in ("student-L6", "student-L3"):
+    for name in (name for name, setting in SETTINGS.items() if setting.student_layers):
         plans += [(name, "zero-shot", SETTINGS[name], True), (name, "zero-shot-both-sides", SETTINGS[name], False),
                   (name, "teacher-both-sides", ME5, False)]  # fmt: skip
     evaluated: dict[tuple[str, bool], Path] = {}  # e5 on both sides is every setting's ceiling: scored once
