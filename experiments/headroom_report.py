@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from headroom import BASELINES, RESULTS, RUNS, TRAINED
+from headroom import BASELINES, RESULTS, RUNS, SETTINGS, TRAINED
 
 METRICS = ("recall@1", "recall@5", "recall@10", "ndcg@10")
 GROUP_OF_PREFIX = {"flores200-sentence": "flores-sentence", "flores200-document": "flores-document",
@@ -238,11 +238,14 @@ def markdown(rows: list[dict[str, Any]], cells: dict, metric: str = "recall@1") 
         "Δz vs zero-shot and Δm vs MSE, paired over queries on seed-averaged values [95% CI] (p)",
         "",
     ]
-    for setting in cells:
+    for setting in dict.fromkeys(r["setting"] for r in rows):
         setting_rows = [r for r in rows if r["setting"] == setting and r["metric"] == metric]
         if not setting_rows:
             continue
-        description = next(iter(next(iter(cells[setting].values())).values()))["setting"]["description"]
+        if setting in cells:
+            description = next(iter(next(iter(cells[setting].values())).values()))["setting"]["description"]
+        else:
+            description = SETTINGS[setting].description if setting in SETTINGS else ""
         lines += [f"## {setting}: {description}", ""]
         columns = sorted({(r["languages"], r["benchmark"]) for r in setting_rows},
                          key=lambda c: (("trained", "untrained", "english").index(c[0]), c[1]))  # fmt: skip
@@ -361,14 +364,39 @@ def plot(rows: list[dict[str, Any]], path: Path, metric: str = "recall@1") -> No
     plt.close(figure)
 
 
+def carry_over(rows: list[dict[str, Any]], previous: Path) -> list[dict[str, Any]]:
+    """``rows`` plus the rows of ``previous`` (an earlier summary.json) whose (setting, objective) has no
+    cells in this run, e.g. a setting whose per-query cells are gone; each carried pair is named on stderr."""
+    present = {(r["setting"], r["objective"]) for r in rows}
+    kept = [
+        r
+        for r in json.loads(previous.read_text(encoding="utf-8"))
+        if (r["setting"], r["objective"]) not in present
+    ]
+    for setting, objective in dict.fromkeys((r["setting"], r["objective"]) for r in kept):
+        print(f"carried over from {previous}: {setting} {objective}", file=sys.stderr)
+    return rows + kept
+
+
+def setting_order(row: dict[str, Any]) -> int:
+    """Rows in :data:`SETTINGS` order (the validation probes last), so tables read the same run to run."""
+    names = list(SETTINGS)
+    return names.index(row["setting"]) if row["setting"] in names else len(names)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=Path, default=RUNS)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--n-resamples", type=int, default=5000)
+    parser.add_argument("--carry-over", type=Path, default=None, metavar="SUMMARY_JSON",
+                        help="keep this earlier summary's rows for (setting, objective) pairs with no cells in --runs")  # fmt: skip
     args = parser.parse_args(argv)
     cells = {**load_cells(args.runs), **load_probe_cells(args.runs)}
     rows = summary_rows(cells, args.n_resamples)
+    if args.carry_over is not None:
+        rows = carry_over(rows, args.carry_over)
+    rows.sort(key=setting_order)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "summary.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     text = "\n\n".join(markdown(rows, cells, metric) for metric in METRICS)
