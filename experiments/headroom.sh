@@ -45,6 +45,15 @@ for setting in $SETTINGS; do
     --seeds "$SEEDS" "${length[@]}" "${common[@]}"
 done
 "$PYTHON" experiments/headroom.py baselines --baseline-settings "$(echo $SETTINGS | tr ' ' ,)" "${common[@]}"
+# the rest of the trained depth ladder (docs/scaling.md): student-L6's recipe, seed 0 here, all seeds in FULL
+LADDER=${LADDER:-"2 4 9"}
+ladder_seeds=0; [ -n "${FULL:-}" ] && ladder_seeds=$SEEDS
+for n in $LADDER; do
+  "$PYTHON" experiments/headroom.py train --setting "student-L$n" --objectives mse,ot+sentence --seeds "$ladder_seeds" \
+    --lr 5e-4 --sentence-weight 1000 "${length[@]}" "${common[@]}"
+done
+[ -n "$LADDER" ] && "$PYTHON" experiments/headroom.py baselines \
+  --baseline-settings "$(for n in $LADDER; do printf 'student-L%s,' "$n"; done | sed 's/,$//')" "${common[@]}"
 # OPTICAL's own setup (student and teacher the same 12-layer model) on the validation split
 "$PYTHON" experiments/headroom.py probe --setting self-L12 --lr 5e-5 --objectives zero-shot,mse,ot \
   --seeds "$SEEDS" "${common[@]}"
@@ -52,10 +61,12 @@ done
 # summary.json, tables and the plot; on this machine's plan also where the student's token cloud went
 if [ -n "${FULL:-}" ]; then
   "$PYTHON" experiments/headroom_report.py --runs runs/headroom-full --results docs/results/headroom-full
+  "$PYTHON" experiments/ladder_report.py --results docs/results/headroom-full
 else
   V=runs/headroom/validate/student-L6/lr0.0005-b16-steps300
   "$PYTHON" experiments/token_geometry.py --setting student-L6 zero-shot mse=$V/mse-seed0/run/final \
     ot-plain=$V/ot-plain-seed0/run/final ot=$V/ot-seed0/run/final \
     ot+sentence-w100=$V/ot+sentence-w100-seed0/run/final ot+sentence-w1000=$V/ot+sentence-w1000-seed0/run/final
   "$PYTHON" experiments/headroom_report.py
+  "$PYTHON" experiments/ladder_report.py
 fi
