@@ -3,7 +3,7 @@
 # Every step is resumable: finished cells are reused, an interrupted training resumes from its checkpoint.
 # LOCK: a file to flock around every cell when other heavy jobs share the machine (empty: no locking).
 #
-#   LOCK=../heavy.lock bash experiments/headroom.sh     # this machine's plan (about 3 h on 2 cores)
+#   LOCK=../heavy.lock bash experiments/headroom.sh     # this machine's plan (about 3 h on 2 cores, plus 45 min for the L2/L4/L9 rungs)
 #   FULL=1 bash experiments/headroom.sh                 # the full-size run, for more cores or a GPU
 #
 # This machine's plan: 300 steps x 16 pairs (4,800 of the 18,811 training pairs), 3 seeds, FLORES-200 for

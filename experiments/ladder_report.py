@@ -13,7 +13,7 @@ intervals), a table, and the least-squares change per doubling of non-embedding 
 trained sizes with a 95% t interval across sizes (few sizes: read it as a summary of the figure, not as a
 law). Run from the project root, after ``experiments/headroom_report.py``::
 
-    python experiments/ladder_report.py     # docs/results/headroom/ladder.md, ladder-recall@1.png
+    python experiments/ladder_report.py     # docs/results/headroom/ladder-recall@1.md and .png
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def write(points: dict, counts: dict[int, int], results: Path, metric: str) -> s
 
     figure, axes = plt.subplots(1, len(PANELS), figsize=(3.3 * len(PANELS), 3.2), squeeze=False)
     lines = [f"# Trained depth ladder: {metric} (points) against non-embedding parameters", "",
-             "Mean over seeds [95% bootstrap CI]; seeds per cell in brackets after the value. Truncated: the cut "
+             "Mean over seeds [95% bootstrap CI]; seeds per cell in parentheses after the value. Truncated: the cut "
              "model on both sides; mse / ot+sentence: the cut model distilled from the 12-layer model (teacher "
              "encodes English).", ""]  # fmt: skip
     depths = sorted(counts)
@@ -129,7 +129,7 @@ def write(points: dict, counts: dict[int, int], results: Path, metric: str) -> s
     figure.savefig(results / f"ladder-{metric}.png", dpi=120)
     plt.close(figure)
     text = "\n".join(lines) + "\n"
-    (results / "ladder.md").write_text(text, encoding="utf-8")
+    (results / f"ladder-{metric}.md").write_text(text, encoding="utf-8")
     return text
 
 
