@@ -66,15 +66,20 @@ def ladder_points(rows: list[dict[str, Any]], metric: str) -> dict[tuple[str, st
 
 
 def per_doubling(params: list[int], values: list[float]) -> tuple[float, float, float] | None:
-    """Least-squares slope of ``values`` on log2(params) with a 95% t interval (None under 3 points)."""
-    from scipy import stats
+    """Change of ``values`` per doubling of ``params`` with its 95% interval (None under 3 sizes), from the
+    scaling study's own trend fit (:func:`optical_st.scaling.fit_trends`, which fits per tenfold)."""
+    import pandas as pd
+
+    from optical_st.scaling import fit_trends
 
     if len(params) < 3:
         return None
-    x, y = np.log2(np.asarray(params, dtype=float)), np.asarray(values, dtype=float)
-    fit = stats.linregress(x, y)
-    half = stats.t.ppf(0.975, len(x) - 2) * fit.stderr
-    return float(fit.slope), float(fit.slope - half), float(fit.slope + half)
+    frame = pd.DataFrame({"task": "ladder", "direction": "", "language": "", "low_resource": False,
+                          "condition": "", "metric": "recall", "k": 1, "value": values,
+                          "params_non_embedding": params})  # fmt: skip
+    fit = fit_trends(frame, metric="recall", k=1, x="params_non_embedding").iloc[0]
+    per_tenfold_to_per_doubling = float(np.log10(2))
+    return tuple(float(fit[c]) * per_tenfold_to_per_doubling for c in ("slope", "ci_low", "ci_high"))
 
 
 def write(points: dict, counts: dict[int, int], results: Path, metric: str) -> str:
