@@ -392,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--carry-over", type=Path, default=None, metavar="SUMMARY_JSON",
                         help="keep this earlier summary's rows for (setting, objective) pairs with no cells in --runs")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.carry_over is not None and not args.carry_over.is_file():
+        parser.error(f"--carry-over: no summary file at {args.carry_over}")
     cells = {**load_cells(args.runs), **load_probe_cells(args.runs)}
     rows = summary_rows(cells, args.n_resamples)
     if args.carry_over is not None:
