@@ -173,7 +173,8 @@ def _on_tiny_model(argv: list[str], model: Path, output: Path) -> list[str]:
     return out
 
 
-def test_some_documented_commands_are_cheap_enough_to_run():
+def test_some_documented_commands_are_cheap_enough_to_run(shared_data):
+    # push-benchmark counts as cheap only where its ../shared/data folder exists: skip where it does not
     assert {argv[0] for _, _, argv in CHEAP} == {"languages", "evaluate", "push-benchmark"}
 
 
