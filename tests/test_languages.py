@@ -75,7 +75,7 @@ def test_script_and_tier():
     assert get_language("ne").is_low_resource and not get_language("hi").is_low_resource
 
 
-@pytest.mark.parametrize("bad", ["xx", "klingon", "hin_Latn"])
+@pytest.mark.parametrize("bad", ["xx", "klingon", "hin_Cyrl", "eng_Deva"])
 def test_unknown_language_lists_the_valid_codes(bad):
     with pytest.raises(UnknownLanguageError) as error:
         get_language(bad)

@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from optical_st.commands._checks import check_device, check_non_negative, check_positive, parse_cutoffs
+from optical_st.commands._romanizer_args import add_romanizer_argument, romanizer_views
 
 HELP = "evaluate models on cross-lingual retrieval benchmarks (recall@k, MRR@10, nDCG@10, bootstrap CIs)"
 
@@ -44,8 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--benchmark", action="append", required=True, metavar="B",
                         help="benchmark specification (repeatable, see below)")  # fmt: skip
     parser.add_argument("--languages", default="all",
-                        help="languages, e.g. npi,sin, a tier (low, mid, high) or all (default)")  # fmt: skip
-    parser.add_argument("--directions", default="xx->eng,eng->xx", help="xx->eng, eng->xx or both (default)")
+                        help="languages, e.g. npi,sin, a tier (low, mid, high) or all (default); romanized "
+                        "views: npi_Latn, low_Latn, all_Latn")  # fmt: skip
+    parser.add_argument("--directions", default="xx->eng,eng->xx",
+                        help="xx->eng, eng->xx or both (default); xx_Latn->xx: romanized query -> its "
+                        "native-script original")  # fmt: skip
+    add_romanizer_argument(parser)
     parser.add_argument("--levels", default=None,
                         help="sentence, document or both (default: both where the source has documents)")  # fmt: skip
     parser.add_argument(
@@ -193,6 +198,7 @@ def check_arguments(args: argparse.Namespace) -> tuple[list[int] | None, Path | 
     check_positive("--batch-size", args.batch_size)
     check_non_negative("--bootstrap", args.bootstrap, "no intervals")
     check_device("--device", args.device)
+    romanizer_views(args.romanizer, args.languages)  # a bad --romanizer fails before the slow part
     output = check_output(args.output)
     for model in [*args.model, args.english_model] if args.english_model else args.model:
         check_model_argument(model)  # fail before the slow part
@@ -204,11 +210,13 @@ def build_evaluator(args: argparse.Namespace, k_values: list[int] | None):
     from optical_st.evaluation import CLIREvaluator, load_benchmarks
 
     benchmarks = []
-    for spec in args.benchmark:
-        benchmarks += load_benchmarks(
-            spec, args.languages, directions=args.directions, levels=args.levels, split=args.split,
-            query_language=args.query_language, document_language=args.document_language,
-        )  # fmt: skip
+    for romanizer, languages in romanizer_views(args.romanizer, args.languages):
+        for spec in args.benchmark:
+            benchmarks += load_benchmarks(
+                spec, languages, directions=args.directions, levels=args.levels, split=args.split,
+                query_language=args.query_language, document_language=args.document_language,
+                romanizer=romanizer,
+            )  # fmt: skip
     language_encoders = None
     if args.english_model:
         language_encoders = {"eng": load_model(args.english_model, device=args.device)}

@@ -58,8 +58,10 @@ from optical_st.data._layouts import (
 )
 from optical_st.data._lines import read_lines
 from optical_st.data._presets import DIRECTIONS, LEVELS, bitext_benchmarks, flores_benchmarks, load_benchmarks
+from optical_st.data._romanizer import ROMANIZER_BACKENDS, Romanizer
 from optical_st.data._rows import BITEXT_COLUMNS
 from optical_st.data._saved import is_saved_benchmark, load_benchmark
+from optical_st.data._spelling import SPELLING_RULES, SpellingRule, informal_spelling
 from optical_st.data._xquad import load_xquad_r
 from optical_st.sources import SOURCES
 
@@ -72,7 +74,9 @@ __all__ = [
     "LEVELS",
     "QRELS_COLUMNS",
     "QUERY_COLUMNS",
+    "ROMANIZER_BACKENDS",
     "SOURCES",
+    "SPELLING_RULES",
     "SPLITS",
     "BenchmarkValidationError",
     "BitextValidationError",
@@ -81,10 +85,13 @@ __all__ = [
     "DuplicatePairsWarning",
     "HeldOutDataWarning",
     "Layout",
+    "Romanizer",
+    "SpellingRule",
     "bitext_benchmarks",
     "detect_layout",
     "document_retrieval_benchmark",
     "flores_benchmarks",
+    "informal_spelling",
     "is_held_out_flores_article",
     "is_saved_benchmark",
     "load_benchmark",

@@ -11,25 +11,42 @@ from datasets import Dataset
 from optical_st.data._benchmark import CLIRBenchmark, column_values
 from optical_st.data._layouts import LAYOUTS_WITH_DOCUMENTS
 from optical_st.data._rows import maybe_code
-from optical_st.languages import ENGLISH
+from optical_st.languages import ENGLISH, native_code
 from optical_st.sources import source_metadata
 
-Direction = Literal["xx->eng", "eng->xx"]
+Direction = Literal["xx->eng", "eng->xx", "xx_Latn->xx"]
+CROSS_SCRIPT_DIRECTION = "xx_Latn->xx"
+"""Romanized query -> its native-script original (same language); needs a romanized bitext's ``native`` column."""
+NATIVE_COLUMN = "native"
+"""The column of a romanized bitext (:func:`~optical_st.data.romanize_bitext`) that keeps the native text."""
 
 
-def _parse_direction(direction: str, language: str) -> tuple[str, str]:
+def _sides(direction: str, language: str, columns: Sequence[str]) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(query language, its column), (document language, its column) of ``direction`` for this bitext."""
     compact = direction.replace(" ", "")
+    english, target = (ENGLISH, "english"), (language, "target")
     if compact == "xx->eng":
-        return language, ENGLISH
+        return target, english
     if compact == "eng->xx":
-        return ENGLISH, language
+        return english, target
+    if compact == CROSS_SCRIPT_DIRECTION:
+        if NATIVE_COLUMN not in columns:
+            raise ValueError(
+                f"direction {CROSS_SCRIPT_DIRECTION} needs a romanized bitext (romanize_bitext) with its "
+                f"{NATIVE_COLUMN!r} column; {language} has none"
+            )
+        return target, (native_code(language), NATIVE_COLUMN)
     parts = compact.split("->")
     if len(parts) == 2 and all(maybe_code(part) for part in parts):
         query, document = (maybe_code(part) for part in parts)
-        if {query, document} == {language, ENGLISH}:
-            return query, document
+        named = {english[0]: english, target[0]: target}
+        if NATIVE_COLUMN in columns:
+            named[native_code(language)] = (native_code(language), NATIVE_COLUMN)
+        if query in named and document in named and query != document:
+            return named[query], named[document]
     raise ValueError(
-        f"direction must be 'xx->eng' or 'eng->xx' (or e.g. '{language}->{ENGLISH}'), got {direction!r}."
+        f"direction must be 'xx->eng', 'eng->xx' or '{CROSS_SCRIPT_DIRECTION}' (or e.g. '{language}->{ENGLISH}'), "
+        f"got {direction!r}."
     )
 
 
@@ -60,7 +77,8 @@ def sentence_retrieval_benchmark(
 
     Args:
         bitext: output of :func:`load_bitext` with a single language.
-        direction: ``"xx->eng"`` (queries in the bitext language, English documents) or ``"eng->xx"``.
+        direction: ``"xx->eng"`` (queries in the bitext language, English documents), ``"eng->xx"``, or
+            for a romanized bitext ``"xx_Latn->xx"`` (romanized queries, their native-script originals).
         name: benchmark name; default ``{source}-sentence-{query_language}-{document_language}``.
 
     Example::
@@ -73,9 +91,8 @@ def sentence_retrieval_benchmark(
         {'npi_Deva:0': {'eng_Latn:0'}, 'npi_Deva:1': {'eng_Latn:1'}}
     """
     language = _single_language(bitext)
-    query_language, document_language = _parse_direction(direction, language)
-    query_column, document_column = (
-        ("target", "english") if query_language == language else ("english", "target")
+    (query_language, query_column), (document_language, document_column) = _sides(
+        direction, language, bitext.column_names
     )
     queries, corpus, qrels = _group_pairs(
         column_values(bitext, "id"),
@@ -163,9 +180,8 @@ def document_retrieval_benchmark(
             f"{len(without)} bitext rows have no doc_id (e.g. id {without[0]!r}); document retrieval needs "
             f"a document for every sentence ({', '.join(LAYOUTS_WITH_DOCUMENTS)} have them)."
         )
-    query_language, document_language = _parse_direction(direction, language)
-    query_column, document_column = (
-        ("target", "english") if query_language == language else ("english", "target")
+    (query_language, query_column), (document_language, document_column) = _sides(
+        direction, language, bitext.column_names
     )
     documents: dict[str, list[str]] = defaultdict(list)
     query_by_text: dict[str, str] = {}

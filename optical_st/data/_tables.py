@@ -12,7 +12,7 @@ from typing import Any
 from optical_st.data._errors import BitextValidationError
 from optical_st.data._lines import read_lines
 from optical_st.data._rows import Rows, argument_language, language_of, maybe_code
-from optical_st.languages import ENGLISH
+from optical_st.languages import ENGLISH, is_language_group
 
 TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".parquet")
 """Table files read from a folder (a single file may also be a ``.json`` array of records)."""
@@ -93,11 +93,7 @@ def load_table(path: Path, languages, name: str | None = None, id_prefix: str = 
     default_language = None
     if languages is not None:
         items = [languages] if isinstance(languages, str) else list(languages)
-        if (
-            len(items) == 1
-            and "," not in items[0]
-            and items[0].casefold() not in ("all", "low", "mid", "high")
-        ):
+        if len(items) == 1 and "," not in items[0] and not is_language_group(items[0]):
             default_language = argument_language(items[0])
     for index, (where, record) in enumerate(records):
         if "english" not in record and isinstance(record.get("translation"), dict):

@@ -18,7 +18,7 @@ from optical_st.evaluation._metrics import DEFAULT_K_VALUES, metric_names, per_q
 from optical_st.evaluation._output import finite_or_none, jsonable, rounded
 from optical_st.evaluation._prompts import task_prompts
 from optical_st.evaluation._statistics import bootstrap_ci
-from optical_st.languages import LOW_RESOURCE, normalize_code
+from optical_st.languages import LOW_RESOURCE, UnknownLanguageError, get_language, native_code, normalize_code
 from optical_st.pretrained import model_label
 from optical_st.results import results_to_markdown
 from optical_st.search import Backend, CorpusIndex, encode_texts, model_fingerprint
@@ -45,14 +45,14 @@ class _PreparedBenchmark:
 
     @property
     def dataset(self) -> dict[str, str]:
-        """``dataset_id``/``dataset_config`` of a benchmark loaded from the Hub (what its rows link to)."""
+        """What its rows say of the data: ``dataset_id``/``dataset_config`` of a benchmark loaded from the
+        Hub (what its rows link to) and ``romanizer``, the name of what wrote a romanized view."""
         metadata = getattr(self.benchmark, "metadata", None) or {}
-        return {name: metadata[name] for name in ("dataset_id", "dataset_config") if metadata.get(name)}
-
-    @property
-    def low_resource(self) -> bool:
-        languages = (self.benchmark.query_language, self.benchmark.document_language)
-        return any(language in LOW_RESOURCE for language in languages)
+        origin = {name: metadata[name] for name in ("dataset_id", "dataset_config") if metadata.get(name)}
+        romanizer = metadata.get("romanizer")
+        if isinstance(romanizer, Mapping) and romanizer.get("name"):
+            origin["romanizer"] = romanizer["name"]
+        return origin
 
 
 def _prepare(benchmark: Any, include_titles: bool) -> tuple[list[str], list[str], list[str], list[str], dict]:
@@ -81,21 +81,44 @@ def _prepare(benchmark: Any, include_titles: bool) -> tuple[list[str], list[str]
     return query_ids, query_texts, corpus_ids, corpus_texts, {q: qrels[q] for q in query_ids}
 
 
+def _known(code: str) -> bool:
+    try:
+        get_language(code)
+    except UnknownLanguageError:
+        return False
+    return True
+
+
 def _benchmark_keys(benchmarks: Sequence[Any]) -> list[str]:
-    """``npi_Deva->eng_Latn`` for sentence level, ``npi_Deva->eng_Latn_document`` otherwise; names break ties."""
+    """``npi_Deva->eng_Latn`` for sentence level, ``npi_Deva->eng_Latn_document`` otherwise; the romanizer
+    (``npi_Latn->eng_Latn_indic-iso``), then the benchmark's name, break ties."""
     keys = []
     for benchmark in benchmarks:
         key = f"{benchmark.query_language}->{benchmark.document_language}"
         level = (getattr(benchmark, "metadata", None) or {}).get("level", "sentence")
         keys.append(key if level == "sentence" else f"{key}_{level}")
-    for key in set(keys):
-        clashing = [i for i, other in enumerate(keys) if other == key]
-        if len(clashing) > 1:
-            for i in clashing:
-                keys[i] = f"{benchmarks[i].name}_{key}"
+    by_romanizer = [
+        f"{key}_{_romanizer_name(b)}" if _romanizer_name(b) else key
+        for key, b in zip(keys, benchmarks, strict=True)
+    ]
+    keys = _break_ties(keys, by_romanizer)
+    keys = _break_ties(keys, [f"{b.name}_{key}" for key, b in zip(keys, benchmarks, strict=True)])
     if len(set(keys)) != len(keys):
         raise ValueError("Benchmarks for the same language pair and level need distinct names.")
     return keys
+
+
+def _break_ties(keys: list[str], alternatives: list[str]) -> list[str]:
+    """Each key shared by several benchmarks replaced by that benchmark's alternative."""
+    counts = {key: keys.count(key) for key in keys}
+    return [
+        alternative if counts[key] > 1 else key for key, alternative in zip(keys, alternatives, strict=True)
+    ]
+
+
+def _romanizer_name(benchmark: Any) -> str:
+    romanizer = (getattr(benchmark, "metadata", None) or {}).get("romanizer")
+    return romanizer.get("name", "") if isinstance(romanizer, Mapping) else ""
 
 
 class CLIREvaluator(SentenceEvaluator):
@@ -256,8 +279,11 @@ class CLIREvaluator(SentenceEvaluator):
 
     def _is_low(self, prepared: _PreparedBenchmark) -> bool:
         benchmark = prepared.benchmark
-        return (
-            benchmark.query_language in self.low_resource or benchmark.document_language in self.low_resource
+        languages = (benchmark.query_language, benchmark.document_language)
+        # a romanized view (npi_Latn) counts with its language (npi_Deva)
+        return any(
+            code in self.low_resource or (_known(code) and native_code(code) in self.low_resource)
+            for code in languages
         )
 
     def __call__(
