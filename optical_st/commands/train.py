@@ -23,6 +23,7 @@ from optical_st.commands._checks import (
     check_positive,
     parse_cutoffs,
 )
+from optical_st.commands._romanizer_args import parse_romanizers
 
 HELP = "distil a frozen teacher into a student on bitext (OPTICAL optimal transport, MSE, or both)"
 
@@ -65,6 +66,13 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--keep-eval-overlap", action="store_true",
                       help="do not drop training pairs that occur in the evaluation benchmarks")  # fmt: skip
+    data.add_argument("--romanize", default=None, metavar="SPEC",
+                      help="cross-script pairs: the student reads the bitext's target side romanized by SPEC "
+                      "(as --romanizer of `evaluate`: uroman, indic, +noise=P), the teacher the native side")  # fmt: skip
+    data.add_argument("--native-share", type=float, default=0.5,
+                      help="with --romanize: fraction of pairs in which the student reads the native text (default 0.5)")  # fmt: skip
+    data.add_argument("--teacher-side", choices=("native", "english"), default="native",
+                      help="with --romanize: the teacher reads the native sentence (default) or its English translation")  # fmt: skip
 
 
 def _loss_arguments(parser: argparse.ArgumentParser) -> None:
@@ -191,6 +199,9 @@ def check_arguments(args: argparse.Namespace) -> list[int]:
         check_positive(flag, getattr(args, flag[2:].replace("-", "_")))
     check_non_negative("--anneal", args.anneal)
     check_fraction("--warmup-ratio", args.warmup_ratio)
+    check_fraction("--native-share", args.native_share)
+    if args.romanize:
+        parse_romanizers([args.romanize])  # a bad spec fails before the slow part
     check_non_negative("--save-steps", args.save_steps, "never")
     k_values = parse_cutoffs("--eval-k", args.eval_k)
     check_device("--device", args.device)
@@ -256,6 +267,11 @@ def run(args: argparse.Namespace) -> int:
     k_values = check_arguments(args)
     recipe = build_recipe(args)  # checks the recipe's own ranges too, still before any slow work
     bitext = load_training_bitext(args.bitext, args.languages)
+    if args.romanize:
+        from optical_st.training import cross_script_pairs
+
+        bitext = cross_script_pairs(bitext, parse_romanizers([args.romanize])[0], native_share=args.native_share,
+                                    teacher_side=args.teacher_side, seed=args.seed)  # fmt: skip
     trained = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
 
     benchmarks, exclude = [], set()

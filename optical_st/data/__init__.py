@@ -58,6 +58,7 @@ from optical_st.data._layouts import (
 )
 from optical_st.data._lines import read_lines
 from optical_st.data._presets import DIRECTIONS, LEVELS, bitext_benchmarks, flores_benchmarks, load_benchmarks
+from optical_st.data._romanized import romanize_benchmark, romanize_bitext
 from optical_st.data._romanizer import ROMANIZER_BACKENDS, Romanizer
 from optical_st.data._rows import BITEXT_COLUMNS
 from optical_st.data._saved import is_saved_benchmark, load_benchmark
@@ -100,6 +101,8 @@ __all__ = [
     "load_xquad_r",
     "read_lines",
     "relevant_docs",
+    "romanize_benchmark",
+    "romanize_bitext",
     "sentence_retrieval_benchmark",
     "validate_benchmark",
 ]

@@ -30,10 +30,15 @@ Example:
         recipe = DistillationRecipe(loss="ot", steps=200, batch_size=16)
         final = distill("intfloat/multilingual-e5-small", "intfloat/multilingual-e5-small", bitext, recipe,
                         output_dir="runs/npi-ot")
+
+Romanized text (``npi_Latn``): :func:`cross_script_pairs` turns native-script text into pairs whose
+teacher side is the native sentence (or its English translation) and whose student side is its
+romanization, with a share of native pairs; ``distill`` trains on them like on any bitext.
 """
 
 from optical_st.training._batches import LengthGroupedBatchSampler, length_grouped_batches
 from optical_st.training._callback import BEST_DIRNAME, BEST_INFO_FILE, LOG_PREFIX, OTDistillCallback
+from optical_st.training._cross_script import PAIR_KINDS, TEACHER_SIDES, cross_script_pairs
 from optical_st.training._distill import distill
 from optical_st.training._pairs import (
     benchmark_texts,
@@ -62,9 +67,11 @@ __all__ = [
     "FINAL_DIRNAME",
     "LOG_PREFIX",
     "LOSS_NAMES",
+    "PAIR_KINDS",
     "PREVIOUS_RUN_DIRNAME",
     "RUN_ENTRIES",
     "RUN_FILE",
+    "TEACHER_SIDES",
     "DistillationRecipe",
     "LengthGroupedBatchSampler",
     "LossName",
@@ -77,6 +84,7 @@ __all__ = [
     "check_languages_evaluated",
     "check_output_dir",
     "clean_bitext",
+    "cross_script_pairs",
     "distill",
     "evaluator_languages",
     "length_grouped_batches",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,8 @@ def clean_bitext(
             raise ValueError("cannot filter by language: the bitext has no `language` column")
         row_languages = bitext["language"]
     excluded = {text.strip() for text in exclude_texts}
+    # cross-script pairs keep the native sentence beside its romanization: it must not be evaluated either
+    natives = bitext["native"] if "native" in bitext.column_names else [""] * len(bitext)
     keep = []
     for index, (source, translation) in enumerate(zip(english, target, strict=True)):
         source, translation = (source or "").strip(), (translation or "").strip()
@@ -52,7 +55,7 @@ def clean_bitext(
             counts["blank"] += 1
         elif keep_languages is not None and row_languages[index] not in keep_languages:
             counts["other_language"] += 1
-        elif source in excluded or translation in excluded:
+        elif source in excluded or translation in excluded or (natives[index] or "").strip() in excluded:
             counts["overlap"] += 1
         else:
             keep.append(index)
@@ -97,15 +100,21 @@ def check_languages_evaluated(bitext_languages: Iterable[str], evaluated: set[st
 
 
 def bitext_summary(bitext: Dataset) -> list[dict[str, Any]]:
-    """One entry per (source, language) with its pair count, for the model card."""
+    """One entry per (source, language) with its pair count, for the model card; pairs written by a
+    romanizer (:func:`~optical_st.training.cross_script_pairs`) also name it (``romanizer``)."""
     sources = bitext["source"] if "source" in bitext.column_names else ["bitext"] * len(bitext)
     languages = bitext["language"] if "language" in bitext.column_names else [""] * len(bitext)
-    counts: dict[tuple[str, str], int] = {}
-    for key in zip(sources, languages, strict=True):
+    romanizers = bitext["romanizer"] if "romanizer" in bitext.column_names else [""] * len(bitext)
+    counts: dict[tuple[str, str, str], int] = {}
+    for key in zip(sources, languages, romanizers, strict=True):
         counts[key] = counts.get(key, 0) + 1
-    return [
-        {"name": name, "language": language, "pairs": n} for (name, language), n in sorted(counts.items())
-    ]
+    summary = []
+    for (name, language, romanizer), n in sorted(counts.items()):
+        entry: dict[str, Any] = {"name": name, "language": language, "pairs": n}
+        if romanizer:
+            entry["romanizer"] = json.loads(romanizer)
+        summary.append(entry)
+    return summary
 
 
 def with_teacher_labels(
