@@ -32,6 +32,27 @@ from optical_st.languages import Language, get_language, native_code
 
 ROMANIZER_BACKENDS: tuple[str, ...] = ("uroman", "indic")
 BACKEND_LIBRARIES = {"uroman": "uroman", "indic": "indic-transliteration"}
+# What a card says of each back-end: uroman's licence asks for acknowledgement and citation.
+BACKEND_CREDITS = {
+    "uroman": (
+        "Romanized with uroman (Ulf Hermjakob, USC Information Sciences Institute), used under its licence, "
+        "which asks for this acknowledgement and the citation below."
+    ),
+    "indic": "Romanized with indic-transliteration (Sanskrit programmers, MIT licence).",
+}
+BACKEND_CITATIONS = {
+    "uroman": (
+        "@inproceedings{hermjakob2018uroman,\n"
+        "  title     = {Out-of-the-box Universal {R}omanization Tool uroman},\n"
+        "  author    = {Hermjakob, Ulf and May, Jonathan and Knight, Kevin},\n"
+        "  booktitle = {Proceedings of ACL 2018, System Demonstrations},\n"
+        "  pages     = {13--18},\n"
+        "  year      = {2018},\n"
+        "  url       = {https://aclanthology.org/P18-4003}\n"
+        "}"
+    ),
+    "indic": "",
+}
 
 # The indic-transliteration scheme of each native script (Assamese has its own: ৰ, ৱ).
 INDIC_SCRIPT_SCHEMES: dict[str, str] = {
@@ -170,8 +191,15 @@ class Romanizer:
         return romanized
 
     def to_dict(self) -> dict[str, Any]:
-        """What results files and cards record: name, library and version, every option."""
-        return {"name": self.name, "library": self.library, "version": self.version, **asdict(self)}
+        """What results files and cards record: name, library and version, every option, credit and citation."""
+        return {
+            "name": self.name,
+            "library": self.library,
+            "version": self.version,
+            **asdict(self),
+            "credit": BACKEND_CREDITS[self.backend],
+            "citation": BACKEND_CITATIONS[self.backend],
+        }
 
     def _backend(self, native: Language):
         if self.backend == "uroman":

@@ -10,8 +10,8 @@ rule                   what it does                                  example
 =====================  ============================================  =========================
 long vowels            a doubled vowel is written single              aa -> a, ii -> i, uu -> u
 long i / u as ee / oo  long i and u written as in English spelling    ii -> ee, uu -> oo
-aspirates              the h of an aspirate dropped                  bh -> b, kh -> k, th -> t
 ph as f                ph written f                                  phal -> fal
+aspirates              the h of an aspirate dropped                  bh -> b, kh -> k, th -> t
 sibilants              sh (and the retroflex ss) written s            desh -> des, ss -> s
 w / v                  v and w swapped                               vikas -> wikas
 doubled consonants     a geminate written single                     dilli -> dili
@@ -44,8 +44,8 @@ _CONSONANT = "[bcdfghjklmnprstvz]"
 SPELLING_RULES: tuple[SpellingRule, ...] = (
     _rule("long i / u as ee / oo", r"ii|uu", {"ii": "ee", "uu": "oo"}.__getitem__),
     _rule("long vowels", r"aa|ii|uu|ee|oo", lambda found: found[0]),
-    _rule("aspirates", r"(?<=[bdgjkpt])h", lambda found: ""),
     _rule("ph as f", r"ph", lambda found: "f"),
+    _rule("aspirates", r"(?<=[bdgjkpt])h", lambda found: ""),
     _rule("sibilants", r"sh|ss", lambda found: "s"),
     _rule("w / v", r"[vw]", {"v": "w", "w": "v"}.__getitem__),
     _rule("doubled consonants", r"([bcdfgjklmnprstvz])\1", lambda found: found[0]),

@@ -40,7 +40,7 @@ def render_dataset_card(
 
     benchmarks = [layout.benchmark for layout in layouts]
     chosen, license_sentence, sources = dataset_license(benchmarks, license)
-    configs, pairs, iso, citations, total = [], [], [], [], 0
+    configs, pairs, iso, citations, romanizers, total = [], [], [], [], [], 0
     for layout in layouts:
         benchmark = layout.benchmark
         for part in BENCHMARK_PARTS:
@@ -52,8 +52,12 @@ def render_dataset_card(
             short = iso_code(code)
             if short and short not in iso:
                 iso.append(short)
+        romanizer = benchmark_meta(benchmark, "romanizer")
+        if isinstance(romanizer, dict) and romanizer not in romanizers:
+            romanizers.append(romanizer)
         citation = benchmark_meta(benchmark, "citation")
-        for item in as_list(citation):
+        romanizer_citation = romanizer.get("citation") if isinstance(romanizer, dict) else None
+        for item in [*as_list(citation), *as_list(romanizer_citation)]:
             if item and str(item).strip() not in citations:
                 citations.append(str(item).strip())
         total += sum(layout.counts.values())
@@ -97,6 +101,7 @@ def render_dataset_card(
         sources=sources,
         license_sentence=license_sentence,
         citations=citations,
+        romanizers=romanizers,
         single=len(layouts) == 1,
         **metadata,
     )

@@ -90,6 +90,13 @@ def model_card_data_class():
             data["bitext_citations"] = {
                 item["name"]: item["citation"] for item in self.training_bitext if item.get("citation")
             }
+            romanizers = [item["romanizer"] for item in self.training_bitext if item.get("romanizer")]
+            data["romanizer_credits"] = list(
+                dict.fromkeys(r["credit"] for r in romanizers if r.get("credit"))
+            )
+            for romanizer in romanizers:
+                if romanizer.get("citation"):
+                    data["bitext_citations"][romanizer["library"]] = romanizer["citation"]
             return data
 
     OpticalModelCardData.__qualname__ = "OpticalModelCardData"
