@@ -271,3 +271,38 @@ def test_pushed_romanized_view_keeps_licence_and_credits_the_romanizer(tmp_path)
     metadata = hub.validate_card(card, "dataset")
     assert metadata["license"] == "cc-by-sa-4.0"
     assert "## Romanization" in card and "uroman" in card and "Hermjakob" in card and "NLLB" in card
+
+
+# ------------------------------------------------------------------------------------------ the demo
+def test_script_detection_and_the_romanized_guess():
+    from optical_st.app._script import RomanizedQueryGuesser, dominant_script
+
+    assert dominant_script("मेरो देश") == "Deva" and dominant_script("mero desh") == "Latn"
+    assert dominant_script("کراچی") == "Arab" and dominant_script("?!") is None
+    english = ["Kathmandu is the capital of Nepal.", "The river floods every summer.", "My country is Nepal."]
+    guesser = RomanizedQueryGuesser.from_texts({"eng_Latn": english, "npi_Deva": NEPALI})
+    assert guesser.guess("mero desh nepaal ho").codes == ("npi_Latn",)
+    assert guesser.guess("mero desh nepal ho").label == "romanized Nepali"
+    assert guesser.guess("The capital of Nepal") is None  # English
+    assert guesser.guess("मेरो देश") is None  # native script is not a romanized query
+
+
+def test_demo_says_romanized_and_drops_the_uncalibrated_marker(tmp_path):
+    from optical_st.app import DemoState
+    from optical_st.app._views import Session, search_view
+
+    rows = [
+        {"id": str(i), "language": "npi_Deva", "english": e, "target": t}
+        for i, (e, t) in enumerate(zip(ENGLISH, NEPALI, strict=True))
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    make_tiny_model(tmp_path / "tiny", [*ENGLISH, *NEPALI])
+    state = DemoState(str(tmp_path / "tiny" / "model"), cache_dir=None)
+    key = state.add_corpus(corpus)
+    html = search_view(state, Session(corpus=key), "mero desh nepaal ho", ["eng_Latn", "npi_Deva"], 3)
+    assert 'id="ost-script-note"' in html and "romanized Nepali?" in html
+    assert "likely translation" not in html.split("</div>", 1)[1]
+    assert 'id="ost-script-note"' not in search_view(
+        state, Session(corpus=key), "My country", ["eng_Latn"], 3
+    )

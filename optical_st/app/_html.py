@@ -28,6 +28,21 @@ def message_html(text: str) -> str:
     return f'<div class="ost-msg" id="ost-message">{escape(text)}</div>'
 
 
+def romanized_note_html(label: str, distilled_served: bool) -> str:
+    """The line above the results of a Latin-script query that reads as South Asian text ("romanized Nepali?")."""
+    then = (
+        "the distilled model ranks beside the base model"
+        if distilled_served
+        else "a student distilled for romanized text (optical-st train --romanize) can be served beside it "
+        "with optical-st demo --distilled FOLDER"
+    )
+    return (
+        f'<div class="ost-msg" id="ost-script-note">Latin script, but not English: {escape(label)}? '
+        f"Searched as typed; no hit is marked as a likely translation, because the marker is calibrated on "
+        f"native-script text. {escape(then)}.</div>"
+    )
+
+
 def _rank_change(doc_id: str, rank: int, baseline: dict[str, int] | None) -> str:
     """``▲2`` / ``▼1`` / ``=`` / ``new``: where the base model ranked this document (distilled column)."""
     if baseline is None:

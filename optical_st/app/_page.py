@@ -183,21 +183,27 @@ def _search_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
     )
 
 
+ROMANIZED_EXAMPLE = ("mero desh nepal ho", "मेरो देश नेपाल हो।")
+"""A romanized sentence as people type it, and its native-script original (the Alignment tab's example)."""
+
+
 def _alignment_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
     import gradio as gr
 
     from optical_st.transport import DEFAULT_REG, DEFAULT_REG_SCALE
 
     gr.Markdown(
-        "The student encodes the sentence, the frozen teacher encodes its English translation; entropic "
-        "OT moves the sentence's token mass onto the translation's tokens at least cosine cost. OPTICAL's "
-        "loss is this transport cost. With a distilled model served, it is the student and the base "
-        "model the teacher."
+        "The student encodes the sentence, the frozen teacher encodes its English translation (or, for a "
+        "romanized sentence, its native-script original); entropic OT moves the sentence's token mass onto "
+        "the other side's tokens at least cosine cost. OPTICAL's loss is this transport cost. With a "
+        "distilled model served, it is the student and the base model the teacher."
     )
     with gr.Row():
         sentence_box = gr.Textbox(label="Sentence (student side)", lines=2, elem_id="ost-sentence")
         translation_box = gr.Textbox(
-            label="English translation (teacher side)", lines=2, elem_id="ost-translation"
+            label="English translation or native-script original (teacher side)",
+            lines=2,
+            elem_id="ost-translation",
         )
     with gr.Row():
         reg_slider = gr.Slider(
@@ -212,7 +218,9 @@ def _alignment_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
     example = shipped.by_id.get(f"npi_Deva:{EXAMPLE_IDS['npi_Deva']}")
     if example is not None:
         gr.Examples(
-            [[example.text, example.english]], inputs=[sentence_box, translation_box], label="Nepali example"
+            [[example.text, example.english], [ROMANIZED_EXAMPLE[0], ROMANIZED_EXAMPLE[1]]],
+            inputs=[sentence_box, translation_box],
+            label="Examples: Nepali and its English; romanized Nepali and its native script",
         )
     heatmap = gr.HTML(
         message_html("Paste a sentence and its translation, then press Align."),

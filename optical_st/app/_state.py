@@ -26,6 +26,7 @@ from optical_st.app._corpus import (
     load_corpus,
     translation_groups,
 )
+from optical_st.app._script import RomanizedGuess, RomanizedQueryGuesser, dominant_script
 from optical_st.languages import language_label
 
 MAX_QUERY_CHARS = 500
@@ -155,6 +156,7 @@ class DemoState:
         self._fingerprints: BuildOnce[str, str | None] = BuildOnce()
         self._indexes: BuildOnce[tuple[str, str, str], CorpusIndex] = BuildOnce()
         self._calibrations: BuildOnce[str, ScoreCalibration] = BuildOnce()
+        self._guessers: BuildOnce[str, RomanizedQueryGuesser] = BuildOnce()
         self._corpora: dict[str, DemoCorpus] = {}
         self._lock = threading.Lock()  # guards _corpora only
 
@@ -311,6 +313,21 @@ class DemoState:
         return [
             Hit(rank, score, corpus.by_id[doc_id]) for rank, (score, doc_id) in enumerate(candidates[:k], 1)
         ]
+
+    # romanized queries -------------------------------------------------------------------------
+    def romanized_guess(self, query: str, corpus_key: str | None = None) -> RomanizedGuess | None:
+        """Which romanized language(s) a Latin-script query reads as, from the corpus's own words (built
+        once per corpus, on the first Latin-script query: a few seconds)."""
+        if dominant_script(query) != "Latn":
+            return None
+        corpus = self.corpus(corpus_key)
+        guesser = self._guessers.get(
+            corpus.key,
+            lambda: RomanizedQueryGuesser.from_texts(
+                {code: [d.text for d in corpus.documents_in(code)] for code in corpus.languages}
+            ),
+        )
+        return guesser.guess(query)
 
     # calibration -------------------------------------------------------------------------------
     def calibration(self, model_name: str | None = None) -> ScoreCalibration:

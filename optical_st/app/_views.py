@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 from optical_st.app._alignment import align_sentences
 from optical_st.app._corpus import DemoCorpus, example_queries
-from optical_st.app._html import Ranking, alignment_html, escape, rankings_html
+from optical_st.app._html import Ranking, alignment_html, escape, rankings_html, romanized_note_html
 from optical_st.app._state import DemoState, Progress, model_name_shown, public_model_label, validate_query
 from optical_st.languages import language_label
 
@@ -34,9 +34,16 @@ def session_models(state: DemoState, session: Session) -> list[str | None]:
 
 
 def search_rankings(
-    state: DemoState, session: Session, query: str, languages: Sequence[str], k: int
+    state: DemoState,
+    session: Session,
+    query: str,
+    languages: Sequence[str],
+    k: int,
+    *,
+    calibrated: bool = True,
 ) -> list[Ranking]:
-    """Each of the session's models ranks the corpus for the query; later columns note rank changes."""
+    """Each of the session's models ranks the corpus for the query; later columns note rank changes.
+    ``calibrated=False``: no "likely translation" marker (the query's script is not the calibration's)."""
     rankings: list[Ranking] = []
     names = session_models(state, session)
     for number, name in enumerate(names):
@@ -44,14 +51,18 @@ def search_rankings(
         role = "Base model" if number == 0 else "Distilled model"
         baseline = {hit.document.id: hit.rank for hit in rankings[0].hits} if rankings else None
         title = f"{role}: {model_name_shown(state.model(name))}" if len(names) > 1 else ""
-        rankings.append(Ranking(title, hits, state.calibration(name), baseline))
+        rankings.append(Ranking(title, hits, state.calibration(name) if calibrated else None, baseline))
     return rankings
 
 
 def search_view(state: DemoState, session: Session, query: str | None, languages, k) -> str:
-    """The results HTML for a query: one ranking per model of the session."""
+    """The results HTML for a query: one ranking per model of the session, after a note when the query is
+    romanized South Asian text (its hits are then not marked: the calibration is native-script)."""
     query = validate_query(query)
-    return rankings_html(query, search_rankings(state, session, query, languages or [], k))
+    guess = state.romanized_guess(query, session.corpus)
+    rankings = search_rankings(state, session, query, languages or [], k, calibrated=guess is None)
+    note = romanized_note_html(guess.label, len(rankings) > 1) if guess else ""
+    return note + rankings_html(query, rankings)
 
 
 def alignment_view(
