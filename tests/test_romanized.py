@@ -306,3 +306,9 @@ def test_demo_says_romanized_and_drops_the_uncalibrated_marker(tmp_path):
     assert 'id="ost-script-note"' not in search_view(
         state, Session(corpus=key), "My country", ["eng_Latn"], 3
     )
+
+
+def test_languages_command_lists_the_romanized_variants(capsys):
+    assert main(["languages", "--romanized", "--tier", "low"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:2] == ["npi_Latn", "npi_Deva"] and len(lines) == 6

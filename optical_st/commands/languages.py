@@ -9,11 +9,19 @@ HELP = "list the supported languages, their codes, scripts and resource tiers"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tier", choices=["pivot", "high", "mid", "low"], help="only this tier")
+    parser.add_argument("--romanized", action="store_true",
+                        help="list the romanized variants (npi_Latn, ...) instead, with their native codes")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    from optical_st.languages import LANGUAGES
+    from optical_st.languages import LANGUAGES, ROMANIZED
 
+    if args.romanized:
+        print(f"{'code':<10} {'native':<10} {'name':<22} tier")
+        for lang in ROMANIZED:
+            if not args.tier or lang.tier == args.tier:
+                print(f"{lang.code:<10} {lang.native:<10} {lang.name:<22} {lang.tier}")
+        return 0
     print(f"{'code':<10} {'iso1':<5} {'iso3':<5} {'name':<10} {'script':<11} tier")
     for lang in LANGUAGES:
         if args.tier and lang.tier != args.tier:
