@@ -190,21 +190,16 @@ def training_pool(data: Path, benchmarks: Sequence) -> tuple[Any, Any, dict[str,
     from datasets import concatenate_datasets
 
     from optical_st.data import load_bitext
-    from optical_st.training import benchmark_texts, clean_bitext
+    from optical_st.training import benchmark_texts, clean_bitext, drop_repeats
 
     bitext = concatenate_datasets([
         load_bitext(data / "floresv1_ne_si", ["npi", "sin"], split=["dev", "devtest", "test"]),
         load_bitext(data / "tico19", "npi"),
     ])  # fmt: skip
     bitext, counts = clean_bitext(bitext, exclude_texts=benchmark_texts(benchmarks))
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for index, pair in enumerate(zip(bitext["english"], bitext["target"], strict=True)):
-        if pair not in seen:
-            seen.add(pair)
-            unique.append(index)
+    unique = drop_repeats(bitext, ("english", "target"))
     counts["duplicate_pairs"] = len(bitext) - len(unique)
-    bitext = bitext.select(unique).shuffle(seed=1234)
+    bitext = unique.shuffle(seed=1234)
     validation_rows, taken = [], dict.fromkeys(TRAINED, 0)
     for index, language in enumerate(bitext["language"]):
         if taken[language] < VALIDATION_PAIRS:

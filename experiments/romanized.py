@@ -69,7 +69,7 @@ def training_text(data: Path, benchmarks: list) -> tuple[Any, Any, dict[str, int
     from datasets import concatenate_datasets
 
     from optical_st.data import load_bitext
-    from optical_st.training import benchmark_texts, clean_bitext
+    from optical_st.training import benchmark_texts, clean_bitext, drop_repeats
 
     parts = [
         load_bitext(data / "floresv1_ne_si", ["npi", "sin"], split=["dev", "devtest", "test"]),
@@ -79,13 +79,7 @@ def training_text(data: Path, benchmarks: list) -> tuple[Any, Any, dict[str, int
     common = ["id", "language", "english", "target", "doc_id", "source"]
     bitext = concatenate_datasets([part.select_columns(common) for part in parts])
     bitext, counts = clean_bitext(bitext, exclude_texts=benchmark_texts(benchmarks))
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for index, key in enumerate(zip(bitext["language"], bitext["target"], strict=True)):
-        if key not in seen:
-            seen.add(key)
-            unique.append(index)
-    bitext = bitext.select(unique).shuffle(seed=1234)
+    bitext = drop_repeats(bitext, ("language", "target")).shuffle(seed=1234)
     counts["unique_native"] = len(bitext)
     taken = dict.fromkeys(TRAINED, 0)
     validation_rows = []

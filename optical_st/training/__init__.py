@@ -44,6 +44,7 @@ from optical_st.training._pairs import (
     benchmark_texts,
     check_languages_evaluated,
     clean_bitext,
+    drop_repeats,
     evaluator_languages,
 )
 from optical_st.training._recipe import LOSS_NAMES, DistillationRecipe, LossName
@@ -86,6 +87,7 @@ __all__ = [
     "clean_bitext",
     "cross_script_pairs",
     "distill",
+    "drop_repeats",
     "evaluator_languages",
     "length_grouped_batches",
     "prepare_output_dir",

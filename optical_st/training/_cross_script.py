@@ -28,6 +28,7 @@ from datasets import Dataset
 
 from optical_st.data import Romanizer, romanize_bitext
 from optical_st.languages import get_language, native_code
+from optical_st.training._pairs import drop_repeats
 
 TEACHER_SIDES: tuple[str, ...] = ("native", "english")
 PAIR_COLUMNS: tuple[str, ...] = (
@@ -84,7 +85,7 @@ def cross_script_pairs(
     if teacher_side not in TEACHER_SIDES:
         raise ValueError(f"teacher_side must be one of {', '.join(TEACHER_SIDES)}, got {teacher_side!r}")
     bitext = _as_bitext(text, language, teacher_side)
-    bitext = _unique_natives(bitext)
+    bitext = drop_repeats(bitext, ("language", "target"))  # Tatoeba and FLoRes v1 repeat lines
     romanizer = romanizer or Romanizer()
     romanized = romanize_bitext(bitext, romanizer)
     native_rows = set(random.Random(seed).sample(range(len(romanized)), round(native_share * len(romanized))))
@@ -130,14 +131,3 @@ def _as_bitext(text: Dataset | Sequence[str], language: str | None, teacher_side
             "source": ["text"] * len(sentences),
         }
     )
-
-
-def _unique_natives(bitext: Dataset) -> Dataset:
-    """One pair per (language, native sentence): Tatoeba and FLoRes v1 repeat lines."""
-    seen: set[tuple[str, str]] = set()
-    keep = []
-    for index, key in enumerate(zip(bitext["language"], bitext["target"], strict=True)):
-        if key not in seen:
-            seen.add(key)
-            keep.append(index)
-    return bitext.select(keep) if len(keep) < len(bitext) else bitext

@@ -68,6 +68,19 @@ def clean_bitext(
     return bitext.select(keep), counts
 
 
+def drop_repeats(bitext: Dataset, columns: Iterable[str]) -> Dataset:
+    """One row per distinct value of ``columns`` (the first kept, order unchanged): e.g. ``("english",
+    "target")`` for repeated pairs, ``("language", "target")`` for sentences a source repeats."""
+    columns = list(columns)
+    seen: set[tuple[str, ...]] = set()
+    keep = []
+    for index, key in enumerate(zip(*(bitext[column] for column in columns), strict=True)):
+        if key not in seen:
+            seen.add(key)
+            keep.append(index)
+    return bitext.select(keep) if len(keep) < len(bitext) else bitext
+
+
 def benchmark_texts(benchmarks: Iterable[Any]) -> set[str]:
     """Every query and document text of some :class:`~optical_st.data.CLIRBenchmark` objects (stripped)."""
     texts: set[str] = set()
