@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from datasets import Dataset
 from tiny_models import make_tiny_model
@@ -312,3 +313,38 @@ def test_languages_command_lists_the_romanized_variants(capsys):
     assert main(["languages", "--romanized", "--tier", "low"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split()[:2] == ["npi_Latn", "npi_Deva"] and len(lines) == 6
+
+
+def test_romanized_report_rows_carry_objective_seeds_romanizer_and_paired_difference(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
+    import romanized_report
+
+    def cell(objective: str, seed: int, hits: list[float]) -> dict:
+        rows = [
+            {"key": key, "query_language": query, "document_language": "eng_Latn", "level": "sentence",
+             "metric": "recall", "k": 1, "value": float(np.mean(hits)), "ci_low": 0.0, "ci_high": 1.0,
+             "n_queries": len(hits), **({"romanizer": "uroman"} if query.endswith("Latn") else {})}
+            for key, query in (("npi_Latn->eng_Latn", "npi_Latn"), ("npi_Deva->eng_Latn", "npi_Deva"))
+        ]  # fmt: skip
+        per_query = {row["key"]: {"query_ids": list(range(len(hits))), "recall@1": hits} for row in rows}
+        return {"objective": objective, "seed": seed, "results": rows, "per_query": per_query}
+
+    cells = {
+        "zero-shot": {0: cell("zero-shot", 0, [0, 0, 0, 1] * 5)},
+        "mse": {0: cell("mse", 0, [0, 1, 0, 1] * 5), 1: cell("mse", 1, [1, 1, 0, 0] * 5)},
+        "ot+sentence": {
+            0: cell("ot+sentence", 0, [1, 1, 1, 0] * 5),
+            1: cell("ot+sentence", 1, [1, 1, 0, 1] * 5),
+        },
+    }
+    rows = romanized_report.summary_rows(cells, n_resamples=200)
+    romanized = {r["objective"]: r for r in rows if r["script"] == "romanized" and r["metric"] == "recall@1"}
+    assert romanized["zero-shot"]["value"] == 0.25 and romanized["zero-shot"]["seeds"] == []
+    assert romanized["mse"]["value"] == 0.5 and romanized["mse"]["seeds"] == [0, 1]
+    assert romanized["ot+sentence"]["value"] == 0.75 and romanized["ot+sentence"]["spread"] == 0.0
+    assert romanized["ot+sentence"]["delta_vs_mse"] == pytest.approx(0.25)
+    assert romanized["ot+sentence"]["romanizer"] == "uroman" and romanized["mse"]["language"] == "npi_Deva"
+    assert romanized["ot+sentence"]["delta_ci_low"] <= 0.25 <= romanized["ot+sentence"]["delta_ci_high"]
+    assert "75.0 ± 0.0 (+25.0)" in romanized_report.headline(rows, cells)
