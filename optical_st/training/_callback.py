@@ -67,6 +67,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from optical_st._weights import check_finite_weights
 from optical_st.hub import TrainingInfo
 from optical_st.training._schedule import Schedule
 
@@ -270,6 +271,8 @@ class OTDistillCallback(TrainerCallback):
                 state.best_model_checkpoint = str(self.best_path)
 
     def _evaluate_on_main(self, state: TrainerState, model: Any) -> None:
+        # a diverged student scores at chance level: never measured, never saved as best/ or pushed
+        check_finite_weights(model, f"the student at step {state.global_step}")
         was_training = model.training
         model.eval()  # no dropout while measuring
         try:

@@ -21,6 +21,7 @@ from optical_st.pretrained import model_label
 from optical_st.search import complete_document_prompt
 from optical_st.training._batches import length_sampler
 from optical_st.training._callback import OTDistillCallback
+from optical_st.training._guard import DivergenceGuard
 from optical_st.training._pairs import with_teacher_labels
 from optical_st.training._recipe import DistillationRecipe
 from optical_st.training._run_dir import CHECKPOINTS_DIRNAME
@@ -87,6 +88,8 @@ def training_arguments(
         data_seed=recipe.seed,
         logging_steps=recipe.logging_steps,
         logging_first_step=True,
+        # a NaN loss is logged as NaN (transformers would log the running mean), so DivergenceGuard sees it
+        logging_nan_inf_filter=False,
         save_strategy="steps" if recipe.save_steps else "no",
         save_steps=recipe.save_steps or 500,
         save_total_limit=2,
@@ -121,6 +124,8 @@ class TrainerSetup:
         """The trainer, with ``callback`` first among its callbacks (so reporters see ``ot/*``)."""
         trainer = DistillTrainer(**self.trainer_options, callbacks=list(callbacks))
         callback.attach(trainer)
+        # before every other callback: no evaluation, best/ or checkpoint after a diverged step
+        trainer.callback_handler.callbacks.insert(0, DivergenceGuard())
         return trainer
 
 
