@@ -306,6 +306,7 @@ def test_cli_rejects_bad_bitext_spec_and_mse_schedules(tmp_path, capsys):
         ("--reg", "inf", "--reg must be a finite number"),
         ("--reg", "0", "--reg must be positive"),
         ("--anneal", "-1", "--anneal must be 0 or more"),
+        ("--reg-schedule", "0.5:0", "--reg-schedule 0.5:0: reg must stay positive over the whole run, got 0"),
     ],
 )
 def test_cli_train_rejects_bad_numbers_up_front(tmp_path, capsys, flag, value, message):
@@ -631,3 +632,31 @@ def test_models_with_non_finite_weights_are_refused_by_evaluate_push_model_and_t
         load_sentence_transformer(str(model_dir))
     with pytest.raises(ValueError, match="NaN or infinite"):
         push_model(load(model_dir), "user/diverged", dry_run=True, local_dir=tmp_path / "card")
+
+
+def test_a_max_length_the_special_tokens_fill_is_refused_before_the_run(tiny_dir, tmp_path, capsys):
+    data = tmp_path / "pairs.tsv"
+    data.write_text("english\ttarget\tlanguage\n" + "".join(
+        f"{e}\t{t}\tnpi_Deva\n" for e, t in zip(ENGLISH, TARGET, strict=True)), encoding="utf-8")  # fmt: skip
+    argv = ["train", "--teacher", str(tiny_dir), "--bitext", str(data), "--steps", "1", "--max-length", "2",
+            "--output-dir", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "optical-st train: error: max_length 2 (--max-length) leaves no token of text: the student's "
+        "tokenizer adds 2 special tokens to every input; use at least 3 (e.g. the default 128)"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_reg_schedule_the_loss_refuses_is_refused_before_training(tiny_dir, tmp_path):
+    from optical_st.callbacks import OTDistillCallback, Schedule
+    from optical_st.losses import OTDistillLoss
+
+    with pytest.raises(ValueError, match="reg must stay positive"):
+        DistillationRecipe(schedules={"reg": Schedule(0.5, 0.0)})
+    with pytest.raises(ValueError, match="reg must stay positive"):
+        OTDistillCallback(
+            OTDistillLoss(load(tiny_dir), load(tiny_dir)), schedules={"reg": Schedule(0.5, -1.0)}
+        )
+    DistillationRecipe(schedules={"reg": Schedule(0.5, 0.1, "cosine"), "ot_weight": Schedule(1.0, 0.0)})

@@ -69,7 +69,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from optical_st._weights import check_finite_weights
 from optical_st.hub import TrainingInfo
-from optical_st.training._schedule import Schedule
+from optical_st.training._schedule import Schedule, check_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ class OTDistillCallback(TrainerCallback):
                 raise ValueError(
                     f"cannot schedule {name!r}: the loss {type(loss).__name__} has no such attribute"
                 )
+            check_schedule(name, self.schedules[name])
         if eval_steps is not None and eval_steps <= 0:
             raise ValueError(f"eval_steps must be a positive number of steps, got {eval_steps}")
         if evaluator is not None and (metric is None or output_dir is None):

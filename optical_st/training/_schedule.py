@@ -57,3 +57,18 @@ class Schedule:
         except ValueError as error:
             raise ValueError(f"bad schedule {text!r}: {error}") from None
         raise ValueError(f"bad schedule {text!r}: expected START, START:END or START:END:KIND")
+
+
+# loss attributes that must stay positive at every step: OTDistillLoss refuses reg <= 0 when it is reached
+POSITIVE_ATTRIBUTES: tuple[str, ...] = ("reg",)
+
+
+def check_schedule(name: str, schedule: Schedule) -> None:
+    """Refuse, before training, a schedule whose values the loss would refuse when the run reaches them."""
+    values = (schedule.start,) if schedule.kind == "constant" else (schedule.start, schedule.end)
+    if name in POSITIVE_ATTRIBUTES and min(values) <= 0:
+        flag = f"--{name.replace('_', '-')}-schedule"
+        raise ValueError(
+            f"{flag} {schedule.start:g}:{schedule.end:g}: {name} must stay positive over the whole run, got "
+            f"{min(values):g} (the loss would stop at that step)"
+        )

@@ -67,6 +67,7 @@ def prepare_models(
     teacher.eval()
     teacher.requires_grad_(False)
     max_length = capped_max_length(max_length, student, teacher)
+    check_room_for_text(max_length, {"student": student, "teacher": teacher})
     return Models(student, teacher, student_label, teacher_label, student_facts, teacher_facts, max_length)
 
 
@@ -229,6 +230,20 @@ def capped_max_length(
         max_length, student.max_seq_length, teacher.max_seq_length, min(limits),
     )  # fmt: skip
     return min(limits)
+
+
+def check_room_for_text(max_length: int | None, models: dict[str, SentenceTransformer]) -> None:
+    """Refuse a ``max_length`` that the special tokens fill: every pair would be skipped and nothing trained."""
+    for side, model in models.items():
+        tokenizer = getattr(model, "tokenizer", None)
+        if max_length is None or tokenizer is None:
+            continue
+        special = len(tokenizer("")["input_ids"])  # e.g. [CLS] [SEP]
+        if max_length <= special:
+            raise ValueError(
+                f"max_length {max_length} (--max-length) leaves no token of text: the {side}'s tokenizer adds {special} "
+                f"special tokens to every input; use at least {special + 1} (e.g. the default 128)"
+            )
 
 
 class DistillTrainer(SentenceTransformerTrainer):
