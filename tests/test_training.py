@@ -660,3 +660,21 @@ def test_a_reg_schedule_the_loss_refuses_is_refused_before_training(tiny_dir, tm
             OTDistillLoss(load(tiny_dir), load(tiny_dir)), schedules={"reg": Schedule(0.5, -1.0)}
         )
     DistillationRecipe(schedules={"reg": Schedule(0.5, 0.1, "cosine"), "ot_weight": Schedule(1.0, 0.0)})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"loss": "mse", "reg": None}, "trained with loss='ot', this run asks for loss='mse'"),
+    ({"lr": 1e-3}, "trained with lr=2e-05, this run asks for lr=0.001"),
+    ({"batch_size": 2}, "trained with batch_size=4, this run asks for batch_size=2"),
+])  # fmt: skip
+def test_resuming_with_another_objective_or_optimisation_is_refused(tiny_dir, tmp_path, change, message):
+    common = {"batch_size": 4, "save_steps": 1, "show_progress_bar": False, **FAST_OT}
+    distill(
+        load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=1, **common), output_dir=tmp_path
+    )
+    record = (tmp_path / "training_run.json").read_bytes()
+    with pytest.raises(ValueError, match=message):
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=2, resume_from_checkpoint=True, **{**common, **change}),
+                output_dir=tmp_path)  # fmt: skip
+    assert (tmp_path / "training_run.json").read_bytes() == record

@@ -28,6 +28,7 @@ from optical_st.training._run_dir import (
     FINAL_DIRNAME,
     RunBookkeeping,
     check_output_dir,
+    check_resumed_recipe,
     finish_run,
     prepare_output_dir,
     record_failure,
@@ -97,6 +98,8 @@ def distill(
         output_dir, overwrite=recipe.overwrite, resume=bool(recipe.resume_from_checkpoint)
     )
     resume = resume_checkpoint(output_dir, recipe.resume_from_checkpoint)
+    if resume:
+        check_resumed_recipe(output_dir, recipe.to_dict())
     models = prepare_models(student, teacher, recipe.max_length)
 
     # 1. the pairs

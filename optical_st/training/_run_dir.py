@@ -107,6 +107,34 @@ def resume_checkpoint(output_dir: Path, resume_from_checkpoint: str | bool | Non
     return resume_from_checkpoint
 
 
+# what a resumed run cannot change: the objective and the optimisation of the steps already taken (the run's
+# length, evaluation, logging and pushing may change)
+RESUME_FIXED_FIELDS: tuple[str, ...] = (
+    "loss", "reg", "cost", "sentence_weight", "loss_options", "schedules", "batch_size", "max_length", "lr",
+    "warmup_ratio", "weight_decay", "seed", "freeze_embeddings", "group_by_length", "prompt", "languages",
+)  # fmt: skip
+
+
+def check_resumed_recipe(output_dir: Path, recipe: Mapping[str, Any]) -> None:
+    """Refuse to resume a run with another objective or optimisation than its record says it started with.
+
+    Else the record and the card would claim the new settings for a run trained partly under the old ones.
+    """
+    path = output_dir / RUN_FILE
+    recorded = json.loads(path.read_text(encoding="utf-8")).get("recipe") if path.is_file() else None
+    if not recorded:
+        return
+    given = json.loads(json.dumps(dict(recipe), default=str))  # as the record holds it
+    changed = [name for name in RESUME_FIXED_FIELDS if name in recorded and recorded[name] != given.get(name)]
+    if changed:
+        name = changed[0]
+        raise ValueError(
+            f"--resume-from-checkpoint: the run in {output_dir} was trained with {name}={recorded[name]!r}, this "
+            f"run asks for {name}={given.get(name)!r}; a resumed run keeps its settings (give the same, or "
+            "start a new run with --overwrite)"
+        )
+
+
 def mean_training_loss(log_history: list[dict[str, Any]], global_step: int) -> float | None:
     """Mean loss over steps 1..``global_step`` from the logged windows (each weighted by its steps).
 
