@@ -678,3 +678,21 @@ def test_resuming_with_another_objective_or_optimisation_is_refused(tiny_dir, tm
                 DistillationRecipe(steps=2, resume_from_checkpoint=True, **{**common, **change}),
                 output_dir=tmp_path)  # fmt: skip
     assert (tmp_path / "training_run.json").read_bytes() == record
+
+
+def test_overwrite_keeps_the_finished_run_until_the_new_one_finishes_even_after_its_checkpoints(tiny_dir, tmp_path):
+    before = finished_run(tiny_dir, tmp_path)
+    common = {"batch_size": 4, "save_steps": 1, "show_progress_bar": False, **FAST_OT}
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=3, overwrite=True, **common),
+                output_dir=tmp_path, callbacks=[FailAt(3)])  # fmt: skip
+    kept = {p.relative_to(tmp_path / "previous-run"): p.read_bytes()
+            for p in (tmp_path / "previous-run").rglob("*") if p.is_file()}  # fmt: skip
+    assert kept == before  # the finished run, whole
+    assert json.loads((tmp_path / "training_run.json").read_text())["status"] == "failed"
+    assert (tmp_path / "checkpoints" / "checkpoint-2").is_dir() and not (tmp_path / "final").exists()
+    # resuming the new run to its end replaces the old one at last
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=3, resume_from_checkpoint=True, **common), output_dir=tmp_path)  # fmt: skip
+    assert not (tmp_path / "previous-run").exists() and (tmp_path / "final" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "training_run.json").read_text())["status"] == "done"

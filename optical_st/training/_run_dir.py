@@ -51,14 +51,16 @@ def prepare_output_dir(output_dir: Path, *, overwrite: bool = False) -> Path | N
     """Create ``output_dir``; with ``overwrite``, move the run it holds into ``previous-run/``.
 
     Called once the new run is validated and about to start. The previous run is deleted only when the
-    new one has saved its first model (:func:`_discard_previous_run`), and put back if the new one fails
-    before that (:func:`_restore_previous_run`). Returns the ``previous-run`` folder, or ``None``.
+    new one has saved ``best/`` or ``final/`` (:func:`_discard_previous_run`), put back if the new one fails
+    before its first checkpoint (:func:`_restore_previous_run`), and kept beside the new run's checkpoints
+    if it fails after. Returns the ``previous-run`` folder, or ``None``; a resumed run gets the folder an
+    earlier ``overwrite`` left, so that finishing it deletes the run it replaces.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
+    previous = output_dir / PREVIOUS_RUN_DIRNAME
     present = [output_dir / name for name in RUN_ENTRIES if (output_dir / name).exists()]
     if not overwrite or not present:
-        return None
-    previous = output_dir / PREVIOUS_RUN_DIRNAME
+        return previous if previous.is_dir() else None
     if previous.is_dir():
         # An earlier --overwrite was killed before its first save: previous-run/ still holds the run it
         # replaced, and the entries beside it are that attempt's leftovers (no model among them).
@@ -153,11 +155,17 @@ def mean_training_loss(log_history: list[dict[str, Any]], global_step: int) -> f
 def record_failure(output_dir: Path, error: BaseException, previous_run: Path | None) -> None:
     """A run that stops with an exception says so in its record (or gives the replaced run back)."""
     if previous_run is not None and previous_run.is_dir():
-        _restore_previous_run(output_dir, previous_run)
+        if not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
+            _restore_previous_run(output_dir, previous_run)
+            logger.warning(
+                "the new run failed before saving a model; the previous run in %s is restored", output_dir
+            )
+            return
+        # the new run's checkpoints can be resumed; the finished run it was to replace stays beside them
         logger.warning(
-            "the new run failed before saving a model; the previous run in %s is restored", output_dir
-        )
-        return
+            "the new run failed; the previous run is kept in %s until a new run finishes (resume the new one "
+            "with --resume-from-checkpoint)", previous_run,
+        )  # fmt: skip
     path = output_dir / RUN_FILE
     run = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     interrupted = isinstance(error, KeyboardInterrupt)
@@ -173,8 +181,9 @@ class RunBookkeeping(TrainerCallback):
 
     * Log at every checkpoint and at the last step, so that the log history (which a checkpoint
       carries) covers every step: the whole run's mean loss survives a resume.
-    * Delete the run that ``overwrite`` moved aside once this run has saved a model (a checkpoint or
-      ``best/``; ``final/`` is reported by :func:`distill` through :meth:`model_saved`).
+    * Delete the run that ``overwrite`` moved aside once this run has a model to replace it: ``best/``
+      (``final/`` is reported by :func:`finish_run` through :meth:`model_saved`). A checkpoint is not
+      enough: the run may still crash, and a checkpoint is no finished model.
     """
 
     def __init__(self) -> None:
@@ -190,9 +199,6 @@ class RunBookkeeping(TrainerCallback):
         if state.best_model_checkpoint:  # OTDistillCallback (called first) just saved best/
             self.model_saved()
         return control
-
-    def on_save(self, args, state, control, **kwargs):
-        self.model_saved()
 
 
 def write_run_file(output_dir: Path, content: Mapping[str, Any]) -> None:
