@@ -680,7 +680,9 @@ def test_resuming_with_another_objective_or_optimisation_is_refused(tiny_dir, tm
     assert (tmp_path / "training_run.json").read_bytes() == record
 
 
-def test_overwrite_keeps_the_finished_run_until_the_new_one_finishes_even_after_its_checkpoints(tiny_dir, tmp_path):
+def test_overwrite_keeps_the_finished_run_until_the_new_one_finishes_even_after_its_checkpoints(
+    tiny_dir, tmp_path
+):
     before = finished_run(tiny_dir, tmp_path)
     common = {"batch_size": 4, "save_steps": 1, "show_progress_bar": False, **FAST_OT}
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -696,3 +698,29 @@ def test_overwrite_keeps_the_finished_run_until_the_new_one_finishes_even_after_
             DistillationRecipe(steps=3, resume_from_checkpoint=True, **common), output_dir=tmp_path)  # fmt: skip
     assert not (tmp_path / "previous-run").exists() and (tmp_path / "final" / "model.safetensors").is_file()
     assert json.loads((tmp_path / "training_run.json").read_text())["status"] == "done"
+
+
+def test_a_second_run_into_a_locked_output_dir_is_refused_and_changes_nothing(tiny_dir, tmp_path):
+    import fcntl
+    import os
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    other = os.open(run_dir, os.O_RDONLY)  # another run holds the folder (flock: per open file, as across processes)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(OutputDirectoryInUseError, match="is in use by another training run"):
+            distill(load(tiny_dir), load(tiny_dir), bitext(),
+                    DistillationRecipe(steps=1, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+                    output_dir=run_dir)  # fmt: skip
+        assert not any(run_dir.iterdir())
+    finally:
+        os.close(other)
+    # released: the run goes ahead, and a refused run into a new folder leaves no folder behind
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=1, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+            output_dir=run_dir)  # fmt: skip
+    with pytest.raises(ValueError, match="no training pairs left"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=1),
+                output_dir=tmp_path / "new", exclude_texts=set(ENGLISH))  # fmt: skip
+    assert not (tmp_path / "new").exists()

@@ -30,6 +30,7 @@ from optical_st.training._run_dir import (
     check_output_dir,
     check_resumed_recipe,
     finish_run,
+    locked_output_dir,
     prepare_output_dir,
     record_failure,
     resume_checkpoint,
@@ -94,6 +95,24 @@ def distill(
         OutputDirectoryInUseError: ``output_dir`` holds another run.
     """
     recipe = _recipe_with(recipe, legacy)
+    with locked_output_dir(output_dir):  # before the emptiness check: two runs a moment apart both passed it
+        return _distill(student, teacher, bitext, recipe, Path(output_dir), evaluator=evaluator,
+                        callbacks=callbacks, exclude_texts=exclude_texts, push_fn=push_fn)  # fmt: skip
+
+
+def _distill(
+    student: SentenceTransformer | str | Path,
+    teacher: SentenceTransformer | str | Path,
+    bitext: Dataset,
+    recipe: DistillationRecipe,
+    output_dir: Path,
+    *,
+    evaluator: Any,
+    callbacks: Iterable[Any],
+    exclude_texts: Iterable[str],
+    push_fn: Callable[..., Any] | None,
+) -> Path:
+    """:func:`distill` once the output directory is locked."""
     output_dir = check_output_dir(
         output_dir, overwrite=recipe.overwrite, resume=bool(recipe.resume_from_checkpoint)
     )

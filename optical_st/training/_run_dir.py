@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there are not locked
+    fcntl = None  # type: ignore[assignment]
 
 from optical_st._atomic import write_json
 from optical_st.training._callback import BEST_DIRNAME
@@ -45,6 +52,44 @@ def check_output_dir(output_dir: str | Path, *, overwrite: bool = False, resume:
             "or --resume-from-checkpoint to continue it"
         )
     return output_dir
+
+
+@contextlib.contextmanager
+def locked_output_dir(output_dir: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``output_dir`` for a whole run, or refuse it as in use by another run.
+
+    Two runs started into one folder a moment apart both found it empty and wrote one mixed record; the
+    lock is taken before that check. It is an ``flock`` on the folder itself (no lock file to leave
+    behind; the kernel releases it when the process dies, kill -9 included). Under a launcher only the
+    main process (``RANK`` 0) writes the folder and locks it. A folder made only to be locked is removed
+    again if the run is refused before writing anything.
+    """
+    output_dir = Path(output_dir)
+    if (
+        fcntl is None
+        or int(os.environ.get("RANK", "0")) != 0
+        or (output_dir.exists() and not output_dir.is_dir())
+    ):
+        yield
+        return
+    created = not output_dir.exists()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(output_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputDirectoryInUseError(
+                f"output_dir {output_dir} is in use by another training run (wait for it to end, or choose "
+                "another --output-dir)"
+            ) from None
+        try:
+            yield
+        finally:
+            if created and not any(output_dir.iterdir()):
+                output_dir.rmdir()
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def prepare_output_dir(output_dir: Path, *, overwrite: bool = False) -> Path | None:
