@@ -338,6 +338,16 @@ def test_dataset_licence_share_alike_wins_and_unknown_licences_are_refused():
     assert dataset_license([_bench("mine", "unknown (user data)")], "cc-by-4.0")[0] == "cc-by-4.0"
 
 
+@pytest.mark.parametrize("given", ["mit", "cc-by-4.0", "CC0"])
+def test_a_licence_given_by_hand_cannot_drop_share_alike(given):
+    with pytest.raises(
+        ValueError, match=r"share-alike data \(flores: CC BY-SA 4.0\), so the dataset must stay"
+    ):
+        dataset_license([_bench("flores", "CC BY-SA 4.0"), _bench("tico", "CC0")], given)
+    assert dataset_license([_bench("flores", "CC BY-SA 4.0")], "cc-by-sa-4.0")[0] == "cc-by-sa-4.0"
+    assert dataset_license([_bench("flores", "CC BY-SA 4.0")], "CC BY-SA 4.0")[0] == "CC BY-SA 4.0"
+
+
 def test_card_validation_names_missing_fields():
     with pytest.raises(ValueError, match="no YAML front matter"):
         hub.validate_card("# just text\n", "model")

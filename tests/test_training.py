@@ -706,7 +706,9 @@ def test_a_second_run_into_a_locked_output_dir_is_refused_and_changes_nothing(ti
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    other = os.open(run_dir, os.O_RDONLY)  # another run holds the folder (flock: per open file, as across processes)
+    other = os.open(
+        run_dir, os.O_RDONLY
+    )  # another run holds the folder (flock: per open file, as across processes)
     try:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(OutputDirectoryInUseError, match="is in use by another training run"):
