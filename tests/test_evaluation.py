@@ -693,6 +693,26 @@ def test_cli_never_loses_computed_results(small, tmp_path, capsys, monkeypatch):
     assert json.loads(spare.read_text())["results"]
 
 
+def test_a_full_disk_leaves_the_earlier_results_whole(small, tmp_path, capsys, monkeypatch):
+    from optical_st.cli import main
+
+    output = tmp_path / "out"
+    assert main(evaluate_args(small, "--output", str(output))) == 0
+    earlier = {path.name: path.read_bytes() for path in output.iterdir()}
+    assert "clir_results.json" in earlier
+    write_text = Path.write_text
+
+    def disk_full_after_a_few_bytes(path, text, *args, **kwargs):
+        write_text(path, text[:10], *args, **kwargs)
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(Path, "write_text", disk_full_after_a_few_bytes)
+    assert main(evaluate_args(small, "--output", str(output))) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert {path.name: path.read_bytes() for path in output.iterdir()} == earlier  # no torn file, no .partial
+
+
 def test_cli_results_json_is_strict_without_bootstrap(small, tmp_path, capsys):
     from optical_st.cli import main
 

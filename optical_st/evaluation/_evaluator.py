@@ -13,6 +13,7 @@ import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from tqdm.auto import tqdm
 
+from optical_st._atomic import write_text
 from optical_st.data import validate_benchmark
 from optical_st.evaluation._metrics import DEFAULT_K_VALUES, metric_names, per_query_metrics
 from optical_st.evaluation._output import finite_or_none, jsonable, rounded
@@ -522,10 +523,8 @@ class CLIREvaluator(SentenceEvaluator):
             + "\n }\n}\n"
         )
         path = directory / f"{stem}.json"
-        path.write_text(text, encoding="utf-8")
-        (directory / f"{stem}.md").write_text(
-            self.to_markdown(confidence_intervals=True) + "\n", encoding="utf-8"
-        )
+        write_text(path, text)  # whole or not at all: a full disk keeps an earlier result
+        write_text(directory / f"{stem}.md", self.to_markdown(confidence_intervals=True) + "\n")
         return path
 
     def get_config_dict(self) -> dict[str, Any]:

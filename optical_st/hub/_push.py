@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from optical_st.data import CLIRBenchmark
 
 
+from optical_st._atomic import write_text
 from optical_st._weights import check_finite_weights
 from optical_st.hub._cards import yaml_front_matter
 from optical_st.hub._client import default_local_dir, endpoint_url, upload_folder, write_files
@@ -162,7 +163,7 @@ def _write_model_folder(
         files += ["README.md", RUN_INFO_FILE]
     elif prompts_changed:
         model.save(str(folder), create_model_card=False)
-    (folder / "README.md").write_text(card_text, encoding="utf-8")
+    write_text(folder / "README.md", card_text)
     return files
 
 
