@@ -94,6 +94,53 @@ def reports(tmp_path_factory) -> dict:
     return result
 
 
+@pytest.fixture
+def stalled_hub():
+    """An endpoint that accepts every connection and never answers (a hung proxy or server)."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])  # kept open, never read, never answered
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def test_a_stalled_hub_never_hangs_training_or_a_push(stalled_hub, tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "HUGGING_FACE_"))}
+    env.update(HF_ENDPOINT=stalled_hub, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_XET="1",
+               HF_TOKEN=VALID_TOKEN, HF_HUB_DOWNLOAD_TIMEOUT="2", TOKENIZERS_PARALLELISM="false",
+               PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT), env.get("PYTHONPATH", "")]))  # fmt: skip
+    report_file = tmp_path / "stalled.json"
+    subprocess.run([sys.executable, str(TESTS / "hub_worker.py"), "stalled", str(tmp_path), str(report_file)],
+                   env=env, capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    report = json.loads(report_file.read_text())
+    train = step({"stalled": report}, "stalled", "train")
+    # trained and saved locally; the push of best/ failed, was recorded, and training went on
+    assert train["status"] == "done" and train["best"] and train["push_errors"]
+    assert "Could not reach the Hub" in train["push_errors"][0]["error"]
+    for name in ("push_model", "push_benchmark"):
+        failed = step({"stalled": report}, "stalled", name)
+        assert failed["type"] == "HubConnectionError" and "Could not reach the Hub" in failed["message"]
+        assert failed["seconds"] < 60
+
+
 def step(reports: dict, mode: str, name: str) -> dict:
     found = reports[mode].get(name)
     assert found is not None, f"{mode} step {name!r} did not run (an earlier step failed)"

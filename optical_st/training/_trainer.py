@@ -66,6 +66,11 @@ def prepare_models(
         )
     teacher.eval()
     teacher.requires_grad_(False)
+    # every save of the run (checkpoints, best/, final/) is local: sentence-transformers' card would ask the Hub
+    # for the base model's info on each save, and a stalled Hub held the run there (issue 24)
+    card = getattr(student, "model_card_data", None)
+    if card is not None:
+        card.local_files_only = True
     max_length = capped_max_length(max_length, student, teacher)
     check_room_for_text(max_length, {"student": student, "teacher": teacher})
     return Models(student, teacher, student_label, teacher_label, student_facts, teacher_facts, max_length)
