@@ -1,4 +1,4 @@
-"""Finite weights: a diverged model (NaN or infinite parameters) is refused, never measured or published.
+"""Whole, finite weights: a diverged model (NaN/inf) or a torn weights file is refused, never used.
 
 A run whose learning rate is far too large can leave NaN weights that still encode (every embedding NaN,
 or a constant after normalisation) and score at chance level; without this check ``evaluate``, ``scale``
@@ -7,6 +7,8 @@ and ``push-model`` would report or publish those numbers as if they were a model
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 
@@ -37,3 +39,36 @@ def check_finite_weights(model: Any, label: str) -> None:
             f"{label}: {bad / total:.0%} of the weights are NaN or infinite (first: {names[0]}); a training "
             "run that diverged (e.g. a learning rate far too large) - refused"
         )
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why the ``.safetensors`` file at ``path`` cannot be whole (torn by a kill or a full disk), or ``None``.
+
+    Reads only the header: its length, its JSON, and the end of the last tensor, which must be the file's end.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                return f"{path} is truncated ({size} bytes, no header)"
+            header_length = int.from_bytes(prefix, "little")
+            if header_length > size - 8:
+                return f"{path} is truncated ({size} bytes, shorter than its header)"
+            header = json.loads(handle.read(header_length))
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        return f"{path} cannot be read as safetensors ({type(error).__name__})"
+    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+    expected = 8 + header_length + max(ends, default=0)
+    if size < expected:
+        return f"{path} is truncated ({size} of {expected} bytes)"
+    return None
+
+
+def torn_weights(folder: Path) -> str | None:
+    """The first torn ``.safetensors`` file under ``folder`` (see :func:`safetensors_problem`), or ``None``."""
+    for path in sorted(Path(folder).rglob("*.safetensors")):
+        problem = safetensors_problem(path)
+        if problem:
+            return problem
+    return None

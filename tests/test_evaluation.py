@@ -713,6 +713,30 @@ def test_a_full_disk_leaves_the_earlier_results_whole(small, tmp_path, capsys, m
     assert {path.name: path.read_bytes() for path in output.iterdir()} == earlier  # no torn file, no .partial
 
 
+def test_cli_a_run_folder_or_a_torn_model_is_one_line_naming_what_to_use(small, tmp_path, capsys):
+    import shutil
+
+    from optical_st.cli import main
+
+    run = tmp_path / "run"
+    (run / "final").mkdir(parents=True)
+    (run / "training_run.json").write_text("{}")
+    model, benchmark, _ = small
+    argv = ["evaluate", "--benchmark", str(benchmark), "--bootstrap", "0", "--model"]
+    assert main([*argv, str(run)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert (
+        err == f"optical-st evaluate: error: {run} is a training run folder, not a model: use {run / 'final'}"
+    )
+    torn = shutil.copytree(model, tmp_path / "torn")
+    weights = torn / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:30000])  # a save cut short by a full disk
+    assert main([*argv, str(torn)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert f"{weights} is truncated (30000 of " in err and "the model folder is damaged" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_cli_results_json_is_strict_without_bootstrap(small, tmp_path, capsys):
     from optical_st.cli import main
 

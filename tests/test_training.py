@@ -726,3 +726,33 @@ def test_a_second_run_into_a_locked_output_dir_is_refused_and_changes_nothing(ti
         distill(load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=1),
                 output_dir=tmp_path / "new", exclude_texts=set(ENGLISH))  # fmt: skip
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("tear", ["truncated weights", "no trainer state"])
+def test_a_torn_last_checkpoint_resumes_from_the_newest_complete_one(tiny_dir, tmp_path, caplog, tear):
+    common = {"batch_size": 4, "save_steps": 1, "show_progress_bar": False, **FAST_OT}
+    distill(
+        load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=2, **common), output_dir=tmp_path
+    )
+    last = tmp_path / "checkpoints" / "checkpoint-2"
+    if tear == "truncated weights":  # a full disk mid-save
+        weights_file = last / "model.safetensors"
+        weights_file.write_bytes(weights_file.read_bytes()[:5000])
+    else:  # kill -9 before transformers wrote the state, its last file
+        (last / "trainer_state.json").unlink()
+    steps = []
+
+    class StepCounter(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            steps.append(state.global_step)
+
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=3, resume_from_checkpoint=True, **common),
+            output_dir=tmp_path, callbacks=[StepCounter()])  # fmt: skip
+    assert steps == [2, 3]  # continued after checkpoint-1
+    assert "resuming from checkpoint-1: checkpoint-2" in caplog.text
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint to resume"):
+        for checkpoint in (tmp_path / "checkpoints").glob("checkpoint-*"):
+            (checkpoint / "trainer_state.json").unlink(missing_ok=True)
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=4, resume_from_checkpoint=True, **common), output_dir=tmp_path)  # fmt: skip

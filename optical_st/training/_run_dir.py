@@ -19,6 +19,7 @@ except ImportError:  # Windows: no flock; runs there are not locked
     fcntl = None  # type: ignore[assignment]
 
 from optical_st._atomic import write_json
+from optical_st._weights import torn_weights
 from optical_st.training._callback import BEST_DIRNAME
 
 if TYPE_CHECKING:
@@ -142,15 +143,60 @@ def _restore_previous_run(output_dir: Path, previous: Path) -> None:
     previous.rmdir()
 
 
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """Why ``checkpoint`` cannot be resumed (torn by kill -9 or a full disk mid-save), or ``None`` if whole.
+
+    transformers writes ``trainer_state.json`` last, so a checkpoint without a readable one is incomplete;
+    a weights file may still be torn when the disk filled up.
+    """
+    state = checkpoint / "trainer_state.json"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{checkpoint.name} has no trainer_state.json (its save did not finish)"
+    except (OSError, ValueError):
+        return f"{checkpoint.name}/trainer_state.json is damaged"
+    torn = torn_weights(checkpoint)
+    return f"{checkpoint.name} is incomplete: {torn}" if torn else None
+
+
+def _step_of(checkpoint: Path) -> int:
+    suffix = checkpoint.name.rpartition("-")[2]
+    return int(suffix) if suffix.isdigit() else -1
+
+
 def resume_checkpoint(output_dir: Path, resume_from_checkpoint: str | bool | None) -> str | bool | None:
-    """Check the checkpoint to resume from before anything is written (a failed resume changes nothing)."""
+    """The checkpoint to resume from, checked before anything is written (a failed resume changes nothing).
+
+    ``True``: the newest complete checkpoint under ``output_dir`` (a torn newer one is skipped, with a
+    warning). A path is used only when complete.
+    """
     if resume_from_checkpoint is True:
-        if not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
+        found = sorted((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*"), key=_step_of, reverse=True)
+        if not found:
             raise FileNotFoundError(
                 f"no checkpoint to resume under {output_dir / CHECKPOINTS_DIRNAME} (the run there is unchanged)"
             )
-    elif resume_from_checkpoint and not Path(resume_from_checkpoint).is_dir():
-        raise FileNotFoundError(f"checkpoint to resume from not found: {resume_from_checkpoint}")
+        problems = []
+        for checkpoint in found:
+            problem = checkpoint_problem(checkpoint)
+            if problem is None:
+                if problems:
+                    logger.warning("resuming from %s: %s", checkpoint.name, "; ".join(problems))
+                return str(checkpoint)
+            problems.append(problem)
+        raise FileNotFoundError(
+            f"no complete checkpoint to resume under {found[0].parent}: {'; '.join(problems)}"
+        )
+    if resume_from_checkpoint:
+        path = Path(resume_from_checkpoint)
+        if not path.is_dir():
+            raise FileNotFoundError(f"checkpoint to resume from not found: {resume_from_checkpoint}")
+        problem = checkpoint_problem(path)
+        if problem:
+            raise ValueError(
+                f"checkpoint to resume from is incomplete: {problem}; pass an earlier checkpoint"
+            )
     return resume_from_checkpoint
 
 
