@@ -756,3 +756,20 @@ def test_a_torn_last_checkpoint_resumes_from_the_newest_complete_one(tiny_dir, t
             (checkpoint / "trainer_state.json").unlink(missing_ok=True)
         distill(load(tiny_dir), load(tiny_dir), bitext(),
                 DistillationRecipe(steps=4, resume_from_checkpoint=True, **common), output_dir=tmp_path)  # fmt: skip
+
+
+def test_a_metric_the_evaluation_does_not_compute_is_refused_before_training(tiny_dir, tmp_path, capsys):
+    from optical_st.data import sentence_retrieval_benchmark
+
+    data = tmp_path / "pairs.tsv"
+    data.write_text("english\ttarget\tlanguage\n" + "".join(
+        f"{e}\t{t}\tnpi_Deva\n" for e, t in zip(ENGLISH, TARGET, strict=True)), encoding="utf-8")  # fmt: skip
+    bench = sentence_retrieval_benchmark(bitext(n=4)).save(tmp_path / "bench")
+    argv = ["train", "--teacher", str(tiny_dir), "--bitext", str(data), "--steps", "1", "--eval-benchmark",
+            str(bench), "--eval-k", "1,2", "--keep-eval-overlap", "--metric", "recall@7",
+            "--output-dir", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("optical-st train: error: --metric recall@7: the evaluation computes no "
+                              "'clir_recall@7'; choose one of macro_recall@1, macro_recall@2, ")  # fmt: skip
+    assert not (tmp_path / "run").exists()

@@ -255,6 +255,31 @@ class CLIREvaluator(SentenceEvaluator):
             for code in (p.benchmark.query_language, p.benchmark.document_language)
         }
 
+    @property
+    def metric_keys(self) -> list[str]:
+        """Every key a call returns (prefixed with ``name``), known before any model is encoded."""
+        keys = [f"{p.key}_{m}" for p in self.benchmarks for m in self.metrics]
+        keys += [
+            f"{label}_{m}"
+            for label, _, members in self._groups(self.benchmarks)
+            if members
+            for m in self.metrics
+        ]
+        return list(self.prefix_name_to_metrics(dict.fromkeys(keys, 0.0), self.name))
+
+    def _groups(self, prepared: list[_PreparedBenchmark]) -> list[tuple[str, str, list[_PreparedBenchmark]]]:
+        """The macro averages: (label, level, member benchmarks), e.g. ``("low_macro", "all", [...])``."""
+        groups = [
+            ("macro", "all", list(prepared)),
+            ("low_macro", "all", [p for p in prepared if self._is_low(p)]),
+        ]
+        if len(self.levels) > 1:
+            for level in self.levels:
+                members = [p for p in prepared if p.level == level]
+                groups.append((f"{level}_macro", level, members))
+                groups.append((f"{level}_low_macro", level, [p for p in members if self._is_low(p)]))
+        return groups
+
     def _is_low(self, prepared: _PreparedBenchmark) -> bool:
         benchmark = prepared.benchmark
         return (
@@ -390,17 +415,8 @@ class CLIREvaluator(SentenceEvaluator):
                 **{m: values[m].tolist() for m in self.metrics},
             }
 
-        groups: list[tuple[str, str, list[_PreparedBenchmark]]] = [
-            ("macro", "all", [p for p, _ in per_benchmark])
-        ]
-        groups.append(("low_macro", "all", [p for p, _ in per_benchmark if self._is_low(p)]))
-        if len(self.levels) > 1:
-            for level in self.levels:
-                members = [p for p, _ in per_benchmark if p.level == level]
-                groups.append((f"{level}_macro", level, members))
-                groups.append((f"{level}_low_macro", level, [p for p in members if self._is_low(p)]))
         means_by_key = {p.key: {m: metrics[f"{p.key}_{m}"] for m in self.metrics} for p, _ in per_benchmark}
-        for label, level, members in groups:
+        for label, level, members in self._groups([p for p, _ in per_benchmark]):
             if not members:
                 continue
             for i, metric in enumerate(self.metrics):

@@ -128,6 +128,7 @@ def _distill(
     if evaluator is not None:
         check_languages_evaluated(languages, evaluator_languages(evaluator))
         metric = _best_metric(evaluator, recipe.metric)
+        check_metric_computed(evaluator, metric, recipe.metric)
     args = training_arguments(recipe, output_dir, models.student)
     world_size = args.world_size  # creating the arguments joined the process group, if launched with several
     bitext = pairs_for_steps(bitext, counts, steps=recipe.steps, batch_size=recipe.batch_size, seed=recipe.seed,
@@ -208,6 +209,19 @@ def _best_metric(evaluator: Any, metric: str | None) -> str | None:
     if metric and name and not metric.startswith(f"{name}_"):
         metric = f"{name}_{metric}"
     return metric
+
+
+def check_metric_computed(evaluator: Any, metric: str | None, asked: str | None) -> None:
+    """Refuse, before training, a ``metric`` the evaluator does not compute (it failed at the first evaluation)."""
+    keys = getattr(evaluator, "metric_keys", None)
+    if keys is None or metric in keys:
+        return
+    prefix = f"{getattr(evaluator, 'name', '')}_" if getattr(evaluator, "name", "") else ""
+    macros = [key.removeprefix(prefix) for key in keys if "->" not in key]
+    raise ValueError(
+        f"--metric {asked or metric}: the evaluation computes no {metric!r}; choose one of {', '.join(macros)} "
+        "(or a per-benchmark key; recall@k needs k among --eval-k)"
+    )
 
 
 def _run_info(
