@@ -104,6 +104,15 @@ def complete_document_prompt(model: SentenceTransformer) -> bool:
     return True
 
 
+def embedding_dimension(model: SentenceTransformer) -> int | None:
+    """The model's embedding size, without the FutureWarning of the old name (renamed in sentence-transformers 6).
+
+    sentence-transformers 5.x has only ``get_sentence_embedding_dimension``; 6.x warns on it at every call.
+    """
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return getter()
+
+
 def similarity_name(model: SentenceTransformer) -> str:
     """``"cosine"`` or ``"dot"``: the model's similarity, which decides whether embeddings are normalised."""
     name = getattr(model, "similarity_fn_name", None) or "cosine"
@@ -217,7 +226,7 @@ def encode_texts(
         fresh = np.asarray(fresh, dtype=np.float32)
         known.update({(prompt_text, text): row for text, row in zip(missing, fresh, strict=True)})
     if not texts:
-        dim = model.get_sentence_embedding_dimension() or 0
+        dim = embedding_dimension(model) or 0
         return np.zeros((0, dim), dtype=np.float32)
     embeddings = np.stack([known[(prompt_text, text)] for text in texts]).astype(np.float32, copy=False)
 

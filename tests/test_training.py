@@ -773,3 +773,24 @@ def test_a_metric_the_evaluation_does_not_compute_is_refused_before_training(tin
     assert err[-1].startswith("optical-st train: error: --metric recall@7: the evaluation computes no "
                               "'clir_recall@7'; choose one of macro_recall@1, macro_recall@2, ")  # fmt: skip
     assert not (tmp_path / "run").exists()
+
+
+def test_train_with_evaluation_warns_about_no_renamed_sentence_transformers_method(tiny_dir, tmp_path, capsys):
+    import warnings
+
+    from optical_st.data import sentence_retrieval_benchmark
+    from optical_st.search import encode_texts
+
+    data = tmp_path / "pairs.tsv"
+    data.write_text("english\ttarget\tlanguage\n" + "".join(
+        f"{e}\t{t}\tnpi_Deva\n" for e, t in zip(ENGLISH, TARGET, strict=True)), encoding="utf-8")  # fmt: skip
+    bench = sentence_retrieval_benchmark(bitext(n=4)).save(tmp_path / "bench")
+    argv = ["train", "--teacher", str(tiny_dir), "--bitext", str(data), "--steps", "1", "--batch-size", "4",
+            "--reg", "0.5", "--eval-benchmark", str(bench), "--eval-k", "1", "--keep-eval-overlap",
+            "--eval-english-encoder", "teacher", "--save-steps", "0", "--output-dir", str(tmp_path / "run"),
+            "--no-progress"]  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(argv) == 0
+        assert encode_texts(load(tiny_dir), [], role="query").shape == (0, 32)
+    assert not [w for w in caught if "get_sentence_embedding_dimension" in str(w.message)]
