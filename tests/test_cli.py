@@ -86,3 +86,15 @@ def test_scale_rejects_bad_values_before_any_work(tmp_path, capsys, extra, messa
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_during_a_run_is_one_line_and_exit_code_143(monkeypatch, capsys):
+    from optical_st.commands import languages
+    from optical_st.training import RunTerminated
+
+    def terminated(args):
+        raise RunTerminated("terminated by SIGTERM")
+
+    monkeypatch.setattr(languages, "run", terminated)
+    assert main(["languages"]) == 143
+    assert capsys.readouterr().err.strip() == "optical-st languages: terminated by SIGTERM"

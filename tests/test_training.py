@@ -775,7 +775,9 @@ def test_a_metric_the_evaluation_does_not_compute_is_refused_before_training(tin
     assert not (tmp_path / "run").exists()
 
 
-def test_train_with_evaluation_warns_about_no_renamed_sentence_transformers_method(tiny_dir, tmp_path, capsys):
+def test_train_with_evaluation_warns_about_no_renamed_sentence_transformers_method(
+    tiny_dir, tmp_path, capsys
+):
     import warnings
 
     from optical_st.data import sentence_retrieval_benchmark
@@ -794,3 +796,22 @@ def test_train_with_evaluation_warns_about_no_renamed_sentence_transformers_meth
         assert main(argv) == 0
         assert encode_texts(load(tiny_dir), [], role="query").shape == (0, 32)
     assert not [w for w in caught if "get_sentence_embedding_dimension" in str(w.message)]
+
+
+def test_sigterm_during_training_records_interrupted_not_running(tiny_dir, tmp_path, capsys):
+    import os
+    import signal
+
+    class TermAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match="terminated by SIGTERM"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=3, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+                output_dir=tmp_path, callbacks=[TermAt()])  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "interrupted" and run["error"] == "RunTerminated: terminated by SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is handler  # put back after the run

@@ -35,6 +35,7 @@ Example:
 from optical_st.training._batches import LengthGroupedBatchSampler, length_grouped_batches
 from optical_st.training._callback import BEST_DIRNAME, BEST_INFO_FILE, LOG_PREFIX, OTDistillCallback
 from optical_st.training._distill import distill
+from optical_st.training._guard import TrainingDivergedError
 from optical_st.training._pairs import (
     benchmark_texts,
     check_languages_evaluated,
@@ -49,6 +50,7 @@ from optical_st.training._run_dir import (
     RUN_ENTRIES,
     RUN_FILE,
     OutputDirectoryInUseError,
+    RunTerminated,
     check_output_dir,
     prepare_output_dir,
 )
@@ -70,8 +72,10 @@ __all__ = [
     "LossName",
     "OTDistillCallback",
     "OutputDirectoryInUseError",
+    "RunTerminated",
     "Schedule",
     "ScheduleKind",
+    "TrainingDivergedError",
     "benchmark_texts",
     "build_loss",
     "check_languages_evaluated",

@@ -34,6 +34,7 @@ from optical_st.training._run_dir import (
     prepare_output_dir,
     record_failure,
     resume_checkpoint,
+    sigterm_interrupts,
     write_run_file,
 )
 from optical_st.training._trainer import (
@@ -95,7 +96,8 @@ def distill(
         OutputDirectoryInUseError: ``output_dir`` holds another run.
     """
     recipe = _recipe_with(recipe, legacy)
-    with locked_output_dir(output_dir):  # before the emptiness check: two runs a moment apart both passed it
+    # the lock before the emptiness check: two runs a moment apart both passed it
+    with locked_output_dir(output_dir), sigterm_interrupts():
         return _distill(student, teacher, bitext, recipe, Path(output_dir), evaluator=evaluator,
                         callbacks=callbacks, exclude_texts=exclude_texts, push_fn=push_fn)  # fmt: skip
 

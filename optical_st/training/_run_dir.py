@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +55,29 @@ def check_output_dir(output_dir: str | Path, *, overwrite: bool = False, resume:
             "or --resume-from-checkpoint to continue it"
         )
     return output_dir
+
+
+class RunTerminated(KeyboardInterrupt):
+    """SIGTERM during a run (a scheduler, ``kill``, torchrun stopping its workers): recorded as interrupted."""
+
+    exit_code = 143  # 128 + SIGTERM, what the shell reports for a process stopped by it
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While a run trains, SIGTERM stops it like Ctrl-C, so its record says ``interrupted`` (it said ``running``)."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise RunTerminated("terminated by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
