@@ -360,6 +360,23 @@ def test_clear_errors_for_bad_benchmarks():
         CLIREvaluator([good], k_values=(0,))
 
 
+def test_a_fractional_qrel_score_is_refused_naming_the_row_and_file(tmp_path):
+    import pandas as pd
+
+    from optical_st.data import load_benchmark
+
+    parts = ({"q1": "a", "q2": "b"}, {"d1": "x", "d2": "y"}, [("q1", "d1", 1), ("q2", "d2", 0.5)], "npi_Deva",
+             "eng_Latn")  # fmt: skip
+    with pytest.raises(ValueError, match=r"qrels row 2 has score 0.5; scores are whole numbers"):
+        make_benchmark(*parts)
+    folder = make_benchmark(*parts[:2], [("q1", "d1", 1), ("q2", "d2", 1)], *parts[3:]).save(tmp_path / "b")
+    (qrels_file,) = (folder / "qrels").glob("*.parquet")
+    frame = pd.read_parquet(qrels_file)
+    pd.DataFrame({**frame, "score": [1.0, 0.5]}).to_parquet(qrels_file)
+    with pytest.raises(ValueError, match=rf"{qrels_file}: qrels row 2 has score 0.5"):
+        load_benchmark(folder)
+
+
 def test_cutoffs_follow_k_and_the_corpus_size():
     five = make_benchmark({"q1": "a", "q2": "b"}, {f"d{i}": text for i, text in enumerate("vwxyz")},
                           [("q1", "d0", 1), ("q2", "d1", 1)], "npi_Deva", "eng_Latn")  # fmt: skip
