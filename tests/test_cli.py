@@ -77,6 +77,7 @@ def test_demo_rejects_a_port_out_of_range_before_starting(port, capsys):
         (["--n-bootstrap", "-5"], "--n-bootstrap must be 0 or more (0: none), got -5"),
         (["--distill-epochs", "0"], "--distill-epochs must be positive, got 0.0"),
         (["--distill-max-length", "0"], "--distill-max-length must be positive, got 0"),
+        (["--k", "1,5"], "--report-k 10 is not among --k 1,5: the report would have no recall@10; add it"),
     ],
 )
 def test_scale_rejects_bad_values_before_any_work(tmp_path, capsys, extra, message):
