@@ -815,3 +815,16 @@ def test_sigterm_during_training_records_interrupted_not_running(tiny_dir, tmp_p
     run = json.loads((tmp_path / "training_run.json").read_text())
     assert run["status"] == "interrupted" and run["error"] == "RunTerminated: terminated by SIGTERM"
     assert signal.getsignal(signal.SIGTERM) is handler  # put back after the run
+
+
+def test_a_prompt_that_looks_like_an_unknown_prompt_name_is_warned_about(tiny_dir, tmp_path, caplog):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    student.prompts = {"query": "query: "}
+    for prompt, warned in (("querry", True), ("query", False), ("Represent this: ", False)):
+        caplog.clear()
+        distill(student, teacher, bitext(),
+                DistillationRecipe(loss="mse", steps=1, batch_size=4, save_steps=0, show_progress_bar=False,
+                                   prompt=prompt),
+                output_dir=tmp_path / prompt.replace(" ", "_"))  # fmt: skip
+        expected = "--prompt 'querry' is no prompt name of the models (they have: document, query)"
+        assert (expected in caplog.text) is warned

@@ -150,6 +150,7 @@ def build_trainer(
         training_prompt(teacher, recipe.prompt),
     )
     args.prompts = text_prompt
+    warn_unknown_prompt_name(recipe.prompt, student, teacher)
     frozen = freeze_input_embeddings(student) if recipe.freeze_embeddings else []
     loss = build_loss(recipe, student, teacher)
     if args.world_size > 1 and getattr(loss, "projection", None) is not None:
@@ -221,6 +222,18 @@ def training_prompt(student: SentenceTransformer, prompt: str | None) -> str | N
         return None
     prompts = getattr(student, "prompts", None) or {}
     return prompts.get(prompt, prompt if prompt not in ("query", "passage", "document") else None)
+
+
+def warn_unknown_prompt_name(prompt: str | None, *models: SentenceTransformer) -> None:
+    """Warn when ``prompt`` looks like a prompt name (``querry``) that no model has: it is used as literal text."""
+    if not prompt or not prompt.isidentifier() or prompt in ("query", "passage", "document"):
+        return
+    known = sorted({name for model in models for name in (getattr(model, "prompts", None) or {})})
+    if prompt not in known:
+        logger.warning(
+            "--prompt %r is no prompt name of the models (they have: %s); it is prepended as literal text",
+            prompt, ", ".join(known) or "none",
+        )  # fmt: skip
 
 
 def capped_max_length(
