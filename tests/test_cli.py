@@ -69,6 +69,24 @@ def test_demo_rejects_a_port_out_of_range_before_starting(port, capsys):
     )
 
 
+def test_demo_tells_a_bad_host_from_a_busy_port_before_starting(monkeypatch, capsys):
+    import socket
+
+    from optical_st import app
+
+    monkeypatch.setattr(app, "launch", lambda *a, **k: pytest.fail("the server was started"))
+    assert main(["demo", "--host", "999.1.1.1"]) == 1
+    assert capsys.readouterr().err.strip() == "optical-st demo: error: --host '999.1.1.1' is not an IP address"
+    assert main(["demo", "--host", "192.0.2.1"]) == 1  # an address, but not this machine's
+    assert "--host '192.0.2.1' cannot be served from this machine" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 1
+    assert f"--port {port} is in use on 127.0.0.1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
