@@ -76,7 +76,9 @@ def test_demo_tells_a_bad_host_from_a_busy_port_before_starting(monkeypatch, cap
 
     monkeypatch.setattr(app, "launch", lambda *a, **k: pytest.fail("the server was started"))
     assert main(["demo", "--host", "999.1.1.1"]) == 1
-    assert capsys.readouterr().err.strip() == "optical-st demo: error: --host '999.1.1.1' is not an IP address"
+    assert (
+        capsys.readouterr().err.strip() == "optical-st demo: error: --host '999.1.1.1' is not an IP address"
+    )
     assert main(["demo", "--host", "192.0.2.1"]) == 1  # an address, but not this machine's
     assert "--host '192.0.2.1' cannot be served from this machine" in capsys.readouterr().err
     with socket.socket() as busy:

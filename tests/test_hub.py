@@ -821,3 +821,21 @@ def test_the_hub_refuses_a_card_with_an_unknown_licence(reports):
     assert bad["type"] == "HubError", bad
     assert '"license" must be one of' in bad["message"] and "bad-card" in bad["message"]
     assert bad["files_on_hub"] == []  # validated before anything was uploaded
+
+
+def test_push_benchmark_of_a_bitext_folder_without_languages_says_to_pass_them(tmp_path, capsys):
+    from optical_st.cli import main
+
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    (folder / "pairs.tsv").write_text(
+        "english\ttarget\tlanguage\nthe cat\tबिरालो\tnpi_Deva\n", encoding="utf-8"
+    )
+    assert (
+        main(["push-benchmark", str(folder), "user/x", "--dry-run", "--local-dir", str(tmp_path / "out")])
+        == 1
+    )
+    assert capsys.readouterr().err.strip() == (
+        f"optical-st push-benchmark: error: {folder} is bitext (table), not a saved benchmark: pass --languages "
+        "(e.g. npi,sin or low) to build one benchmark per language from it"
+    )
