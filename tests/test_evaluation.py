@@ -358,6 +358,9 @@ def test_clear_errors_for_bad_benchmarks():
         CLIREvaluator([unknown_doc], k_values=(1,), mrr_at_k=1, ndcg_at_k=1)
     with pytest.raises(ValueError, match="positive"):
         CLIREvaluator([good], k_values=(0,))
+    for confidence in (1.5, 0.0, float("nan")):  # refused when made, not after every model was encoded
+        with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
+            CLIREvaluator([good], k_values=(1,), confidence=confidence)
 
 
 def test_a_fractional_qrel_score_is_refused_naming_the_row_and_file(tmp_path):

@@ -179,7 +179,12 @@ def _read_frame(path: Path) -> Any:
     import pandas as pd
 
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        import pyarrow as pa
+
+        try:
+            return pd.read_parquet(path)
+        except (pa.ArrowException, OSError) as error:  # ArrowInvalid: a damaged file or another format
+            raise BenchmarkValidationError(f"{path}: not a readable Parquet file ({error}).") from None
     if path.suffix == ".jsonl":
         return pd.read_json(path, lines=True, dtype=False)
     return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)

@@ -216,9 +216,10 @@ class CLIREvaluator(SentenceEvaluator):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.backend = backend
         self.n_bootstrap, self.confidence, self.seed = int(n_bootstrap), float(confidence), int(seed)
+        if not 0 < self.confidence < 1:  # else refused by the bootstrap, after every model was encoded
+            raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence}")
         self.low_resource = {normalize_code(code) for code in low_resource}
-        self.include_titles = include_titles
-        self.write_json = write_json
+        self.include_titles, self.write_json = include_titles, write_json
         self.language_encoders = {
             normalize_code(code): encoder for code, encoder in (language_encoders or {}).items()
         }
