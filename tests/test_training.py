@@ -828,3 +828,15 @@ def test_a_prompt_that_looks_like_an_unknown_prompt_name_is_warned_about(tiny_di
                 output_dir=tmp_path / prompt.replace(" ", "_"))  # fmt: skip
         expected = "--prompt 'querry' is no prompt name of the models (they have: document, query)"
         assert (expected in caplog.text) is warned
+
+
+def test_a_huge_line_is_cut_before_tokenizing_with_a_warning(tiny_dir, tmp_path, caplog):
+    data = bitext()
+    huge = "नेपाल " * 100_000  # 600,000 characters on one line
+    data = Dataset.from_dict({**data.to_dict(), "target": [huge, *data["target"][1:]]})
+    distill(load(tiny_dir), load(tiny_dir), data,
+            DistillationRecipe(loss="mse", steps=1, batch_size=4, save_steps=0, show_progress_bar=False),
+            output_dir=tmp_path)  # fmt: skip
+    assert ("1 training pair(s) have a side longer than 20000 characters (the longest 600000, first at id '0'): "
+            "cut to 20000 characters before tokenizing") in caplog.text  # fmt: skip
+    assert json.loads((tmp_path / "training_run.json").read_text())["pairs"]["cut_to_max_chars"] == 1

@@ -20,6 +20,7 @@ from optical_st.training._pairs import (
     bitext_summary,
     check_languages_evaluated,
     clean_bitext,
+    cut_long_texts,
     evaluator_languages,
     pairs_for_steps,
 )
@@ -125,6 +126,7 @@ def _distill(
 
     # 1. the pairs
     bitext, counts = clean_bitext(bitext, languages=recipe.languages, exclude_texts=exclude_texts)
+    bitext = cut_long_texts(bitext, counts)
     languages = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
     metric = recipe.metric
     if evaluator is not None:
