@@ -603,7 +603,7 @@ def test_the_divergence_guard_stops_before_evaluation_best_and_checkpoint(tiny_d
                     next(model.parameters()).fill_(float("nan"))
 
     evaluator = CLIREvaluator([sentence_retrieval_benchmark(bitext(n=6))], k_values=[1])
-    with pytest.raises(RuntimeError, match=r"training diverged at step 2: .* NaN or infinite"):
+    with pytest.raises(RuntimeError, match=r"training diverged by step 2: .* NaN or infinite"):
         distill(load(tiny_dir), load(tiny_dir), bitext(),
                 DistillationRecipe(loss="mse", steps=3, batch_size=4, save_steps=1, eval_steps=1,
                                    show_progress_bar=False),
@@ -840,3 +840,13 @@ def test_a_huge_line_is_cut_before_tokenizing_with_a_warning(tiny_dir, tmp_path,
     assert ("1 training pair(s) have a side longer than 20000 characters (the longest 600000, first at id '0'): "
             "cut to 20000 characters before tokenizing") in caplog.text  # fmt: skip
     assert json.loads((tmp_path / "training_run.json").read_text())["pairs"]["cut_to_max_chars"] == 1
+
+
+def test_a_divergence_between_checks_is_caught_before_final_is_saved(tiny_dir, tmp_path):
+    with pytest.raises(RuntimeError, match="training diverged by step 3"):  # steps 2-3 neither log nor save
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(loss="mse", steps=3, batch_size=4, lr=1e30, save_steps=0, logging_steps=50,
+                                   show_progress_bar=False),
+                output_dir=tmp_path)  # fmt: skip
+    assert not (tmp_path / "final").exists()
+    assert json.loads((tmp_path / "training_run.json").read_text())["status"] == "failed"

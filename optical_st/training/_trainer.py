@@ -131,7 +131,7 @@ class TrainerSetup:
         trainer = DistillTrainer(**self.trainer_options, callbacks=list(callbacks))
         callback.attach(trainer)
         # before every other callback: no evaluation, best/ or checkpoint after a diverged step
-        trainer.callback_handler.callbacks.insert(0, DivergenceGuard())
+        trainer.callback_handler.callbacks.insert(0, DivergenceGuard(callback.eval_steps))
         return trainer
 
 
