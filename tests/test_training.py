@@ -850,3 +850,16 @@ def test_a_divergence_between_checks_is_caught_before_final_is_saved(tiny_dir, t
                 output_dir=tmp_path)  # fmt: skip
     assert not (tmp_path / "final").exists()
     assert json.loads((tmp_path / "training_run.json").read_text())["status"] == "failed"
+
+
+def test_finite_half_precision_weights_are_not_taken_for_a_diverged_model():
+    from optical_st._weights import NonFiniteWeightsError, check_finite_weights
+
+    layer = torch.nn.Linear(300, 300).half()
+    with torch.no_grad():
+        layer.weight.fill_(1.0)  # sums to 90,000: beyond float16's 65,504, yet every weight is finite
+    check_finite_weights(layer, "half")
+    with torch.no_grad():
+        layer.bias[3] = float("inf")
+    with pytest.raises(NonFiniteWeightsError, match="half: 0% of the weights are NaN or infinite"):
+        check_finite_weights(layer, "half")

@@ -12,23 +12,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
 from transformers import TrainerCallback
 
-from optical_st._weights import non_finite_weights
+from optical_st._weights import non_finite_weights, weights_finite
 
 
 class TrainingDivergedError(RuntimeError):
     """The loss or the student's weights became NaN or infinite."""
-
-
-def _trainable_weights_finite(model: Any) -> bool:
-    # only trainable parameters change (a frozen embedding matrix, 96 M values in e5-small, is not re-read);
-    # one sum per tensor is finite exactly when its values are (short of 1e38, diverged anyway), and costs a
-    # quarter of an elementwise isfinite
-    with torch.no_grad():
-        sums = [p.sum() for p in model.parameters() if p.requires_grad]
-        return not sums or bool(torch.isfinite(torch.stack(sums)).all())
 
 
 def _every(step: int, interval: Any) -> bool:
@@ -62,7 +52,7 @@ class DivergenceGuard(TrainerCallback):
         due = step >= state.max_steps or any(
             _every(step, interval) for interval in (args.logging_steps, args.save_steps, self.eval_steps)
         )
-        if due and model is not None and not _trainable_weights_finite(model):
+        if due and model is not None and not weights_finite(model, trainable_only=True):
             bad, total, names = non_finite_weights(model)
             self._fail(args, state.global_step,
                        f"{bad / max(total, 1):.0%} of the student's weights are NaN or infinite (first: {names[0]})")  # fmt: skip
