@@ -47,15 +47,22 @@ def weights_finite(model: Any, *, trainable_only: bool = False) -> bool:
         return not sums or bool(torch.isfinite(torch.stack(sums)).all())
 
 
+def non_finite_summary(model: Any) -> str | None:
+    """``"1,234 of 5,678 weights (22%) are NaN or infinite (first: name)"``, or ``None`` when all are finite."""
+    if weights_finite(model):
+        return None
+    bad, total, names = non_finite_weights(model)
+    if not bad:  # finite values whose float32 sum overflows: weights near 1e38 (diverged as well)
+        return "weights so large that their float32 sum overflows"
+    return f"{bad:,} of {total:,} weights ({bad / total:.0%}) are NaN or infinite (first: {names[0]})"
+
+
 def check_finite_weights(model: Any, label: str) -> None:
     """Raise :class:`NonFiniteWeightsError` naming ``label`` when any weight of ``model`` is NaN or infinite."""
-    if weights_finite(model):
-        return
-    bad, total, names = non_finite_weights(model)
-    if bad:
+    summary = non_finite_summary(model)
+    if summary:
         raise NonFiniteWeightsError(
-            f"{label}: {bad / total:.0%} of the weights are NaN or infinite (first: {names[0]}); a training "
-            "run that diverged (e.g. a learning rate far too large) - refused"
+            f"{label}: {summary}; a training run that diverged (e.g. a learning rate far too large) - refused"
         )
 
 

@@ -624,7 +624,10 @@ def test_models_with_non_finite_weights_are_refused_by_evaluate_push_model_and_t
     model_dir = poisoned_copy(tiny_dir, tmp_path / "diverged")
     bench = sentence_retrieval_benchmark(bitext(n=6)).save(tmp_path / "bench")
     assert main(["evaluate", "--model", str(model_dir), "--benchmark", str(bench), "--k", "1"]) == 1
-    assert "of the weights are NaN or infinite" in capsys.readouterr().err
+    assert (
+        "are NaN or infinite (first: 0.model.embeddings.word_embeddings.weight); a training run that diverged"
+        in (capsys.readouterr().err)
+    )
     assert main(["push-model", str(model_dir), "user/diverged", "--dry-run",
                  "--local-dir", str(tmp_path / "card")]) == 1  # fmt: skip
     assert "NaN or infinite" in capsys.readouterr().err and not (tmp_path / "card").exists()
@@ -861,5 +864,7 @@ def test_finite_half_precision_weights_are_not_taken_for_a_diverged_model():
     check_finite_weights(layer, "half")
     with torch.no_grad():
         layer.bias[3] = float("inf")
-    with pytest.raises(NonFiniteWeightsError, match="half: 0% of the weights are NaN or infinite"):
+    with pytest.raises(
+        NonFiniteWeightsError, match=r"half: 1 of 90,300 weights \(0%\) are NaN or infinite \(first: bias\)"
+    ):
         check_finite_weights(layer, "half")

@@ -14,7 +14,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from optical_st._weights import non_finite_weights, weights_finite
+from optical_st._weights import non_finite_summary, weights_finite
 
 
 class TrainingDivergedError(RuntimeError):
@@ -53,9 +53,7 @@ class DivergenceGuard(TrainerCallback):
             _every(step, interval) for interval in (args.logging_steps, args.save_steps, self.eval_steps)
         )
         if due and model is not None and not weights_finite(model, trainable_only=True):
-            bad, total, names = non_finite_weights(model)
-            self._fail(args, state.global_step,
-                       f"{bad / max(total, 1):.0%} of the student's weights are NaN or infinite (first: {names[0]})")  # fmt: skip
+            self._fail(args, step, f"the student's {non_finite_summary(model)}")
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
