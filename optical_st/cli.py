@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         # Ctrl-C, or SIGTERM during training (training.RunTerminated: its message and exit_code 143)
-        print(f"optical-st {args.command}: {error or 'interrupted'}", file=sys.stderr)
+        print(f"optical-st {args.command}: {str(error) or 'interrupted'}", file=sys.stderr)
         return getattr(error, "exit_code", 130)  # the shell's code for Ctrl-C (128 + SIGINT)
 
 
