@@ -40,8 +40,12 @@ def use_hub_timeouts() -> None:
     own per-request timeouts (``HF_HUB_ETAG_TIMEOUT``, ``HF_HUB_DOWNLOAD_TIMEOUT``); this covers the API
     calls (repository creation, uploads, commits, ``model_info``).
     """
-    from huggingface_hub import set_client_factory
-    from huggingface_hub.utils._http import default_client_factory  # the library's client, hooks included
+    try:
+        from huggingface_hub import set_client_factory
+        from huggingface_hub.utils._http import default_client_factory  # the library's client, hooks included
+    except ImportError:  # a huggingface_hub without client factories (before 1.0): its requests keep theirs
+        logger.debug("huggingface_hub has no client factory; Hub requests keep the library's timeouts")
+        return
 
     def bound_timeout(request: Any) -> None:
         # HfApi passes timeout=None per request (model_info, create_repo, ...), which overrides any client
