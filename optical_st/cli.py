@@ -64,11 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"optical-st {args.command}: error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         if args.verbose:
             raise
-        print(f"optical-st {args.command}: interrupted", file=sys.stderr)
-        return 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
+        # Ctrl-C, or SIGTERM during training (training.RunTerminated: its message and exit_code 143)
+        print(f"optical-st {args.command}: {str(error) or 'interrupted'}", file=sys.stderr)
+        return getattr(error, "exit_code", 130)  # the shell's code for Ctrl-C (128 + SIGINT)
 
 
 if __name__ == "__main__":

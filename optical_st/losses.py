@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -323,8 +322,7 @@ class OTDistillLoss(nn.Module):
             raise ValueError(f"sentence_loss must be 'mse' or 'cosine', got {sentence_loss!r}")
         if marginals not in ("uniform", "norm", "idf"):
             raise ValueError(f"marginals must be 'uniform', 'norm' or 'idf', got {marginals!r}")
-        if not (math.isfinite(reg) and reg > 0):
-            raise ValueError(f"reg must be positive and finite, got {reg}")
+        transport.check_reg(reg)
         if reg_scale not in transport.REG_SCALES:
             raise ValueError(f"reg_scale must be one of {transport.REG_SCALES}, got {reg_scale!r}")
         if anneal < 0:
@@ -415,6 +413,11 @@ class OTDistillLoss(nn.Module):
                 "select them with dataset.select_columns(['english', 'target'])"
             )
         english, target = features
+        sizes = (len(target["input_ids"]), len(english["input_ids"]))
+        if sizes[0] != sizes[1]:
+            raise ValueError(
+                f"OTDistillLoss: {sizes[0]} target texts but {sizes[1]} English texts in one batch"
+            )
         teacher = self.teacher
         device = target["input_ids"].device
         if next(teacher.parameters()).device != device:
@@ -428,6 +431,9 @@ class OTDistillLoss(nn.Module):
         projection = self.projection
         student_tokens = student_out[PROJECTION_OUTPUT_KEY if projection is not None else "token_embeddings"]
         teacher_tokens = teacher_out["token_embeddings"]
+        if not bool(torch.isfinite(student_tokens).all()):  # else Sinkhorn blames reg for NaN costs
+            raise RuntimeError("training diverged: the student's token embeddings are NaN or infinite (a "
+                               "learning rate far too large?); the checkpoints saved before are kept")  # fmt: skip
         student_ids, teacher_ids = target["input_ids"], teacher_inputs["input_ids"]
         student_attention = student_out["attention_mask"].bool()
         teacher_attention = teacher_out["attention_mask"].bool()
@@ -488,8 +494,7 @@ class OTDistillLoss(nn.Module):
         valid = valid & (a.sum(1) > 0) & (b.sum(1) > 0)
         if not bool(valid.any()):
             return student_tokens.sum() * 0.0
-        if not (math.isfinite(self.reg) and self.reg > 0):  # a schedule may have set it
-            raise ValueError(f"reg must be positive and finite, got {self.reg}")
+        transport.check_reg(self.reg)  # a schedule may have set it
         term = transport.ot_term(
             "divergence" if self.debias else "entropic",
             student_tokens[valid], teacher_tokens[valid], a[valid], b[valid],

@@ -104,6 +104,15 @@ def complete_document_prompt(model: SentenceTransformer) -> bool:
     return True
 
 
+def embedding_dimension(model: SentenceTransformer) -> int | None:
+    """The model's embedding size, without the FutureWarning of the old name (renamed in sentence-transformers 6).
+
+    sentence-transformers 5.x has only ``get_sentence_embedding_dimension``; 6.x warns on it at every call.
+    """
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return getter()
+
+
 def similarity_name(model: SentenceTransformer) -> str:
     """``"cosine"`` or ``"dot"``: the model's similarity, which decides whether embeddings are normalised."""
     name = getattr(model, "similarity_fn_name", None) or "cosine"
@@ -187,18 +196,11 @@ def encode_texts(
         fingerprint = fingerprint or model_fingerprint(model)
         key = texts_fingerprint(texts, prompt_text, f"normalize={normalize}")
         cache_file = Path(cache_dir) / f"{fingerprint[:20]}-{key[:20]}.npy"
-        if cache_file.is_file():
-            embeddings = np.load(cache_file)
-            if embeddings.shape[0] == len(texts):
-                logger.info("Read %d cached embeddings from %s", len(texts), cache_file)
-                if memo is not None:
-                    memo.update(
-                        {(prompt_text, text): row for text, row in zip(texts, embeddings, strict=True)}
-                    )
-                return embeddings
-            logger.warning(
-                "Ignoring cache file %s with %d rows for %d texts", cache_file, len(embeddings), len(texts)
-            )
+        embeddings = _read_cache(cache_file, len(texts))
+        if embeddings is not None:
+            if memo is not None:
+                memo.update({(prompt_text, text): row for text, row in zip(texts, embeddings, strict=True)})
+            return embeddings
 
     known = memo if memo is not None else {}
     missing = list(dict.fromkeys(text for text in texts if (prompt_text, text) not in known))
@@ -217,7 +219,7 @@ def encode_texts(
         fresh = np.asarray(fresh, dtype=np.float32)
         known.update({(prompt_text, text): row for text, row in zip(missing, fresh, strict=True)})
     if not texts:
-        dim = model.get_sentence_embedding_dimension() or 0
+        dim = embedding_dimension(model) or 0
         return np.zeros((0, dim), dtype=np.float32)
     embeddings = np.stack([known[(prompt_text, text)] for text in texts]).astype(np.float32, copy=False)
 
@@ -227,6 +229,32 @@ def encode_texts(
         with tempfile.NamedTemporaryFile(dir=cache_file.parent, suffix=".npy", delete=False) as handle:
             np.save(handle, embeddings)
         os.replace(handle.name, cache_file)
+    return embeddings
+
+
+def _read_cache(cache_file: Path, n_texts: int) -> np.ndarray | None:
+    """The cached embeddings, or ``None`` (absent, another length, or damaged: then discarded and recomputed).
+
+    A damaged file (a disk error, a copy cut short) used to fail every rerun with numpy's message and no path.
+    """
+    if not cache_file.is_file():
+        return None
+    try:
+        embeddings = np.load(cache_file, allow_pickle=False)
+        if embeddings.ndim != 2:
+            raise ValueError(f"{embeddings.ndim} dimensions")
+    except (OSError, ValueError, EOFError) as error:
+        logger.warning(
+            "discarding the damaged embedding cache file %s (%s); recomputing it", cache_file, error
+        )
+        cache_file.unlink(missing_ok=True)
+        return None
+    if embeddings.shape[0] != n_texts:
+        logger.warning(
+            "Ignoring cache file %s with %d rows for %d texts", cache_file, len(embeddings), n_texts
+        )
+        return None
+    logger.info("Read %d cached embeddings from %s", n_texts, cache_file)
     return embeddings
 
 

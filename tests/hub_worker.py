@@ -5,7 +5,7 @@ they are imported, and pytest imports them while collecting other test modules, 
 run here, in a fresh interpreter started by the test with that environment. Each step records what
 it measured in a JSON report; the assertions live in tests/test_hub.py.
 
-Usage: ``python tests/hub_worker.py online|offline WORKDIR REPORT.json``
+Usage: ``python tests/hub_worker.py online|offline|stalled WORKDIR REPORT.json``
 Environment: ``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_DISABLE_XET=1``, ``HF_TOKEN`` (online),
 ``HF_HUB_OFFLINE=1`` (offline), ``HUB_FAKE_TOKEN`` (a token the server rejects),
 ``HUB_DEAD_ENDPOINT`` (a URL nothing listens on).
@@ -519,6 +519,56 @@ def offline(workdir: Path, report: dict) -> None:
         record(report, name, step)
 
 
+def stalled(workdir: Path, report: dict) -> None:
+    """A Hub that accepts connections and never answers (``HF_ENDPOINT``): every step must end, and soon."""
+    from datasets import Dataset
+    from tiny_models import make_tiny_model
+
+    from optical_st import hub
+    from optical_st.data import sentence_retrieval_benchmark
+    from optical_st.evaluation import CLIREvaluator
+    from optical_st.pretrained import write_provenance
+    from optical_st.training import DistillationRecipe, distill
+
+    make_tiny_model(workdir / "tiny", [t for pair in PAIRS for t in pair])
+    folder = str(workdir / "tiny" / "model")
+    write_provenance(folder, base_model="intfloat/multilingual-e5-small", license="mit", note="tiny stand-in")
+    bitext = Dataset.from_dict({
+        "id": [str(i) for i in range(len(PAIRS))], "language": ["npi_Deva"] * len(PAIRS),
+        "english": [p[1] for p in PAIRS], "target": [p[0] for p in PAIRS], "doc_id": [""] * len(PAIRS),
+        "source": ["tiny"] * len(PAIRS),
+    })  # fmt: skip
+
+    def train():
+        evaluator = CLIREvaluator([sentence_retrieval_benchmark(bitext)], k_values=[1])
+        distill(folder, folder, bitext,
+                DistillationRecipe(loss="mse", steps=2, batch_size=4, eval_steps=1, save_steps=1,
+                                   hub_model_id="user/stalled", show_progress_bar=False),
+                output_dir=workdir / "run", evaluator=evaluator)  # fmt: skip
+        run = json.loads((workdir / "run" / "training_run.json").read_text())
+        return {"status": run["status"], "push_errors": run["push_errors"],
+                "best": (workdir / "run" / "best" / "model.safetensors").is_file()}  # fmt: skip
+
+    def failure(push):
+        def step():
+            try:
+                push()
+            except Exception as error:
+                return {"type": type(error).__name__, "message": str(error)}
+            return {"type": None}
+
+        return step
+
+    steps = [
+        ("train", train),
+        ("push_model", failure(lambda: hub.push_model(workdir / "run" / "final", "user/stalled-model"))),
+        ("push_benchmark", failure(lambda: hub.push_benchmark(tiny_benchmark(), "user/stalled-bench",
+                                                              local_dir=workdir / "bench"))),
+    ]  # fmt: skip
+    for name, step in steps:
+        record(report, name, step)
+
+
 def import_libraries() -> dict:
     import datasets  # noqa: F401
     import sentence_transformers  # noqa: F401
@@ -533,6 +583,6 @@ if __name__ == "__main__":
     results: dict = {}
     record(results, "imports", import_libraries)  # timed separately: interpreter start-up dominates
     try:
-        (online if mode == "online" else offline)(workdir, results)
+        {"online": online, "offline": offline, "stalled": stalled}[mode](workdir, results)
     finally:
         output.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")

@@ -69,6 +69,26 @@ def test_demo_rejects_a_port_out_of_range_before_starting(port, capsys):
     )
 
 
+def test_demo_tells_a_bad_host_from_a_busy_port_before_starting(monkeypatch, capsys):
+    import socket
+
+    from optical_st import app
+
+    monkeypatch.setattr(app, "launch", lambda *a, **k: pytest.fail("the server was started"))
+    assert main(["demo", "--host", "999.1.1.1"]) == 1
+    assert (
+        capsys.readouterr().err.strip() == "optical-st demo: error: --host '999.1.1.1' is not an IP address"
+    )
+    assert main(["demo", "--host", "192.0.2.1"]) == 1  # an address, but not this machine's
+    assert "--host '192.0.2.1' cannot be served from this machine" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 1
+    assert f"--port {port} is in use on 127.0.0.1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -77,6 +97,7 @@ def test_demo_rejects_a_port_out_of_range_before_starting(port, capsys):
         (["--n-bootstrap", "-5"], "--n-bootstrap must be 0 or more (0: none), got -5"),
         (["--distill-epochs", "0"], "--distill-epochs must be positive, got 0.0"),
         (["--distill-max-length", "0"], "--distill-max-length must be positive, got 0"),
+        (["--k", "1,5"], "--report-k 10 is not among --k 1,5: the report would have no recall@10; add it"),
     ],
 )
 def test_scale_rejects_bad_values_before_any_work(tmp_path, capsys, extra, message):
@@ -86,3 +107,15 @@ def test_scale_rejects_bad_values_before_any_work(tmp_path, capsys, extra, messa
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_during_a_run_is_one_line_and_exit_code_143(monkeypatch, capsys):
+    from optical_st.commands import languages
+    from optical_st.training import RunTerminated
+
+    def terminated(args):
+        raise RunTerminated("terminated by SIGTERM")
+
+    monkeypatch.setattr(languages, "run", terminated)
+    assert main(["languages"]) == 143
+    assert capsys.readouterr().err.strip() == "optical-st languages: terminated by SIGTERM"

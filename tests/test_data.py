@@ -736,3 +736,18 @@ def test_docstring_examples_run():
     modules = [optical_st.data, *(importlib.import_module(f"optical_st.data.{name}") for name in names)]
     results = [doctest.testmod(module, optionflags=doctest.ELLIPSIS) for module in modules]
     assert sum(r.failed for r in results) == 0 and sum(r.attempted for r in results) >= 5
+
+
+def test_a_damaged_parquet_file_is_one_error_naming_it(tmp_path):
+    from optical_st.data import BenchmarkValidationError, BitextValidationError, load_benchmark, load_bitext
+
+    damaged = tmp_path / "pairs.parquet"
+    damaged.write_bytes(b"PAR1 this is not really parquet")
+    with pytest.raises(BitextValidationError, match=rf"{damaged}: not a readable Parquet file"):
+        load_bitext(damaged, "npi")
+    folder = tmp_path / "bench"
+    for part in ("corpus", "queries", "qrels"):
+        (folder / part).mkdir(parents=True)
+        (folder / part / "test.parquet").write_bytes(b"not parquet")
+    with pytest.raises(BenchmarkValidationError, match=r"test\.parquet: not a readable Parquet file"):
+        load_benchmark(folder, query_language="npi", document_language="eng")

@@ -358,6 +358,26 @@ def test_clear_errors_for_bad_benchmarks():
         CLIREvaluator([unknown_doc], k_values=(1,), mrr_at_k=1, ndcg_at_k=1)
     with pytest.raises(ValueError, match="positive"):
         CLIREvaluator([good], k_values=(0,))
+    for confidence in (1.5, 0.0, float("nan")):  # refused when made, not after every model was encoded
+        with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
+            CLIREvaluator([good], k_values=(1,), confidence=confidence)
+
+
+def test_a_fractional_qrel_score_is_refused_naming_the_row_and_file(tmp_path):
+    import pandas as pd
+
+    from optical_st.data import load_benchmark
+
+    parts = ({"q1": "a", "q2": "b"}, {"d1": "x", "d2": "y"}, [("q1", "d1", 1), ("q2", "d2", 0.5)], "npi_Deva",
+             "eng_Latn")  # fmt: skip
+    with pytest.raises(ValueError, match=r"qrels row 2 has score 0.5; scores are whole numbers"):
+        make_benchmark(*parts)
+    folder = make_benchmark(*parts[:2], [("q1", "d1", 1), ("q2", "d2", 1)], *parts[3:]).save(tmp_path / "b")
+    (qrels_file,) = (folder / "qrels").glob("*.parquet")
+    frame = pd.read_parquet(qrels_file)
+    pd.DataFrame({**frame, "score": [1.0, 0.5]}).to_parquet(qrels_file)
+    with pytest.raises(ValueError, match=rf"{qrels_file}: qrels row 2 has score 0.5"):
+        load_benchmark(folder)
 
 
 def test_cutoffs_follow_k_and_the_corpus_size():
@@ -691,6 +711,50 @@ def test_cli_never_loses_computed_results(small, tmp_path, capsys, monkeypatch):
     assert f"could not write {requested}" in err and "the results are in" in err
     spare = Path(err.split("the results are in ")[1].split(" instead")[0])
     assert json.loads(spare.read_text())["results"]
+
+
+def test_a_full_disk_leaves_the_earlier_results_whole(small, tmp_path, capsys, monkeypatch):
+    from optical_st.cli import main
+
+    output = tmp_path / "out"
+    assert main(evaluate_args(small, "--output", str(output))) == 0
+    earlier = {path.name: path.read_bytes() for path in output.iterdir()}
+    assert "clir_results.json" in earlier
+    write_text = Path.write_text
+
+    def disk_full_after_a_few_bytes(path, text, *args, **kwargs):
+        write_text(path, text[:10], *args, **kwargs)
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(Path, "write_text", disk_full_after_a_few_bytes)
+    assert main(evaluate_args(small, "--output", str(output))) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert {path.name: path.read_bytes() for path in output.iterdir()} == earlier  # no torn file, no .partial
+
+
+def test_cli_a_run_folder_or_a_torn_model_is_one_line_naming_what_to_use(small, tmp_path, capsys):
+    import shutil
+
+    from optical_st.cli import main
+
+    run = tmp_path / "run"
+    (run / "final").mkdir(parents=True)
+    (run / "training_run.json").write_text("{}")
+    model, benchmark, _ = small
+    argv = ["evaluate", "--benchmark", str(benchmark), "--bootstrap", "0", "--model"]
+    assert main([*argv, str(run)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert (
+        err == f"optical-st evaluate: error: {run} is a training run folder, not a model: use {run / 'final'}"
+    )
+    torn = shutil.copytree(model, tmp_path / "torn")
+    weights = torn / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:30000])  # a save cut short by a full disk
+    assert main([*argv, str(torn)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert f"{weights} is truncated (30000 of " in err and "the model folder is damaged" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_cli_results_json_is_strict_without_bootstrap(small, tmp_path, capsys):

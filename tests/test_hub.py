@@ -94,6 +94,53 @@ def reports(tmp_path_factory) -> dict:
     return result
 
 
+@pytest.fixture
+def stalled_hub():
+    """An endpoint that accepts every connection and never answers (a hung proxy or server)."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])  # kept open, never read, never answered
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def test_a_stalled_hub_never_hangs_training_or_a_push(stalled_hub, tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "HUGGING_FACE_"))}
+    env.update(HF_ENDPOINT=stalled_hub, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_XET="1",
+               HF_TOKEN=VALID_TOKEN, HF_HUB_DOWNLOAD_TIMEOUT="2", TOKENIZERS_PARALLELISM="false",
+               PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT), env.get("PYTHONPATH", "")]))  # fmt: skip
+    report_file = tmp_path / "stalled.json"
+    subprocess.run([sys.executable, str(TESTS / "hub_worker.py"), "stalled", str(tmp_path), str(report_file)],
+                   env=env, capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    report = json.loads(report_file.read_text())
+    train = step({"stalled": report}, "stalled", "train")
+    # trained and saved locally; the push of best/ failed, was recorded, and training went on
+    assert train["status"] == "done" and train["best"] and train["push_errors"]
+    assert "Could not reach the Hub" in train["push_errors"][0]["error"]
+    for name in ("push_model", "push_benchmark"):
+        failed = step({"stalled": report}, "stalled", name)
+        assert failed["type"] == "HubConnectionError" and "Could not reach the Hub" in failed["message"]
+        assert failed["seconds"] < 60
+
+
 def step(reports: dict, mode: str, name: str) -> dict:
     found = reports[mode].get(name)
     assert found is not None, f"{mode} step {name!r} did not run (an earlier step failed)"
@@ -336,6 +383,16 @@ def test_dataset_licence_share_alike_wins_and_unknown_licences_are_refused():
     with pytest.raises(ValueError, match="mix licences"):
         dataset_license([_bench("a", "CC BY 2.0 FR"), _bench("b", "CC0")], None)
     assert dataset_license([_bench("mine", "unknown (user data)")], "cc-by-4.0")[0] == "cc-by-4.0"
+
+
+@pytest.mark.parametrize("given", ["mit", "cc-by-4.0", "CC0"])
+def test_a_licence_given_by_hand_cannot_drop_share_alike(given):
+    with pytest.raises(
+        ValueError, match=r"share-alike data \(flores: CC BY-SA 4.0\), so the dataset must stay"
+    ):
+        dataset_license([_bench("flores", "CC BY-SA 4.0"), _bench("tico", "CC0")], given)
+    assert dataset_license([_bench("flores", "CC BY-SA 4.0")], "cc-by-sa-4.0")[0] == "cc-by-sa-4.0"
+    assert dataset_license([_bench("flores", "CC BY-SA 4.0")], "CC BY-SA 4.0")[0] == "CC BY-SA 4.0"
 
 
 def test_card_validation_names_missing_fields():
@@ -764,3 +821,21 @@ def test_the_hub_refuses_a_card_with_an_unknown_licence(reports):
     assert bad["type"] == "HubError", bad
     assert '"license" must be one of' in bad["message"] and "bad-card" in bad["message"]
     assert bad["files_on_hub"] == []  # validated before anything was uploaded
+
+
+def test_push_benchmark_of_a_bitext_folder_without_languages_says_to_pass_them(tmp_path, capsys):
+    from optical_st.cli import main
+
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    (folder / "pairs.tsv").write_text(
+        "english\ttarget\tlanguage\nthe cat\tबिरालो\tnpi_Deva\n", encoding="utf-8"
+    )
+    assert (
+        main(["push-benchmark", str(folder), "user/x", "--dry-run", "--local-dir", str(tmp_path / "out")])
+        == 1
+    )
+    assert capsys.readouterr().err.strip() == (
+        f"optical-st push-benchmark: error: {folder} is bitext (table), not a saved benchmark: pass --languages "
+        "(e.g. npi,sin or low) to build one benchmark per language from it"
+    )

@@ -390,6 +390,19 @@ def test_non_finite_or_non_positive_reg_is_rejected(student, reg):
         OTDistillLoss(student, teacher=None, reg_scale="median")
 
 
+def test_a_reg_too_large_for_float32_is_rejected_and_batches_of_two_sizes_are_one_line(student):
+    from optical_st.training import DistillationRecipe, Schedule
+
+    with pytest.raises(ValueError, match="reg must be at most 1000, got 50000"):
+        OTDistillLoss(student, teacher=None, reg=5e4, reg_scale="absolute")
+    with pytest.raises(ValueError, match=r"--reg-schedule 0.5:50000: reg must be at most 1000"):
+        DistillationRecipe(schedules={"reg": Schedule(0.5, 5e4)})
+    loss = OTDistillLoss(student, teacher=None, reg=1e3, reg_scale="absolute")
+    assert torch.isfinite(loss(_batch(student, ENGLISH[:2], TARGET[:2])))
+    with pytest.raises(ValueError, match="OTDistillLoss: 3 target texts but 4 English texts in one batch"):
+        loss(_batch(student, ENGLISH[:4], TARGET[:3]))
+
+
 def test_teacher_with_its_own_tokenizer_gets_its_own_prompt(student, english_teacher_path):
     teacher = SentenceTransformer(str(english_teacher_path), device="cpu")
     loss = OTDistillLoss(student, teacher)

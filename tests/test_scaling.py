@@ -382,6 +382,23 @@ def test_cli_runs_and_reports(bitext_dir, tiny_dir, tmp_path, capsys):
     assert len(list((tmp_path / "out" / "cells").glob("*/*/*.json"))) == 2
 
 
+def test_a_diverged_model_is_skipped_never_reported(bitext_dir, tiny_dir, tmp_path, capsys):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny_dir), device="cpu")
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    model.save(str(tmp_path / "diverged"))
+    code = main([
+        "scale", "--models", f"a={tiny_dir}", f"nan={tmp_path / 'diverged'}", "--benchmark", str(bitext_dir),
+        "--languages", "npi", "--output-dir", str(tmp_path / "out"), "--n-bootstrap", "0", "--no-progress",
+        "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 3  # report written, a model skipped
+    assert "skipped nan (zero-shot, load): " in capsys.readouterr().err
+    assert [p.parent.parent.name for p in (tmp_path / "out" / "cells").glob("*/*/*.json")] == ["a"]
+
+
 def test_cli_duplicate_names_fail_before_work(tmp_path, capsys):
     code = main(
         ["scale", "--models", "/a/m", "/b/m", "--benchmark", "x", "--output-dir", str(tmp_path / "o")]

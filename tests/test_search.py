@@ -160,3 +160,14 @@ def test_disk_cache_is_read_back_and_keyed_by_weights(tiny_model, tmp_path, monk
         with torch.no_grad():
             parameter[0, 0] -= 0.5
     assert model_fingerprint(tiny_model) == fingerprint
+
+
+@pytest.mark.parametrize("damage", [b"garbage, not numpy", b""])
+def test_a_damaged_cache_file_is_discarded_with_its_path_and_recomputed(tiny_model, tmp_path, caplog, damage):
+    built = CorpusIndex(tiny_model, TEXTS, cache_dir=tmp_path)
+    (cache_file,) = tmp_path.glob("*.npy")
+    cache_file.write_bytes(damage)
+    again = CorpusIndex(tiny_model, TEXTS, cache_dir=tmp_path)  # used to raise numpy's error, on every rerun
+    np.testing.assert_allclose(again.embeddings, built.embeddings, atol=1e-6)
+    assert f"discarding the damaged embedding cache file {cache_file}" in caplog.text
+    np.testing.assert_allclose(np.load(cache_file), built.embeddings, atol=1e-6)  # written whole again

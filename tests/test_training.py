@@ -306,6 +306,7 @@ def test_cli_rejects_bad_bitext_spec_and_mse_schedules(tmp_path, capsys):
         ("--reg", "inf", "--reg must be a finite number"),
         ("--reg", "0", "--reg must be positive"),
         ("--anneal", "-1", "--anneal must be 0 or more"),
+        ("--reg-schedule", "0.5:0", "--reg-schedule 0.5:0: reg must stay positive over the whole run, got 0"),
     ],
 )
 def test_cli_train_rejects_bad_numbers_up_front(tmp_path, capsys, flag, value, message):
@@ -566,3 +567,304 @@ def test_settings_given_the_old_way_still_train_with_a_warning(tiny_dir, tmp_pat
     assert run["status"] == "done" and run["recipe"]["steps"] == 1 and run["recipe"]["reg"] == FAST_OT["reg"]
     with pytest.raises(TypeError, match="unexpected keyword argument 'stepz'"):
         distill(load(tiny_dir), load(tiny_dir), bitext(), stepz=1, output_dir=tmp_path / "typo")
+
+
+# bad inputs and faults that ended as a wrong result, a lost model or a traceback (issue 24) ---------
+def poisoned_copy(tiny_dir, directory: Path) -> Path:
+    """A saved copy of the tiny model with NaN weights (what a diverged run leaves)."""
+    model = load(tiny_dir)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    model.save(str(directory))
+    return directory
+
+
+@pytest.mark.parametrize("loss", ["mse", "ot"])
+def test_a_diverging_run_fails_saves_no_model_and_keeps_its_last_checkpoint(tiny_dir, tmp_path, loss):
+    with pytest.raises(RuntimeError, match="training diverged"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(loss=loss, steps=3, batch_size=4, lr=1e30, save_steps=1, show_progress_bar=False,
+                                   **({} if loss == "mse" else FAST_OT)),
+                output_dir=tmp_path)  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "failed" and "training diverged" in run["error"]
+    assert not (tmp_path / "final").exists() and not (tmp_path / "best").exists()
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["checkpoint-1"]
+
+
+def test_the_divergence_guard_stops_before_evaluation_best_and_checkpoint(tiny_dir, tmp_path):
+    from optical_st.data import sentence_retrieval_benchmark
+    from optical_st.evaluation import CLIREvaluator
+
+    class PoisonAt(TrainerCallback):
+        def on_step_begin(self, args, state, control, model=None, **kwargs):
+            if state.global_step == 1:  # step 2 begins
+                with torch.no_grad():
+                    next(model.parameters()).fill_(float("nan"))
+
+    evaluator = CLIREvaluator([sentence_retrieval_benchmark(bitext(n=6))], k_values=[1])
+    with pytest.raises(RuntimeError, match=r"training diverged by step 2: .* NaN or infinite"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(loss="mse", steps=3, batch_size=4, save_steps=1, eval_steps=1,
+                                   show_progress_bar=False),
+                output_dir=tmp_path, evaluator=evaluator, callbacks=[PoisonAt()])  # fmt: skip
+    best = json.loads((tmp_path / "best" / "optical_st_best.json").read_text())
+    assert best["step"] == 1 and sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "checkpoint-1"
+    ]
+
+
+def test_models_with_non_finite_weights_are_refused_by_evaluate_push_model_and_the_api(
+    tiny_dir, tmp_path, capsys
+):
+    from optical_st.data import sentence_retrieval_benchmark
+    from optical_st.hub import push_model
+    from optical_st.pretrained import load_sentence_transformer
+
+    model_dir = poisoned_copy(tiny_dir, tmp_path / "diverged")
+    bench = sentence_retrieval_benchmark(bitext(n=6)).save(tmp_path / "bench")
+    assert main(["evaluate", "--model", str(model_dir), "--benchmark", str(bench), "--k", "1"]) == 1
+    assert (
+        "are NaN or infinite (first: 0.model.embeddings.word_embeddings.weight); a training run that diverged"
+        in (capsys.readouterr().err)
+    )
+    assert main(["push-model", str(model_dir), "user/diverged", "--dry-run",
+                 "--local-dir", str(tmp_path / "card")]) == 1  # fmt: skip
+    assert "NaN or infinite" in capsys.readouterr().err and not (tmp_path / "card").exists()
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        load_sentence_transformer(str(model_dir))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        push_model(load(model_dir), "user/diverged", dry_run=True, local_dir=tmp_path / "card")
+
+
+def test_a_max_length_the_special_tokens_fill_is_refused_before_the_run(tiny_dir, tmp_path, capsys):
+    data = tmp_path / "pairs.tsv"
+    data.write_text("english\ttarget\tlanguage\n" + "".join(
+        f"{e}\t{t}\tnpi_Deva\n" for e, t in zip(ENGLISH, TARGET, strict=True)), encoding="utf-8")  # fmt: skip
+    argv = ["train", "--teacher", str(tiny_dir), "--bitext", str(data), "--steps", "1", "--max-length", "2",
+            "--output-dir", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "optical-st train: error: max_length 2 (--max-length) leaves no token of text: the student's "
+        "tokenizer adds 2 special tokens to every input; use at least 3 (e.g. the default 128)"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_reg_schedule_the_loss_refuses_is_refused_before_training(tiny_dir, tmp_path):
+    from optical_st.callbacks import OTDistillCallback, Schedule
+    from optical_st.losses import OTDistillLoss
+
+    with pytest.raises(ValueError, match="reg must stay positive"):
+        DistillationRecipe(schedules={"reg": Schedule(0.5, 0.0)})
+    with pytest.raises(ValueError, match="reg must stay positive"):
+        OTDistillCallback(
+            OTDistillLoss(load(tiny_dir), load(tiny_dir)), schedules={"reg": Schedule(0.5, -1.0)}
+        )
+    DistillationRecipe(schedules={"reg": Schedule(0.5, 0.1, "cosine"), "ot_weight": Schedule(1.0, 0.0)})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"loss": "mse", "reg": None}, "trained with loss='ot', this run asks for loss='mse'"),
+    ({"lr": 1e-3}, "trained with lr=2e-05, this run asks for lr=0.001"),
+    ({"batch_size": 2}, "trained with batch_size=4, this run asks for batch_size=2"),
+])  # fmt: skip
+def test_resuming_with_another_objective_or_optimisation_is_refused(tiny_dir, tmp_path, change, message):
+    common = {"batch_size": 4, "save_steps": 1, "show_progress_bar": False, **FAST_OT}
+    distill(
+        load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=1, **common), output_dir=tmp_path
+    )
+    record = (tmp_path / "training_run.json").read_bytes()
+    with pytest.raises(ValueError, match=message):
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=2, resume_from_checkpoint=True, **{**common, **change}),
+                output_dir=tmp_path)  # fmt: skip
+    assert (tmp_path / "training_run.json").read_bytes() == record
+
+
+def test_overwrite_keeps_the_finished_run_until_the_new_one_finishes_even_after_its_checkpoints(
+    tiny_dir, tmp_path
+):
+    before = finished_run(tiny_dir, tmp_path)
+    common = {"batch_size": 4, "save_steps": 1, "show_progress_bar": False, **FAST_OT}
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=3, overwrite=True, **common),
+                output_dir=tmp_path, callbacks=[FailAt(3)])  # fmt: skip
+    kept = {p.relative_to(tmp_path / "previous-run"): p.read_bytes()
+            for p in (tmp_path / "previous-run").rglob("*") if p.is_file()}  # fmt: skip
+    assert kept == before  # the finished run, whole
+    assert json.loads((tmp_path / "training_run.json").read_text())["status"] == "failed"
+    assert (tmp_path / "checkpoints" / "checkpoint-2").is_dir() and not (tmp_path / "final").exists()
+    # resuming the new run to its end replaces the old one at last
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=3, resume_from_checkpoint=True, **common), output_dir=tmp_path)  # fmt: skip
+    assert not (tmp_path / "previous-run").exists() and (tmp_path / "final" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "training_run.json").read_text())["status"] == "done"
+
+
+def test_a_second_run_into_a_locked_output_dir_is_refused_and_changes_nothing(tiny_dir, tmp_path):
+    import fcntl
+    import os
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    other = os.open(
+        run_dir, os.O_RDONLY
+    )  # another run holds the folder (flock: per open file, as across processes)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(OutputDirectoryInUseError, match="is in use by another training run"):
+            distill(load(tiny_dir), load(tiny_dir), bitext(),
+                    DistillationRecipe(steps=1, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+                    output_dir=run_dir)  # fmt: skip
+        assert not any(run_dir.iterdir())
+    finally:
+        os.close(other)
+    # released: the run goes ahead, and a refused run into a new folder leaves no folder behind
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=1, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+            output_dir=run_dir)  # fmt: skip
+    with pytest.raises(ValueError, match="no training pairs left"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=1),
+                output_dir=tmp_path / "new", exclude_texts=set(ENGLISH))  # fmt: skip
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("tear", ["truncated weights", "no trainer state"])
+def test_a_torn_last_checkpoint_resumes_from_the_newest_complete_one(tiny_dir, tmp_path, caplog, tear):
+    common = {"batch_size": 4, "save_steps": 1, "show_progress_bar": False, **FAST_OT}
+    distill(
+        load(tiny_dir), load(tiny_dir), bitext(), DistillationRecipe(steps=2, **common), output_dir=tmp_path
+    )
+    last = tmp_path / "checkpoints" / "checkpoint-2"
+    if tear == "truncated weights":  # a full disk mid-save
+        weights_file = last / "model.safetensors"
+        weights_file.write_bytes(weights_file.read_bytes()[:5000])
+    else:  # kill -9 before transformers wrote the state, its last file
+        (last / "trainer_state.json").unlink()
+    steps = []
+
+    class StepCounter(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            steps.append(state.global_step)
+
+    distill(load(tiny_dir), load(tiny_dir), bitext(),
+            DistillationRecipe(steps=3, resume_from_checkpoint=True, **common),
+            output_dir=tmp_path, callbacks=[StepCounter()])  # fmt: skip
+    assert steps == [2, 3]  # continued after checkpoint-1
+    assert "resuming from checkpoint-1: checkpoint-2" in caplog.text
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint to resume"):
+        for checkpoint in (tmp_path / "checkpoints").glob("checkpoint-*"):
+            (checkpoint / "trainer_state.json").unlink(missing_ok=True)
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=4, resume_from_checkpoint=True, **common), output_dir=tmp_path)  # fmt: skip
+
+
+def test_a_metric_the_evaluation_does_not_compute_is_refused_before_training(tiny_dir, tmp_path, capsys):
+    from optical_st.data import sentence_retrieval_benchmark
+
+    data = tmp_path / "pairs.tsv"
+    data.write_text("english\ttarget\tlanguage\n" + "".join(
+        f"{e}\t{t}\tnpi_Deva\n" for e, t in zip(ENGLISH, TARGET, strict=True)), encoding="utf-8")  # fmt: skip
+    bench = sentence_retrieval_benchmark(bitext(n=4)).save(tmp_path / "bench")
+    argv = ["train", "--teacher", str(tiny_dir), "--bitext", str(data), "--steps", "1", "--eval-benchmark",
+            str(bench), "--eval-k", "1,2", "--keep-eval-overlap", "--metric", "recall@7",
+            "--output-dir", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("optical-st train: error: --metric recall@7: the evaluation computes no "
+                              "'clir_recall@7'; choose one of macro_recall@1, macro_recall@2, ")  # fmt: skip
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_with_evaluation_warns_about_no_renamed_sentence_transformers_method(
+    tiny_dir, tmp_path, capsys
+):
+    import warnings
+
+    from optical_st.data import sentence_retrieval_benchmark
+    from optical_st.search import encode_texts
+
+    data = tmp_path / "pairs.tsv"
+    data.write_text("english\ttarget\tlanguage\n" + "".join(
+        f"{e}\t{t}\tnpi_Deva\n" for e, t in zip(ENGLISH, TARGET, strict=True)), encoding="utf-8")  # fmt: skip
+    bench = sentence_retrieval_benchmark(bitext(n=4)).save(tmp_path / "bench")
+    argv = ["train", "--teacher", str(tiny_dir), "--bitext", str(data), "--steps", "1", "--batch-size", "4",
+            "--reg", "0.5", "--eval-benchmark", str(bench), "--eval-k", "1", "--keep-eval-overlap",
+            "--eval-english-encoder", "teacher", "--save-steps", "0", "--output-dir", str(tmp_path / "run"),
+            "--no-progress"]  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(argv) == 0
+        assert encode_texts(load(tiny_dir), [], role="query").shape == (0, 32)
+    assert not [w for w in caught if "get_sentence_embedding_dimension" in str(w.message)]
+
+
+def test_sigterm_during_training_records_interrupted_not_running(tiny_dir, tmp_path, capsys):
+    import os
+    import signal
+
+    class TermAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match="terminated by SIGTERM"):
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(steps=3, batch_size=4, save_steps=0, show_progress_bar=False, **FAST_OT),
+                output_dir=tmp_path, callbacks=[TermAt()])  # fmt: skip
+    run = json.loads((tmp_path / "training_run.json").read_text())
+    assert run["status"] == "interrupted" and run["error"] == "RunTerminated: terminated by SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is handler  # put back after the run
+
+
+def test_a_prompt_that_looks_like_an_unknown_prompt_name_is_warned_about(tiny_dir, tmp_path, caplog):
+    student, teacher = load(tiny_dir), load(tiny_dir)
+    student.prompts = {"query": "query: "}
+    for prompt, warned in (("querry", True), ("query", False), ("Represent this: ", False)):
+        caplog.clear()
+        distill(student, teacher, bitext(),
+                DistillationRecipe(loss="mse", steps=1, batch_size=4, save_steps=0, show_progress_bar=False,
+                                   prompt=prompt),
+                output_dir=tmp_path / prompt.replace(" ", "_"))  # fmt: skip
+        expected = "--prompt 'querry' is no prompt name of the models (they have: document, query)"
+        assert (expected in caplog.text) is warned
+
+
+def test_a_huge_line_is_cut_before_tokenizing_with_a_warning(tiny_dir, tmp_path, caplog):
+    data = bitext()
+    huge = "नेपाल " * 100_000  # 600,000 characters on one line
+    data = Dataset.from_dict({**data.to_dict(), "target": [huge, *data["target"][1:]]})
+    distill(load(tiny_dir), load(tiny_dir), data,
+            DistillationRecipe(loss="mse", steps=1, batch_size=4, save_steps=0, show_progress_bar=False),
+            output_dir=tmp_path)  # fmt: skip
+    assert ("1 training pair(s) have a side longer than 20000 characters (the longest 600000, first at id '0'): "
+            "cut to 20000 characters before tokenizing") in caplog.text  # fmt: skip
+    assert json.loads((tmp_path / "training_run.json").read_text())["pairs"]["cut_to_max_chars"] == 1
+
+
+def test_a_divergence_between_checks_is_caught_before_final_is_saved(tiny_dir, tmp_path):
+    with pytest.raises(RuntimeError, match="training diverged by step 3"):  # steps 2-3 neither log nor save
+        distill(load(tiny_dir), load(tiny_dir), bitext(),
+                DistillationRecipe(loss="mse", steps=3, batch_size=4, lr=1e30, save_steps=0, logging_steps=50,
+                                   show_progress_bar=False),
+                output_dir=tmp_path)  # fmt: skip
+    assert not (tmp_path / "final").exists()
+    assert json.loads((tmp_path / "training_run.json").read_text())["status"] == "failed"
+
+
+def test_finite_half_precision_weights_are_not_taken_for_a_diverged_model():
+    from optical_st._weights import NonFiniteWeightsError, check_finite_weights
+
+    layer = torch.nn.Linear(300, 300).half()
+    with torch.no_grad():
+        layer.weight.fill_(1.0)  # sums to 90,000: beyond float16's 65,504, yet every weight is finite
+    check_finite_weights(layer, "half")
+    with torch.no_grad():
+        layer.bias[3] = float("inf")
+    with pytest.raises(
+        NonFiniteWeightsError, match=r"half: 1 of 90,300 weights \(0%\) are NaN or infinite \(first: bias\)"
+    ):
+        check_finite_weights(layer, "half")

@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
 
 from optical_st.app._alignment import align_sentences
 from optical_st.app._corpus import DemoCorpus, example_queries
 from optical_st.app._html import Ranking, alignment_html, escape, rankings_html, romanized_note_html
 from optical_st.app._state import DemoState, Progress, model_name_shown, public_model_label, validate_query
 from optical_st.languages import language_label
+from optical_st.search import embedding_dimension
 
 
 @dataclass(frozen=True)
@@ -74,7 +70,7 @@ def alignment_view(
     student, note = teacher, "Student and teacher: the base model (OPTICAL's frozen teacher is a copy of it)."
     if len(names) > 1:
         distilled = state.model(names[1])
-        if _hidden_size(distilled) == _hidden_size(teacher):
+        if embedding_dimension(distilled) == embedding_dimension(teacher):
             student = distilled
             note = f"Student: {model_name_shown(distilled)}; teacher: {model_name_shown(teacher)}."
         else:
@@ -83,12 +79,6 @@ def alignment_view(
         student, sentence, translation, teacher=teacher, reg=reg, keep_special_tokens=keep_special
     )
     return alignment_html(alignment, note)
-
-
-def _hidden_size(model: SentenceTransformer) -> int | None:
-    # sentence-transformers 6 renamed get_sentence_embedding_dimension; 5.x has only the old name.
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return getter()
 
 
 def serving_markdown(state: DemoState, session: Session) -> str:

@@ -293,8 +293,10 @@ def compare_models(
 
     def write_comparison(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
+        from optical_st._atomic import write_text
+
         path = folder / "comparison.json"
-        path.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        write_text(path, json.dumps(payload, indent=1, allow_nan=False) + "\n")
         return path
 
     return write_results(write_comparison, output.parent if output.suffix == ".json" else output)[1]

@@ -38,6 +38,7 @@ def build_benchmarks(args: argparse.Namespace) -> list:
     from optical_st.languages import parse_languages
 
     if not args.languages:
+        _check_not_bitext(args.source)
         return [data.load_benchmark(args.source)]
     builder = (
         data.sentence_retrieval_benchmark if args.level == "sentence" else data.document_retrieval_benchmark
@@ -47,6 +48,27 @@ def build_benchmarks(args: argparse.Namespace) -> list:
         bitext = data.load_bitext(args.source, language, split=args.split)
         benchmarks.append(builder(bitext, direction=args.direction))
     return benchmarks
+
+
+def _check_not_bitext(source: str) -> None:
+    """A bitext folder without --languages: say so (the saved-benchmark reader said "no queries data")."""
+    from pathlib import Path
+
+    from optical_st import data
+
+    folder = Path(source)
+    if not folder.is_dir() or data.is_saved_benchmark(folder):
+        return
+    if any(data.is_saved_benchmark(child) for child in folder.iterdir() if child.is_dir()):
+        return  # one benchmark per language pair, as push_benchmark stores them
+    try:
+        layout = data.detect_layout(folder)
+    except (ValueError, OSError):
+        return  # neither: the reader names what is missing
+    raise ValueError(
+        f"{source} is bitext ({layout}), not a saved benchmark: pass --languages (e.g. npi,sin or low) to build "
+        "one benchmark per language from it"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

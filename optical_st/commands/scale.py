@@ -234,6 +234,11 @@ def run(args: argparse.Namespace) -> int:
                  "--distill-epochs", "--distill-batch-size", "--distill-lr", "--distill-max-length",
                  "--max-minutes"):  # fmt: skip
         check_positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    if args.metric == "recall" and args.report_k not in k_values:  # else refused only once every cell ran
+        raise ValueError(
+            f"--report-k {args.report_k} is not among --k {args.k}: the report would have no recall@{args.report_k}; "
+            f"add it to --k or pass --report-k {k_values[-1]}"
+        )
 
     specs = parse_model_specs(args.models)  # duplicate names fail here, before any data is read
     recipe, training_bitext = _distillation(args)

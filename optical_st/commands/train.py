@@ -246,7 +246,9 @@ def build_evaluator(args: argparse.Namespace, benchmarks: list, k_values: list[i
 
     language_encoders = None
     if args.eval_english_encoder == "teacher":
-        dims = (student.get_sentence_embedding_dimension(), teacher.get_sentence_embedding_dimension())
+        from optical_st.search import embedding_dimension
+
+        dims = (embedding_dimension(student), embedding_dimension(teacher))
         if dims[0] != dims[1]:
             raise ValueError(
                 f"--eval-english-encoder teacher needs student and teacher embeddings of one size; "

@@ -246,6 +246,9 @@ def validate_benchmark(benchmark: Any) -> None:
         set(column_values(benchmark.queries, "_id")),
         set(column_values(benchmark.corpus, "_id")),
     )
+    bad_score = first_fractional_score(column_values(benchmark.qrels, "score"))
+    if bad_score is not None:
+        raise BenchmarkValidationError(f"{benchmark.name}: qrels {bad_score}")
     for row, (query_id, corpus_id) in enumerate(
         zip(
             column_values(benchmark.qrels, "query-id"),
@@ -269,3 +272,19 @@ def validate_benchmark(benchmark: Any) -> None:
             f"{benchmark.name}: {len(without)} queries have no relevant document (score > 0), e.g. {example!r}; "
             "remove them or add their qrels."
         )
+
+
+def first_fractional_score(scores: Any) -> str | None:
+    """``"row N has score 0.5; ..."`` for the first qrels score that is not a whole number, else ``None``.
+
+    Scores are graded relevance (0 not relevant, 1, 2, ...); a fraction passed validation and then failed in
+    the evaluator (which reads whole numbers) with no file or row.
+    """
+    for row, score in enumerate(scores, 1):
+        try:
+            whole = float(score).is_integer()
+        except (TypeError, ValueError):
+            whole = False
+        if not whole:
+            return f"row {row} has score {score!r}; scores are whole numbers (0 not relevant, 1, 2, ... relevant)"
+    return None

@@ -9,7 +9,13 @@ from typing import Any
 
 from datasets import Dataset
 
-from optical_st.data._benchmark import CORPUS_COLUMNS, QUERY_COLUMNS, CLIRBenchmark, column_values
+from optical_st.data._benchmark import (
+    CORPUS_COLUMNS,
+    QUERY_COLUMNS,
+    CLIRBenchmark,
+    column_values,
+    first_fractional_score,
+)
 from optical_st.data._bitext import download_hub_dataset
 from optical_st.data._errors import BenchmarkValidationError
 from optical_st.data._lines import PathLike
@@ -173,7 +179,12 @@ def _read_frame(path: Path) -> Any:
     import pandas as pd
 
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        import pyarrow as pa
+
+        try:
+            return pd.read_parquet(path)
+        except (pa.ArrowException, OSError) as error:  # ArrowInvalid: a damaged file or another format
+            raise BenchmarkValidationError(f"{path}: not a readable Parquet file ({error}).") from None
     if path.suffix == ".jsonl":
         return pd.read_json(path, lines=True, dtype=False)
     return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
@@ -206,6 +217,9 @@ def _read_benchmark_part(directory: Path, part: str, split: str = "test") -> Dat
             raise BenchmarkValidationError(
                 f"{files[0]}: qrels need a score column (query-id, corpus-id, score)."
             )
+        bad_score = first_fractional_score(frame["score"])
+        if bad_score is not None:  # astype(int) would turn 0.5 into 0 without a word
+            raise BenchmarkValidationError(f"{', '.join(map(str, files))}: qrels {bad_score}")
         frame["score"] = frame["score"].astype(int)
     return Dataset.from_pandas(frame, preserve_index=False)
 

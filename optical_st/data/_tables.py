@@ -63,9 +63,14 @@ def _json_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _parquet_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return [(f"{path}: row {i + 1}", record) for i, record in enumerate(pq.read_table(path).to_pylist())]
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:  # ArrowInvalid: a damaged file or another format
+        raise BitextValidationError(f"{path}: not a readable Parquet file ({error}).") from None
+    return [(f"{path}: row {i + 1}", record) for i, record in enumerate(table.to_pylist())]
 
 
 _RECORD_READERS = {

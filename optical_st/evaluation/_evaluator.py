@@ -13,6 +13,7 @@ import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from tqdm.auto import tqdm
 
+from optical_st._atomic import write_text
 from optical_st.data import validate_benchmark
 from optical_st.evaluation._metrics import DEFAULT_K_VALUES, metric_names, per_query_metrics
 from optical_st.evaluation._output import finite_or_none, jsonable, rounded
@@ -238,9 +239,10 @@ class CLIREvaluator(SentenceEvaluator):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.backend = backend
         self.n_bootstrap, self.confidence, self.seed = int(n_bootstrap), float(confidence), int(seed)
+        if not 0 < self.confidence < 1:  # else refused by the bootstrap, after every model was encoded
+            raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence}")
         self.low_resource = {normalize_code(code) for code in low_resource}
-        self.include_titles = include_titles
-        self.write_json = write_json
+        self.include_titles, self.write_json = include_titles, write_json
         self.language_encoders = {
             normalize_code(code): encoder for code, encoder in (language_encoders or {}).items()
         }
@@ -276,6 +278,31 @@ class CLIREvaluator(SentenceEvaluator):
             for p in self.benchmarks
             for code in (p.benchmark.query_language, p.benchmark.document_language)
         }
+
+    @property
+    def metric_keys(self) -> list[str]:
+        """Every key a call returns (prefixed with ``name``), known before any model is encoded."""
+        keys = [f"{p.key}_{m}" for p in self.benchmarks for m in self.metrics]
+        keys += [
+            f"{label}_{m}"
+            for label, _, members in self._groups(self.benchmarks)
+            if members
+            for m in self.metrics
+        ]
+        return list(self.prefix_name_to_metrics(dict.fromkeys(keys, 0.0), self.name))
+
+    def _groups(self, prepared: list[_PreparedBenchmark]) -> list[tuple[str, str, list[_PreparedBenchmark]]]:
+        """The macro averages: (label, level, member benchmarks), e.g. ``("low_macro", "all", [...])``."""
+        groups = [
+            ("macro", "all", list(prepared)),
+            ("low_macro", "all", [p for p in prepared if self._is_low(p)]),
+        ]
+        if len(self.levels) > 1:
+            for level in self.levels:
+                members = [p for p in prepared if p.level == level]
+                groups.append((f"{level}_macro", level, members))
+                groups.append((f"{level}_low_macro", level, [p for p in members if self._is_low(p)]))
+        return groups
 
     def _is_low(self, prepared: _PreparedBenchmark) -> bool:
         benchmark = prepared.benchmark
@@ -415,17 +442,8 @@ class CLIREvaluator(SentenceEvaluator):
                 **{m: values[m].tolist() for m in self.metrics},
             }
 
-        groups: list[tuple[str, str, list[_PreparedBenchmark]]] = [
-            ("macro", "all", [p for p, _ in per_benchmark])
-        ]
-        groups.append(("low_macro", "all", [p for p, _ in per_benchmark if self._is_low(p)]))
-        if len(self.levels) > 1:
-            for level in self.levels:
-                members = [p for p, _ in per_benchmark if p.level == level]
-                groups.append((f"{level}_macro", level, members))
-                groups.append((f"{level}_low_macro", level, [p for p in members if self._is_low(p)]))
         means_by_key = {p.key: {m: metrics[f"{p.key}_{m}"] for m in self.metrics} for p, _ in per_benchmark}
-        for label, level, members in groups:
+        for label, level, members in self._groups([p for p, _ in per_benchmark]):
             if not members:
                 continue
             for i, metric in enumerate(self.metrics):
@@ -548,10 +566,8 @@ class CLIREvaluator(SentenceEvaluator):
             + "\n }\n}\n"
         )
         path = directory / f"{stem}.json"
-        path.write_text(text, encoding="utf-8")
-        (directory / f"{stem}.md").write_text(
-            self.to_markdown(confidence_intervals=True) + "\n", encoding="utf-8"
-        )
+        write_text(path, text)  # whole or not at all: a full disk keeps an earlier result
+        write_text(directory / f"{stem}.md", self.to_markdown(confidence_intervals=True) + "\n")
         return path
 
     def get_config_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +20,48 @@ from optical_st.hub._errors import (
 )
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_HUB_TIMEOUT = 30.0  # seconds without progress (connect, read, write) before a Hub request fails
+
+
+def hub_timeout() -> float:
+    """Seconds a Hub request may wait for the server: ``HF_HUB_DOWNLOAD_TIMEOUT`` when set, else 30."""
+    try:
+        return float(os.environ.get("HF_HUB_DOWNLOAD_TIMEOUT") or DEFAULT_HUB_TIMEOUT)
+    except ValueError:
+        return DEFAULT_HUB_TIMEOUT
+
+
+def use_hub_timeouts() -> None:
+    """Give every request of huggingface_hub's shared client a timeout (called when optical_st.hub is imported).
+
+    Its client has none (``timeout=None``): a Hub that accepted the connection and never answered held
+    ``push-model``, ``push-benchmark`` and a training run's push of ``best/`` forever. Downloads keep their
+    own per-request timeouts (``HF_HUB_ETAG_TIMEOUT``, ``HF_HUB_DOWNLOAD_TIMEOUT``); this covers the API
+    calls (repository creation, uploads, commits, ``model_info``).
+    """
+    try:
+        from huggingface_hub import set_client_factory
+        from huggingface_hub.utils._http import default_client_factory  # the library's client, hooks included
+    except ImportError:  # a huggingface_hub without client factories (before 1.0): its requests keep theirs
+        logger.debug("huggingface_hub has no client factory; Hub requests keep the library's timeouts")
+        return
+
+    def bound_timeout(request: Any) -> None:
+        # HfApi passes timeout=None per request (model_info, create_repo, ...), which overrides any client
+        # default; a request that came without any limit gets ours
+        limits = request.extensions.get("timeout") or {}
+        if not any(value is not None for value in limits.values()):
+            seconds = hub_timeout()
+            request.extensions["timeout"] = dict.fromkeys(("connect", "read", "write", "pool"), seconds)
+
+    def client_with_timeout():
+        client = default_client_factory()
+        client.timeout = hub_timeout()
+        client.event_hooks["request"].append(bound_timeout)
+        return client
+
+    set_client_factory(client_with_timeout)
 
 
 def resolve_token(token: str | None = None) -> str:
@@ -206,3 +249,6 @@ def upload_folder(
         )
     logger.info("Pushed %s to %s (%s)", folder, repo_id, commit.commit_url)
     return str(commit.commit_url)
+
+
+use_hub_timeouts()

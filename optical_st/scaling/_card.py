@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from optical_st._atomic import write_text
 from optical_st.languages import get_language
 
 
@@ -71,7 +72,7 @@ def push_report(
         raise FileNotFoundError(f"{report_dir} holds no results.csv; run write_report first")
     text = render_report_card(report_dir, pretty_name=pretty_name, license=license)
     hub.validate_card(text, "dataset")
-    (report_dir / "README.md").write_text(text, encoding="utf-8")
+    write_text(report_dir / "README.md", text)
     return hub.upload_folder(
         report_dir,
         repo_id,

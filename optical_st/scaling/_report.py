@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optical_st._atomic import write_json
+from optical_st._atomic import write_json, write_text
 from optical_st.languages import LOW_RESOURCE, language_label
 
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ def write_report(
     text = _report_markdown(results, models, main_trends, list(plots), metric=metric, k=k, skipped=skipped,
                             title=title, command=command, notes=notes)  # fmt: skip
     files["report.md"] = report_dir / "report.md"
-    files["report.md"].write_text(text, encoding="utf-8")
+    write_text(files["report.md"], text)
     return files
 
 

@@ -40,6 +40,7 @@ from optical_st.training._batches import LengthGroupedBatchSampler, length_group
 from optical_st.training._callback import BEST_DIRNAME, BEST_INFO_FILE, LOG_PREFIX, OTDistillCallback
 from optical_st.training._cross_script import PAIR_KINDS, TEACHER_SIDES, cross_script_pairs
 from optical_st.training._distill import distill
+from optical_st.training._guard import TrainingDivergedError
 from optical_st.training._pairs import (
     benchmark_texts,
     check_languages_evaluated,
@@ -55,6 +56,7 @@ from optical_st.training._run_dir import (
     RUN_ENTRIES,
     RUN_FILE,
     OutputDirectoryInUseError,
+    RunTerminated,
     check_output_dir,
     prepare_output_dir,
 )
@@ -78,8 +80,10 @@ __all__ = [
     "LossName",
     "OTDistillCallback",
     "OutputDirectoryInUseError",
+    "RunTerminated",
     "Schedule",
     "ScheduleKind",
+    "TrainingDivergedError",
     "benchmark_texts",
     "build_loss",
     "check_languages_evaluated",

@@ -67,8 +67,9 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from optical_st._weights import check_finite_weights
 from optical_st.hub import TrainingInfo
-from optical_st.training._schedule import Schedule
+from optical_st.training._schedule import Schedule, check_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class OTDistillCallback(TrainerCallback):
                 raise ValueError(
                     f"cannot schedule {name!r}: the loss {type(loss).__name__} has no such attribute"
                 )
+            check_schedule(name, self.schedules[name])
         if eval_steps is not None and eval_steps <= 0:
             raise ValueError(f"eval_steps must be a positive number of steps, got {eval_steps}")
         if evaluator is not None and (metric is None or output_dir is None):
@@ -270,6 +272,8 @@ class OTDistillCallback(TrainerCallback):
                 state.best_model_checkpoint = str(self.best_path)
 
     def _evaluate_on_main(self, state: TrainerState, model: Any) -> None:
+        # a diverged student scores at chance level: never measured, never saved as best/ or pushed
+        check_finite_weights(model, f"the student at step {state.global_step}")
         was_training = model.training
         model.eval()  # no dropout while measuring
         try:

@@ -20,6 +20,7 @@ from optical_st.training._pairs import (
     bitext_summary,
     check_languages_evaluated,
     clean_bitext,
+    cut_long_texts,
     evaluator_languages,
     pairs_for_steps,
 )
@@ -28,10 +29,13 @@ from optical_st.training._run_dir import (
     FINAL_DIRNAME,
     RunBookkeeping,
     check_output_dir,
+    check_resumed_recipe,
     finish_run,
+    locked_output_dir,
     prepare_output_dir,
     record_failure,
     resume_checkpoint,
+    sigterm_interrupts,
     write_run_file,
 )
 from optical_st.training._trainer import (
@@ -93,19 +97,42 @@ def distill(
         OutputDirectoryInUseError: ``output_dir`` holds another run.
     """
     recipe = _recipe_with(recipe, legacy)
+    # the lock before the emptiness check: two runs a moment apart both passed it
+    with locked_output_dir(output_dir), sigterm_interrupts():
+        return _distill(student, teacher, bitext, recipe, Path(output_dir), evaluator=evaluator,
+                        callbacks=callbacks, exclude_texts=exclude_texts, push_fn=push_fn)  # fmt: skip
+
+
+def _distill(
+    student: SentenceTransformer | str | Path,
+    teacher: SentenceTransformer | str | Path,
+    bitext: Dataset,
+    recipe: DistillationRecipe,
+    output_dir: Path,
+    *,
+    evaluator: Any,
+    callbacks: Iterable[Any],
+    exclude_texts: Iterable[str],
+    push_fn: Callable[..., Any] | None,
+) -> Path:
+    """:func:`distill` once the output directory is locked."""
     output_dir = check_output_dir(
         output_dir, overwrite=recipe.overwrite, resume=bool(recipe.resume_from_checkpoint)
     )
     resume = resume_checkpoint(output_dir, recipe.resume_from_checkpoint)
+    if resume:
+        check_resumed_recipe(output_dir, recipe.to_dict())
     models = prepare_models(student, teacher, recipe.max_length)
 
     # 1. the pairs
     bitext, counts = clean_bitext(bitext, languages=recipe.languages, exclude_texts=exclude_texts)
+    bitext = cut_long_texts(bitext, counts)
     languages = sorted(set(bitext["language"])) if "language" in bitext.column_names else []
     metric = recipe.metric
     if evaluator is not None:
         check_languages_evaluated(languages, evaluator_languages(evaluator))
         metric = _best_metric(evaluator, recipe.metric)
+        check_metric_computed(evaluator, metric, recipe.metric)
     args = training_arguments(recipe, output_dir, models.student)
     world_size = args.world_size  # creating the arguments joined the process group, if launched with several
     bitext = pairs_for_steps(bitext, counts, steps=recipe.steps, batch_size=recipe.batch_size, seed=recipe.seed,
@@ -186,6 +213,19 @@ def _best_metric(evaluator: Any, metric: str | None) -> str | None:
     if metric and name and not metric.startswith(f"{name}_"):
         metric = f"{name}_{metric}"
     return metric
+
+
+def check_metric_computed(evaluator: Any, metric: str | None, asked: str | None) -> None:
+    """Refuse, before training, a ``metric`` the evaluator does not compute (it failed at the first evaluation)."""
+    keys = getattr(evaluator, "metric_keys", None)
+    if keys is None or metric in keys:
+        return
+    prefix = f"{getattr(evaluator, 'name', '')}_" if getattr(evaluator, "name", "") else ""
+    macros = [key.removeprefix(prefix) for key in keys if "->" not in key]
+    raise ValueError(
+        f"--metric {asked or metric}: the evaluation computes no {metric!r}; choose one of {', '.join(macros)} "
+        "(or a per-benchmark key; recall@k needs k among --eval-k)"
+    )
 
 
 def _run_info(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from optical_st.training._schedule import Schedule
+from optical_st.training._schedule import Schedule, check_schedule
 
 LossName = Literal["ot", "mse", "ot+sentence"]
 LOSS_NAMES: tuple[str, ...] = ("ot", "mse", "ot+sentence")
@@ -168,6 +168,8 @@ class DistillationRecipe:
             raise ValueError(
                 f"schedules take Schedule objects (e.g. Schedule.parse('1.0:0.5')); {bad[0]!r} is not"
             )
+        for name, schedule in self.schedules.items():
+            check_schedule(name, schedule)
 
     def replace(self, **changes: Any) -> DistillationRecipe:
         """A copy with some fields changed (validated again), e.g. one recipe per objective."""

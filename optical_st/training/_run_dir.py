@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there are not locked
+    fcntl = None  # type: ignore[assignment]
+
 from optical_st._atomic import write_json
+from optical_st._weights import torn_weights
 from optical_st.training._callback import BEST_DIRNAME
 
 if TYPE_CHECKING:
@@ -47,18 +57,81 @@ def check_output_dir(output_dir: str | Path, *, overwrite: bool = False, resume:
     return output_dir
 
 
+class RunTerminated(KeyboardInterrupt):
+    """SIGTERM during a run (a scheduler, ``kill``, torchrun stopping its workers): recorded as interrupted."""
+
+    exit_code = 143  # 128 + SIGTERM, what the shell reports for a process stopped by it
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While a run trains, SIGTERM stops it like Ctrl-C, so its record says ``interrupted`` (it said ``running``)."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise RunTerminated("terminated by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def locked_output_dir(output_dir: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``output_dir`` for a whole run, or refuse it as in use by another run.
+
+    Two runs started into one folder a moment apart both found it empty and wrote one mixed record; the
+    lock is taken before that check. It is an ``flock`` on the folder itself (no lock file to leave
+    behind; the kernel releases it when the process dies, kill -9 included). Under a launcher only the
+    main process (``RANK`` 0) writes the folder and locks it. A folder made only to be locked is removed
+    again if the run is refused before writing anything.
+    """
+    output_dir = Path(output_dir)
+    if (
+        fcntl is None
+        or int(os.environ.get("RANK", "0")) != 0
+        or (output_dir.exists() and not output_dir.is_dir())
+    ):
+        yield
+        return
+    created = not output_dir.exists()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(output_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputDirectoryInUseError(
+                f"output_dir {output_dir} is in use by another training run (wait for it to end, or choose "
+                "another --output-dir)"
+            ) from None
+        try:
+            yield
+        finally:
+            if created and not any(output_dir.iterdir()):
+                output_dir.rmdir()
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
 def prepare_output_dir(output_dir: Path, *, overwrite: bool = False) -> Path | None:
     """Create ``output_dir``; with ``overwrite``, move the run it holds into ``previous-run/``.
 
     Called once the new run is validated and about to start. The previous run is deleted only when the
-    new one has saved its first model (:func:`_discard_previous_run`), and put back if the new one fails
-    before that (:func:`_restore_previous_run`). Returns the ``previous-run`` folder, or ``None``.
+    new one has saved ``best/`` or ``final/`` (:func:`_discard_previous_run`), put back if the new one fails
+    before its first checkpoint (:func:`_restore_previous_run`), and kept beside the new run's checkpoints
+    if it fails after. Returns the ``previous-run`` folder, or ``None``; a resumed run gets the folder an
+    earlier ``overwrite`` left, so that finishing it deletes the run it replaces.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
+    previous = output_dir / PREVIOUS_RUN_DIRNAME
     present = [output_dir / name for name in RUN_ENTRIES if (output_dir / name).exists()]
     if not overwrite or not present:
-        return None
-    previous = output_dir / PREVIOUS_RUN_DIRNAME
+        return previous if previous.is_dir() else None
     if previous.is_dir():
         # An earlier --overwrite was killed before its first save: previous-run/ still holds the run it
         # replaced, and the entries beside it are that attempt's leftovers (no model among them).
@@ -95,16 +168,89 @@ def _restore_previous_run(output_dir: Path, previous: Path) -> None:
     previous.rmdir()
 
 
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """Why ``checkpoint`` cannot be resumed (torn by kill -9 or a full disk mid-save), or ``None`` if whole.
+
+    transformers writes ``trainer_state.json`` last, so a checkpoint without a readable one is incomplete;
+    a weights file may still be torn when the disk filled up.
+    """
+    state = checkpoint / "trainer_state.json"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{checkpoint.name} has no trainer_state.json (its save did not finish)"
+    except (OSError, ValueError):
+        return f"{checkpoint.name}/trainer_state.json is damaged"
+    torn = torn_weights(checkpoint)
+    return f"{checkpoint.name} is incomplete: {torn}" if torn else None
+
+
+def _step_of(checkpoint: Path) -> int:
+    suffix = checkpoint.name.rpartition("-")[2]
+    return int(suffix) if suffix.isdigit() else -1
+
+
 def resume_checkpoint(output_dir: Path, resume_from_checkpoint: str | bool | None) -> str | bool | None:
-    """Check the checkpoint to resume from before anything is written (a failed resume changes nothing)."""
+    """The checkpoint to resume from, checked before anything is written (a failed resume changes nothing).
+
+    ``True``: the newest complete checkpoint under ``output_dir`` (a torn newer one is skipped, with a
+    warning). A path is used only when complete.
+    """
     if resume_from_checkpoint is True:
-        if not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
+        found = sorted((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*"), key=_step_of, reverse=True)
+        if not found:
             raise FileNotFoundError(
                 f"no checkpoint to resume under {output_dir / CHECKPOINTS_DIRNAME} (the run there is unchanged)"
             )
-    elif resume_from_checkpoint and not Path(resume_from_checkpoint).is_dir():
-        raise FileNotFoundError(f"checkpoint to resume from not found: {resume_from_checkpoint}")
+        problems = []
+        for checkpoint in found:
+            problem = checkpoint_problem(checkpoint)
+            if problem is None:
+                if problems:
+                    logger.warning("resuming from %s: %s", checkpoint.name, "; ".join(problems))
+                return str(checkpoint)
+            problems.append(problem)
+        raise FileNotFoundError(
+            f"no complete checkpoint to resume under {found[0].parent}: {'; '.join(problems)}"
+        )
+    if resume_from_checkpoint:
+        path = Path(resume_from_checkpoint)
+        if not path.is_dir():
+            raise FileNotFoundError(f"checkpoint to resume from not found: {resume_from_checkpoint}")
+        problem = checkpoint_problem(path)
+        if problem:
+            raise ValueError(
+                f"checkpoint to resume from is incomplete: {problem}; pass an earlier checkpoint"
+            )
     return resume_from_checkpoint
+
+
+# what a resumed run cannot change: the objective and the optimisation of the steps already taken (the run's
+# length, evaluation, logging and pushing may change)
+RESUME_FIXED_FIELDS: tuple[str, ...] = (
+    "loss", "reg", "cost", "sentence_weight", "loss_options", "schedules", "batch_size", "max_length", "lr",
+    "warmup_ratio", "weight_decay", "seed", "freeze_embeddings", "group_by_length", "prompt", "languages",
+)  # fmt: skip
+
+
+def check_resumed_recipe(output_dir: Path, recipe: Mapping[str, Any]) -> None:
+    """Refuse to resume a run with another objective or optimisation than its record says it started with.
+
+    Else the record and the card would claim the new settings for a run trained partly under the old ones.
+    """
+    path = output_dir / RUN_FILE
+    recorded = json.loads(path.read_text(encoding="utf-8")).get("recipe") if path.is_file() else None
+    if not recorded:
+        return
+    given = json.loads(json.dumps(dict(recipe), default=str))  # as the record holds it
+    changed = [name for name in RESUME_FIXED_FIELDS if name in recorded and recorded[name] != given.get(name)]
+    if changed:
+        name = changed[0]
+        raise ValueError(
+            f"--resume-from-checkpoint: the run in {output_dir} was trained with {name}={recorded[name]!r}, this "
+            f"run asks for {name}={given.get(name)!r}; a resumed run keeps its settings (give the same, or "
+            "start a new run with --overwrite)"
+        )
 
 
 def mean_training_loss(log_history: list[dict[str, Any]], global_step: int) -> float | None:
@@ -125,11 +271,17 @@ def mean_training_loss(log_history: list[dict[str, Any]], global_step: int) -> f
 def record_failure(output_dir: Path, error: BaseException, previous_run: Path | None) -> None:
     """A run that stops with an exception says so in its record (or gives the replaced run back)."""
     if previous_run is not None and previous_run.is_dir():
-        _restore_previous_run(output_dir, previous_run)
+        if not any((output_dir / CHECKPOINTS_DIRNAME).glob("checkpoint-*")):
+            _restore_previous_run(output_dir, previous_run)
+            logger.warning(
+                "the new run failed before saving a model; the previous run in %s is restored", output_dir
+            )
+            return
+        # the new run's checkpoints can be resumed; the finished run it was to replace stays beside them
         logger.warning(
-            "the new run failed before saving a model; the previous run in %s is restored", output_dir
-        )
-        return
+            "the new run failed; the previous run is kept in %s until a new run finishes (resume the new one "
+            "with --resume-from-checkpoint)", previous_run,
+        )  # fmt: skip
     path = output_dir / RUN_FILE
     run = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     interrupted = isinstance(error, KeyboardInterrupt)
@@ -145,8 +297,9 @@ class RunBookkeeping(TrainerCallback):
 
     * Log at every checkpoint and at the last step, so that the log history (which a checkpoint
       carries) covers every step: the whole run's mean loss survives a resume.
-    * Delete the run that ``overwrite`` moved aside once this run has saved a model (a checkpoint or
-      ``best/``; ``final/`` is reported by :func:`distill` through :meth:`model_saved`).
+    * Delete the run that ``overwrite`` moved aside once this run has a model to replace it: ``best/``
+      (``final/`` is reported by :func:`finish_run` through :meth:`model_saved`). A checkpoint is not
+      enough: the run may still crash, and a checkpoint is no finished model.
     """
 
     def __init__(self) -> None:
@@ -162,9 +315,6 @@ class RunBookkeeping(TrainerCallback):
         if state.best_model_checkpoint:  # OTDistillCallback (called first) just saved best/
             self.model_saved()
         return control
-
-    def on_save(self, args, state, control, **kwargs):
-        self.model_saved()
 
 
 def write_run_file(output_dir: Path, content: Mapping[str, Any]) -> None:

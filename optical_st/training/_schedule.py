@@ -57,3 +57,25 @@ class Schedule:
         except ValueError as error:
             raise ValueError(f"bad schedule {text!r}: {error}") from None
         raise ValueError(f"bad schedule {text!r}: expected START, START:END or START:END:KIND")
+
+
+# loss attributes that must stay positive at every step: OTDistillLoss refuses reg <= 0 when it is reached
+POSITIVE_ATTRIBUTES: tuple[str, ...] = ("reg",)
+
+
+def check_schedule(name: str, schedule: Schedule) -> None:
+    """Refuse, before training, a schedule whose values the loss would refuse when the run reaches them."""
+    values = (schedule.start,) if schedule.kind == "constant" else (schedule.start, schedule.end)
+    flag = f"--{name.replace('_', '-')}-schedule {schedule.start:g}:{schedule.end:g}"
+    if name in POSITIVE_ATTRIBUTES and min(values) <= 0:
+        raise ValueError(
+            f"{flag}: {name} must stay positive over the whole run, got {min(values):g} (the loss would stop at "
+            "that step)"
+        )
+    if name == "reg":
+        from optical_st.transport import check_reg
+
+        try:
+            check_reg(max(values))
+        except ValueError as error:
+            raise ValueError(f"{flag}: {error}") from None

@@ -21,6 +21,7 @@ from optical_st.pretrained import model_label
 from optical_st.search import complete_document_prompt
 from optical_st.training._batches import length_sampler
 from optical_st.training._callback import OTDistillCallback
+from optical_st.training._guard import DivergenceGuard
 from optical_st.training._pairs import with_teacher_labels
 from optical_st.training._recipe import DistillationRecipe
 from optical_st.training._run_dir import CHECKPOINTS_DIRNAME
@@ -65,7 +66,13 @@ def prepare_models(
         )
     teacher.eval()
     teacher.requires_grad_(False)
+    # every save of the run (checkpoints, best/, final/) is local: sentence-transformers' card would ask the Hub
+    # for the base model's info on each save, and a stalled Hub held the run there (issue 24)
+    card = getattr(student, "model_card_data", None)
+    if card is not None:
+        card.local_files_only = True
     max_length = capped_max_length(max_length, student, teacher)
+    check_room_for_text(max_length, {"student": student, "teacher": teacher})
     return Models(student, teacher, student_label, teacher_label, student_facts, teacher_facts, max_length)
 
 
@@ -87,6 +94,8 @@ def training_arguments(
         data_seed=recipe.seed,
         logging_steps=recipe.logging_steps,
         logging_first_step=True,
+        # a NaN loss is logged as NaN (transformers would log the running mean), so DivergenceGuard sees it
+        logging_nan_inf_filter=False,
         save_strategy="steps" if recipe.save_steps else "no",
         save_steps=recipe.save_steps or 500,
         save_total_limit=2,
@@ -121,6 +130,8 @@ class TrainerSetup:
         """The trainer, with ``callback`` first among its callbacks (so reporters see ``ot/*``)."""
         trainer = DistillTrainer(**self.trainer_options, callbacks=list(callbacks))
         callback.attach(trainer)
+        # before every other callback: no evaluation, best/ or checkpoint after a diverged step
+        trainer.callback_handler.callbacks.insert(0, DivergenceGuard(callback.eval_steps))
         return trainer
 
 
@@ -139,6 +150,7 @@ def build_trainer(
         training_prompt(teacher, recipe.prompt),
     )
     args.prompts = text_prompt
+    warn_unknown_prompt_name(recipe.prompt, student, teacher)
     frozen = freeze_input_embeddings(student) if recipe.freeze_embeddings else []
     loss = build_loss(recipe, student, teacher)
     if args.world_size > 1 and getattr(loss, "projection", None) is not None:
@@ -212,6 +224,18 @@ def training_prompt(student: SentenceTransformer, prompt: str | None) -> str | N
     return prompts.get(prompt, prompt if prompt not in ("query", "passage", "document") else None)
 
 
+def warn_unknown_prompt_name(prompt: str | None, *models: SentenceTransformer) -> None:
+    """Warn when ``prompt`` looks like a prompt name (``querry``) that no model has: it is used as literal text."""
+    if not prompt or not prompt.isidentifier() or prompt in ("query", "passage", "document"):
+        return
+    known = sorted({name for model in models for name in (getattr(model, "prompts", None) or {})})
+    if prompt not in known:
+        logger.warning(
+            "--prompt %r is no prompt name of the models (they have: %s); it is prepended as literal text",
+            prompt, ", ".join(known) or "none",
+        )  # fmt: skip
+
+
 def capped_max_length(
     max_length: int | None, student: SentenceTransformer, teacher: SentenceTransformer
 ) -> int | None:
@@ -224,6 +248,20 @@ def capped_max_length(
         max_length, student.max_seq_length, teacher.max_seq_length, min(limits),
     )  # fmt: skip
     return min(limits)
+
+
+def check_room_for_text(max_length: int | None, models: dict[str, SentenceTransformer]) -> None:
+    """Refuse a ``max_length`` that the special tokens fill: every pair would be skipped and nothing trained."""
+    for side, model in models.items():
+        tokenizer = getattr(model, "tokenizer", None)
+        if max_length is None or tokenizer is None:
+            continue
+        special = len(tokenizer("")["input_ids"])  # e.g. [CLS] [SEP]
+        if max_length <= special:
+            raise ValueError(
+                f"max_length {max_length} (--max-length) leaves no token of text: the {side}'s tokenizer adds {special} "
+                f"special tokens to every input; use at least {special + 1} (e.g. the default 128)"
+            )
 
 
 class DistillTrainer(SentenceTransformerTrainer):

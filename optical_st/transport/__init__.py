@@ -50,8 +50,10 @@ from optical_st.transport._marginals import idf_weights, token_marginals
 from optical_st.transport._regularisation import (
     DEFAULT_REG,
     DEFAULT_REG_SCALE,
+    MAX_REG,
     REG_SCALES,
     RegScale,
+    check_reg,
     pair_reg,
 )
 from optical_st.transport._solve import (
@@ -75,6 +77,7 @@ __all__ = [
     "COSTS",
     "DEFAULT_REG",
     "DEFAULT_REG_SCALE",
+    "MAX_REG",
     "OT_TERMS",
     "REG_SCALES",
     "Alignment",
@@ -84,6 +87,7 @@ __all__ = [
     "RegScale",
     "SinkhornInfo",
     "align",
+    "check_reg",
     "cost_matrix",
     "entropic_transport",
     "entropic_value",
