@@ -79,3 +79,17 @@ def test_search_concurrency_while_another_session_indexes(gated_server):
         gate.set()
     corpus_line, *_ = job.result(timeout=60)  # gradio_client leaves the session state out
     assert "reports.jsonl (120 documents in 2 languages)" in corpus_line
+
+
+def test_model_box_refuses_server_paths_and_keeps_naming_the_serving_model(gated_server):
+    """Issue 25, item 5: '/etc' and a missing folder get the same answer; the serving line stays."""
+    from gradio_client import Client
+
+    url, *_ = gated_server
+    client = Client(url, verbose=False)
+    answers = []
+    for name in ("/etc", "/no/such/folder"):
+        serving, _details = client.predict(name, "", api_name="/load_models")  # the state is left out
+        answers.append(serving.replace(name, "NAME"))
+    assert answers[0] == answers[1], answers
+    assert "cannot be loaded here" in answers[0] and "**Serving model:** model" in answers[0]

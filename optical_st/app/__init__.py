@@ -23,7 +23,19 @@ Everything shown from the corpus, the query or the tokenizer is HTML-escaped.
 """
 
 from optical_st.app._alignment import MAX_ALIGN_CHARS, TokenAlignment, align_sentences, token_labels
-from optical_st.app._calibration import ScoreCalibration, calibrate_scores, known_pair_scores
+from optical_st.app._calibration import (
+    FLOOR_QUANTILE,
+    MIN_LETTERS,
+    MIN_SCRIPT_PAIRS,
+    SCRIPTS,
+    KnownPairScores,
+    ScoreCalibration,
+    ScriptCalibrations,
+    calibrate_by_script,
+    calibrate_scores,
+    known_pair_scores,
+    text_script,
+)
 from optical_st.app._corpus import (
     EXAMPLE_IDS,
     MAX_DOCUMENTS,
@@ -41,7 +53,17 @@ from optical_st.app._corpus import (
     translation_groups,
 )
 from optical_st.app._html import Ranking, alignment_html, message_html, rankings_html, results_html
-from optical_st.app._page import DEMO_CSS, INTRO, SEARCH_CONCURRENCY, build_demo, launch, main, serve
+from optical_st.app._page import (
+    DEMO_CSS,
+    INDEXING_CONCURRENCY,
+    INTRO,
+    SEARCH_CONCURRENCY,
+    build_demo,
+    launch,
+    main,
+    serve,
+)
+from optical_st.app._scheduler import ENCODE_CHUNK, EncodingTurns
 from optical_st.app._state import (
     CALIBRATION_GROUPS,
     EMBEDDING_CACHE,
@@ -64,6 +86,8 @@ from optical_st.app._views import (
     corpus_markdown,
     example_samples,
     load_models,
+    markdown_text,
+    model_details_markdown,
     search_rankings,
     search_view,
     serving_markdown,
@@ -75,7 +99,10 @@ __all__ = [
     "CALIBRATION_GROUPS",
     "DEMO_CSS",
     "EMBEDDING_CACHE",
+    "ENCODE_CHUNK",
     "EXAMPLE_IDS",
+    "FLOOR_QUANTILE",
+    "INDEXING_CONCURRENCY",
     "INTRO",
     "MAX_ALIGN_CHARS",
     "MAX_DOCUMENTS",
@@ -83,7 +110,10 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "MAX_TOP_K",
     "MAX_UPLOAD_BYTES",
+    "MIN_LETTERS",
+    "MIN_SCRIPT_PAIRS",
     "RESOURCES",
+    "SCRIPTS",
     "SEARCH_CONCURRENCY",
     "SHIPPED_CORPUS",
     "SHIPPED_CORPUS_NAME",
@@ -93,10 +123,13 @@ __all__ = [
     "DemoInputError",
     "DemoState",
     "Document",
+    "EncodingTurns",
     "Hit",
+    "KnownPairScores",
     "Progress",
     "Ranking",
     "ScoreCalibration",
+    "ScriptCalibrations",
     "Session",
     "TokenAlignment",
     "add_corpus",
@@ -104,6 +137,7 @@ __all__ = [
     "alignment_html",
     "alignment_view",
     "build_demo",
+    "calibrate_by_script",
     "calibrate_scores",
     "corpus_from_bitext",
     "corpus_markdown",
@@ -115,7 +149,9 @@ __all__ = [
     "load_corpus",
     "load_models",
     "main",
+    "markdown_text",
     "message_html",
+    "model_details_markdown",
     "model_name_shown",
     "public_model_label",
     "rankings_html",
@@ -125,6 +161,7 @@ __all__ = [
     "serve",
     "serving_markdown",
     "session_models",
+    "text_script",
     "token_labels",
     "translation_groups",
     "validate_k",
