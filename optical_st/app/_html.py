@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from optical_st.app._alignment import TokenAlignment
-from optical_st.app._calibration import ScoreCalibration
+from optical_st.app._calibration import FLOOR_QUANTILE, ScoreCalibration
 from optical_st.app._state import Hit
 from optical_st.languages import ENGLISH, language_label
 
@@ -74,8 +74,8 @@ def no_match_html(best_score: float, calibration: ScoreCalibration, line_id: str
         why = "The query has fewer than two letters, so nothing in the corpus can match it closely."
     else:
         why = (
-            f"The best hit scores {best_score:.3f}, below {calibration.floor:.3f}: 1 in 10 of the closest "
-            "non-translations measured for this model scores more."
+            f"The best hit scores {best_score:.3f}, below {calibration.floor:.3f}: "
+            f"{1 - FLOOR_QUANTILE:.0%} of the closest non-translations measured for this model score more."
         )
     return (
         f'<p class="ost-nomatch" id="{line_id}"><b>No close match.</b> {why} These are the nearest '
