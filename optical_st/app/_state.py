@@ -283,12 +283,14 @@ class DemoState:
             ).is_file()
         )
         memo: dict[tuple[str, str], np.ndarray] = {}
-        for start in range(0, 0 if cached else len(texts), ENCODE_CHUNK):
-            chunk = texts[start : start + ENCODE_CHUNK]
-            with self.turns.turn(len(texts) - start + after):
+        # Shortest first, so each chunk pads little: the encoder sorts by length only within a call.
+        distinct = [] if cached else sorted(set(texts), key=len)
+        for start in range(0, len(distinct), ENCODE_CHUNK):
+            chunk = distinct[start : start + ENCODE_CHUNK]
+            with self.turns.turn(len(distinct) - start + after):
                 encode_texts(model, chunk, role="document", prompt=prompt, memo=memo, show_progress_bar=False)
             if report is not None:
-                report(start + len(chunk))
+                report(round((start + len(chunk)) * len(texts) / len(distinct)))
         # everything is in memo (or the cache file): this reads or writes the disk cache, encodes nothing
         embeddings = encode_texts(
             model,
