@@ -152,6 +152,27 @@ def texts_fingerprint(texts: Sequence[str], *extra: str) -> str:
     return digest.hexdigest()
 
 
+def embedding_cache_file(
+    model: SentenceTransformer,
+    texts: Sequence[str],
+    cache_dir: str | Path,
+    *,
+    prompt: str,
+    fingerprint: str | None = None,
+    normalize: bool | None = None,
+) -> Path:
+    """Where :func:`encode_texts` keeps the embeddings of ``texts`` (with the resolved ``prompt``).
+
+    The file exists when they were encoded before; a caller that encodes in its own steps (the demo,
+    chunk by chunk) asks here first and fills the same file through ``encode_texts(..., memo=...)``.
+    """
+    fingerprint = fingerprint or model_fingerprint(model)
+    if normalize is None:
+        normalize = similarity_name(model) == "cosine"
+    key = texts_fingerprint(texts, prompt, f"normalize={normalize}")
+    return Path(cache_dir) / f"{fingerprint[:20]}-{key[:20]}.npy"
+
+
 def encode_texts(
     model: SentenceTransformer,
     texts: Sequence[str],
@@ -193,9 +214,9 @@ def encode_texts(
 
     cache_file = None
     if cache_dir is not None and texts:
-        fingerprint = fingerprint or model_fingerprint(model)
-        key = texts_fingerprint(texts, prompt_text, f"normalize={normalize}")
-        cache_file = Path(cache_dir) / f"{fingerprint[:20]}-{key[:20]}.npy"
+        cache_file = embedding_cache_file(
+            model, texts, cache_dir, prompt=prompt_text, fingerprint=fingerprint, normalize=normalize
+        )
         embeddings = _read_cache(cache_file, len(texts))
         if embeddings is not None:
             if memo is not None:

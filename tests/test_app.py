@@ -68,19 +68,26 @@ def state(tiny_model_dir, corpus_file) -> tuple[DemoState, str]:
 # ---------------------------------------------------------------- corpus
 
 
-def test_shipped_corpus_is_small_licensed_and_loads():
+def test_shipped_corpus_is_licensed_covers_every_language_and_loads():
+    """Issue 25, item 3: news, FLORES and Wikipedia sentences in English and all 15 languages."""
+    from optical_st.languages import LANGUAGES
+
     folder = app.SHIPPED_CORPUS.parent
-    assert app.SHIPPED_CORPUS.stat().st_size < 1_000_000
-    assert "CC BY-SA 4.0" in (folder / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    assert app.SHIPPED_CORPUS.stat().st_size < 3_000_000
+    attribution = (folder / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 4.0" in attribution and "FLORES-200" in attribution and "FLoRes v1" in attribution
     assert (folder / "LICENSE-CC-BY-SA-4.0.md").is_file()
     corpus = app.load_corpus()
     low_resource = ["npi_Deva", "sin_Sinh", "hin_Deva", "ben_Beng", "tam_Taml", "urd_Arab"]
-    assert corpus.languages == ["eng_Latn", *low_resource]
-    assert len(corpus.documents_in("eng_Latn")) == 200
-    assert all(len(corpus.documents_in(code)) == 200 for code in corpus.languages[1:])
+    assert corpus.languages[:7] == ["eng_Latn", *low_resource]
+    assert set(corpus.languages) == {"eng_Latn", *(language.code for language in LANGUAGES)}
+    assert 3_500 <= len(corpus.documents) <= 4_500  # a cold start indexes it in under a minute
     nepali = corpus.by_id["npi_Deva:ntrex128-0604-npi_Deva"]
     assert nepali.english.startswith("'The sea is ours'")
     assert set(app.example_queries(corpus)) == set(low_resource)
+    english = " ".join(document.text for document in corpus.documents_in("eng_Latn"))
+    for topic in ("Nepal", "Kathmandu", "Delhi", "Colombo", "monsoon", "cricket", "Popocatepetl"):
+        assert topic in english, topic
 
 
 def test_corpus_documents_deduplicate_english(corpus_file):
@@ -175,7 +182,7 @@ def test_search_reuses_encoded_corpus(state, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the corpus was encoded again")
 
-    monkeypatch.setattr("optical_st.search.CorpusIndex.__init__", fail)
+    monkeypatch.setattr(DemoState, "_build_index", fail)
     state.search("river", ["npi_Deva"], 1, corpus_key=key)
 
 
@@ -194,6 +201,34 @@ def test_search_input_errors(state):
 def test_model_errors_are_input_errors(tmp_path):
     with pytest.raises(DemoInputError, match="Could not load model"):
         DemoState(str(tmp_path / "missing"), cache_dir=None).model()
+
+
+@pytest.mark.parametrize("name", ["/etc", "/no/such/folder", "../..", "~", "C:\\Windows", "x/y/z"])
+def test_visitors_cannot_name_server_paths(tiny_model_dir, name):
+    """Issue 25, item 5: a typed path is refused with one message, whatever exists on the server."""
+    state = DemoState(str(tiny_model_dir), cache_dir=None)
+    with pytest.raises(DemoInputError) as info:
+        state.check_visitor_model(name)
+    assert str(info.value) == str(info.value).replace(repr(name), "'X'").replace("'X'", repr(name))
+    assert "cannot be loaded here" in str(info.value) and "Hub model id" in str(info.value)
+    for allowed in ("", None, str(tiny_model_dir), "intfloat/multilingual-e5-small"):
+        state.check_visitor_model(allowed)  # the served model, or a Hub id
+
+
+def test_a_visitor_hub_id_never_loads_a_local_folder(tiny_model_dir, tmp_path, monkeypatch):
+    """A Hub id that is also a relative folder on the server is fetched from the Hub only."""
+    (tmp_path / "owner").mkdir()
+    (tmp_path / "owner" / "model").symlink_to(tiny_model_dir, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    state = DemoState(str(tiny_model_dir), cache_dir=None)
+    messages = []
+    for name in ("owner/model", "owner/missing"):
+        with pytest.raises(DemoInputError, match="not available from the Hugging Face Hub") as info:
+            state.model(name)
+        messages.append(str(info.value).replace(name, "NAME"))
+    assert messages[0] == messages[1]  # an existing folder answers as a missing one does
+    assert state.model().optical_st_source.source == "local"  # the served model still loads its folder
 
 
 # ---------------------------------------------------------------- rendering
@@ -322,7 +357,7 @@ def test_build_demo_indexes_every_shipped_language_before_serving(tiny_model_dir
     def fail(*args, **kwargs):
         raise AssertionError("a search encoded the corpus")
 
-    monkeypatch.setattr("optical_st.search.CorpusIndex.__init__", fail)
+    monkeypatch.setattr(DemoState, "_build_index", fail)
     hits = state.search("Nepal", shipped.languages, 10)
     assert len(hits) == 10
 
@@ -333,10 +368,9 @@ def test_prepare_reports_progress_per_language(state):
     corpus.key = "progress-test"  # a corpus not indexed yet for this model
     steps = []
     state.prepare(None, corpus, lambda fraction, desc=None: steps.append((fraction, desc)))
-    assert [desc for _, desc in steps][:2] == [
-        "Indexing English (1 of 7 languages)",
-        "Indexing Nepali (2 of 7 languages)",
-    ]
+    descs = list(dict.fromkeys(desc for _, desc in steps))
+    assert descs[:2] == ["Indexing English, 1 of 16 languages", "Indexing Nepali, 2 of 16 languages"]
+    assert len(descs) == 16 and steps[-1][0] == 1.0
     assert [fraction for fraction, _ in steps] == sorted(fraction for fraction, _ in steps)
     assert all(state.is_indexed(None, corpus, language) for language in corpus.languages)
     steps.clear()
@@ -407,18 +441,85 @@ def test_calibrate_scores_puts_the_threshold_between_pairs_and_impostors():
 
 def test_model_calibration_uses_known_pairs_of_the_shipped_corpus(state):
     state, _ = state
-    calibration = state.calibration()
-    groups = app.CALIBRATION_GROUPS
-    assert calibration.n_sentences == groups
-    assert calibration.n_pairs == calibration.n_impostors == groups * 7 * 6  # each query x 6 other languages
-    assert state.calibration() is calibration  # computed once per model
+    calibrations = state.calibration()
+    calibration = calibrations.overall
+    assert calibration.n_sentences == app.CALIBRATION_GROUPS
+    assert calibration.n_pairs > app.CALIBRATION_GROUPS * 6 and calibration.n_impostors >= calibration.n_pairs
+    assert state.calibration() is calibrations  # computed once per model
+    # every script of the shipped languages has queries enough for its own marker
+    assert set(calibrations.by_script) == {
+        "Latn", "Deva", "Beng", "Arab", "Sinh", "Taml", "Telu", "Gujr", "Guru", "Knda", "Mlym", "Orya",
+    }  # fmt: skip
+    assert all(c.n_pairs >= app.MIN_SCRIPT_PAIRS for c in calibrations.by_script.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [("Nepal", "Latn"), ("क", "Deva"), ("नेपालको", "Deva"), ("নেপাল", "Beng"), ("نیپال", "Arab"),
+     ("නේපාලය", "Sinh"), ("ನೇಪಾಳ", "Knda"), (".", None), ("🙂", None), ("\u200b", None), ("2024 !", None),
+     ("Nepal नेपालको राजधानी", "Deva")],
+)  # fmt: skip
+def test_text_script_counts_letters_only(text, script):
+    assert app.text_script(text) == script
+
+
+def test_the_calibration_of_a_query_follows_its_script():
+    """Issue 25, item 1: a marker only where the calibration measured queries of the query's script;
+    "no close match" below the floor, and always for a query with fewer than two letters."""
+    devanagari = app.ScoreCalibration(0.86, 0.9, 0.05, 100, 100, 10, floor=0.84, script="Deva")
+    overall = app.ScoreCalibration(0.87, 0.9, 0.05, 300, 300, 10, floor=0.85)
+    calibrations = app.ScriptCalibrations(overall, {"Deva": devanagari})
+    assert calibrations.for_query("नेपालको राजधानी") is devanagari
+    telugu = calibrations.for_query("నేపాల్ రాజధాని")
+    assert telugu.script == "Telu" and not telugu.likely(0.99) and telugu.no_close_match(0.84)
+    assert "too few known pairs" in telugu.explain()
+    for junk in (".", "🙂", "\u200b", "क", "?!"):
+        chosen = calibrations.for_query(junk)
+        assert chosen.no_close_match(0.99) and not chosen.likely(0.99), junk
+    assert devanagari.no_close_match(0.83) and not devanagari.no_close_match(0.845)
+    vague = app.ScoreCalibration(0.86, 0.5, 0.4, 100, 100, 10, floor=0.84)  # does not separate
+    assert not vague.no_close_match(0.5)  # its floor means as little as its marker would
+
+
+def test_calibrate_by_script_needs_enough_pairs_per_script():
+    rng = np.random.default_rng(0)
+    pairs = rng.uniform(0.88, 0.95, 60)
+    impostors = rng.uniform(0.80, 0.86, 60)
+    scripts = np.array(["Deva"] * 40 + ["Telu"] * 20)
+    scores = app.KnownPairScores(pairs, scripts, impostors, scripts)
+    calibrations = app.calibrate_by_script(scores, n_sentences=5)
+    assert set(calibrations.by_script) == {"Deva"}  # 20 Telugu pairs are too few for a marker
+    deva = calibrations.by_script["Deva"]
+    assert deva.script == "Deva" and deva.n_pairs == 40
+    assert deva.floor == pytest.approx(np.quantile(impostors[:40], app.FLOOR_QUANTILE))
+
+
+def test_results_say_no_close_match_below_the_floor(state):
+    state, key = state
+    hits = state.search("Kathmandu is the capital of Nepal.", ["eng_Latn"], 2, corpus_key=key)
+    best = hits[0].score
+    above = app.ScoreCalibration(2.0, 0.9, 0.05, 100, 100, 10, floor=best - 0.01)
+    below = app.ScoreCalibration(2.0, 0.9, 0.05, 100, 100, 10, floor=best + 0.01)
+    assert "No close match" not in app.results_html(hits, "q", above)
+    page = app.results_html(hits, "q", below)
+    assert 'id="ost-no-match"' in page and f"{best:.3f}" in page and "ost-far" in page
+    assert page.count('class="ost-hit"') == 2  # the nearest documents are still shown
 
 
 def test_results_mark_likely_translations_and_explain_the_marker(state):
     state, key = state
-    hits = state.search("Kathmandu is the capital of Nepal.", ["eng_Latn", "npi_Deva"], 3, corpus_key=key)
+    hits = state.search("Kathmandu is the capital of Nepal.", ["eng_Latn", "npi_Deva"], 5, corpus_key=key)
     calibration = app.ScoreCalibration(hits[1].score, 0.95, 0.03, 100, 100, 10)
     page = app.results_html(hits, "q", calibration)
+    # item 6: an English document has no translation line (no empty column); a Nepali one has it
+    english, nepali = (
+        next(h for h in hits if h.document.language == code) for code in ("eng_Latn", "npi_Deva")
+    )
+    rows = {
+        hit.document.id: row for hit, row in zip(hits, page.split('<tr class="ost-hit"')[1:], strict=True)
+    }
+    assert 'class="ost-en"' not in rows[english.document.id]
+    assert 'class="ost-en"' in rows[nepali.document.id] and "English translation</th>" not in page
     assert page.count("✓ likely translation") == sum(hit.score >= hits[1].score for hit in hits) + 1
     assert 'class="ost-calibration"' in page and "95%" in page
 
@@ -455,6 +556,29 @@ def test_a_failed_upload_still_names_the_active_corpus(state):
     assert "bad.tsv:3" in page and "tiny.jsonl" in page and "still active" in page
 
 
+def test_upload_messages_read_as_text(state, tmp_path):
+    """Issue 25, item 6: no literal &lt;encoding&gt; (an escape in a code span), no Python call."""
+    state, key = state
+    latin1, columns = tmp_path / "latin1.tsv", tmp_path / "columns.jsonl"
+    latin1.write_bytes("english\ttarget\tlanguage\ncafé\tx\tnpi_Deva\n".encode("latin-1"))
+    columns.write_text('{"english": "a", "language": "npi_Deva"}\n', encoding="utf-8")
+    for path in (latin1, columns):
+        with pytest.raises(DemoInputError) as info:
+            app.load_corpus(path)
+        line = app.corpus_markdown(state.corpus(key), str(info.value))
+        assert "`" not in line and "load_bitext" not in line and "(..." not in line, line
+    assert app.markdown_text("`iconv -f <x>`") == "&#96;iconv -f &lt;x&gt;&#96;"
+
+
+def test_a_failed_model_load_keeps_naming_the_serving_model(state):
+    """Issue 25, item 5: the status line still says which model serves; the details are in the panel."""
+    state, _ = state
+    line = app.serving_markdown(state, app.Session(), "'/etc' cannot be loaded here")
+    assert line.startswith("**Models not changed:**") and "**Serving model:** model" in line
+    assert "local folder" not in app.serving_markdown(state, app.Session())  # jargon goes to the panel
+    assert "model (local folder)" in app.model_details_markdown(state, app.Session())
+
+
 def test_long_queries_are_reported_not_cut():
     with pytest.raises(DemoInputError, match="5,000 characters; the limit is 500"):
         app.validate_query("x" * 5000)
@@ -486,3 +610,76 @@ def test_demo_command_passes_the_distilled_model(monkeypatch):
     monkeypatch.setattr(app, "launch", lambda model, **kwargs: calls.append((model, kwargs)))
     assert main(["demo", "--model", "base-folder", "--distilled", "me/student"]) == 0
     assert calls[0][0] == "base-folder" and calls[0][1]["distilled"] == "me/student"
+
+
+# ---------------------------------------------------------------- issue 25, item 4: uploads take turns
+
+
+def test_encoding_turns_go_to_the_smallest_job_first():
+    turns = app.EncodingTurns()
+    order, holding, release = [], threading.Event(), threading.Event()
+
+    def first():
+        with turns.turn(1000):
+            holding.set()
+            release.wait(5)
+            order.append("first")
+
+    def job(name, left):
+        with turns.turn(left):
+            order.append(name)
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert holding.wait(5)
+    for number, (name, left) in enumerate([("large", 900), ("small", 4)], 1):
+        threads.append(threading.Thread(target=job, args=(name, left)))
+        threads[-1].start()
+        deadline = time.monotonic() + 5
+        while turns.others_waiting() < number and time.monotonic() < deadline:
+            time.sleep(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["first", "small", "large"]  # the large job asked first, the small one goes first
+
+
+def test_a_small_upload_finishes_before_a_large_one_started_earlier(tiny_model_dir, tmp_path):
+    """A 4-document upload waits for one chunk of a stranger's 1,200-document one, not for all of it."""
+    state = DemoState(str(tiny_model_dir), cache_dir=None)
+    model = state.model()
+    original = model.encode_document
+
+    def slow(batch, *args, **kwargs):  # about 40 chunks of the large upload: 2 s in all
+        time.sleep(0.05)
+        return original(batch, *args, **kwargs)
+
+    model.encode_document = slow
+    files = {}
+    for name, count in (("large", 600), ("small", 2)):
+        files[name] = tmp_path / f"{name}.jsonl"
+        rows = [
+            {"english": f"{name} line {i}.", "target": f"{name} पङ्क्ति {i}", "language": "npi_Deva"}
+            for i in range(count)
+        ]
+        files[name].write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
+    started, finished, steps = {}, {}, []
+
+    def upload(name):
+        started[name] = time.perf_counter()
+        progress = (lambda fraction, desc=None: steps.append(desc)) if name == "small" else None
+        app.add_corpus(state, app.Session(), str(files[name]), progress)
+        finished[name] = time.perf_counter()
+
+    large = threading.Thread(target=upload, args=("large",))
+    large.start()
+    time.sleep(0.5)  # the large upload is encoding
+    upload("small")
+    large.join(30)
+    assert finished["small"] < finished["large"]
+    assert finished["small"] - started["small"] < 1.5, finished["small"] - started["small"]
+    assert (
+        steps[0] == "Indexing English, 1 of 2 languages" and steps[-1] == "Indexing Nepali, 2 of 2 languages"
+    )

@@ -275,11 +275,9 @@ def test_pushed_romanized_view_keeps_licence_and_credits_the_romanizer(tmp_path)
 
 
 # ------------------------------------------------------------------------------------------ the demo
-def test_script_detection_and_the_romanized_guess():
-    from optical_st.app._script import RomanizedQueryGuesser, dominant_script
+def test_the_romanized_guess_reads_the_corpus_words():
+    from optical_st.app._script import RomanizedQueryGuesser
 
-    assert dominant_script("मेरो देश") == "Deva" and dominant_script("mero desh") == "Latn"
-    assert dominant_script("کراچی") == "Arab" and dominant_script("?!") is None
     english = ["Kathmandu is the capital of Nepal.", "The river floods every summer.", "My country is Nepal."]
     guesser = RomanizedQueryGuesser.from_texts({"eng_Latn": english, "npi_Deva": NEPALI})
     assert guesser.guess("mero desh nepaal ho").codes == ("npi_Latn",)

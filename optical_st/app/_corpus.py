@@ -12,13 +12,13 @@ import optical_st
 from optical_st.languages import ENGLISH
 
 RESOURCES = Path(optical_st.__file__).parent / "resources"
-SHIPPED_CORPUS = RESOURCES / "demo_corpus" / "ntrex128_demo.jsonl"
-SHIPPED_CORPUS_NAME = "NTREX-128 news sample, CC BY-SA 4.0"
+SHIPPED_CORPUS = RESOURCES / "demo_corpus" / "demo_corpus.jsonl"
+SHIPPED_CORPUS_NAME = "NTREX-128 news, FLORES-200 and FLoRes v1 Wikipedia sample, CC BY-SA 4.0"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_DOCUMENTS = 50_000
 MAX_EXAMPLES = 6
 
-# One shipped sentence per language (row ids of ntrex128_demo.jsonl); the English side is in the corpus.
+# One shipped sentence per language (row ids of demo_corpus.jsonl); the English side is in the corpus.
 EXAMPLE_IDS = {
     "npi_Deva": "ntrex128-0604-npi_Deva",
     "sin_Sinh": "ntrex128-1396-sin_Sinh",
@@ -92,7 +92,7 @@ def corpus_from_bitext(rows: Sequence[dict], name: str, key: str) -> DemoCorpus:
 def load_corpus(path: str | os.PathLike[str] | None = None, *, name: str | None = None) -> DemoCorpus:
     """Load and validate a bitext TSV/JSONL (columns ``english``, ``target``, ``language``) as a corpus.
 
-    ``None`` loads the shipped NTREX-128 sample. Raises :class:`DemoInputError` with a readable message.
+    ``None`` loads the shipped corpus (:data:`SHIPPED_CORPUS`). Raises :class:`DemoInputError` with a readable message.
     """
     from optical_st.data import load_bitext
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from optical_st.app._alignment import TokenAlignment
-from optical_st.app._calibration import ScoreCalibration
+from optical_st.app._calibration import FLOOR_QUANTILE, ScoreCalibration
 from optical_st.app._state import Hit
 from optical_st.languages import ENGLISH, language_label
 
@@ -38,8 +39,8 @@ def romanized_note_html(label: str, distilled_served: bool) -> str:
     )
     return (
         f'<div class="ost-msg" id="ost-script-note">Latin script, but not English: {escape(label)}? '
-        f"Searched as typed; no hit is marked as a likely translation, because the marker is calibrated on "
-        f"native-script text. {escape(then)}.</div>"
+        f"Searched as typed; no hit is marked as a likely translation: the Latin-script marker is calibrated on "
+        f"English queries. {escape(then)}.</div>"
     )
 
 
@@ -66,13 +67,34 @@ def _hit_row(hit: Hit, calibration: ScoreCalibration | None, baseline: dict[str,
         if calibration is not None and calibration.likely(hit.score)
         else ""
     )
+    # The translation sits under the document, not in a column of its own: a column stayed empty on
+    # every English row (issue 25, item 6).
+    translation = (
+        f'<div dir="auto" class="ost-en"><span class="ost-en-label">English: </span>{escape(english)}</div>'
+        if english
+        else ""
+    )
     return (
         f'<tr class="ost-hit" data-doc-id="{escape(doc.id)}">'
         f'<td class="ost-rank">{hit.rank}{_rank_change(doc.id, hit.rank, baseline)}</td>'
         f'<td class="ost-score">{hit.score:.3f}{marker}</td>'
         f'<td class="ost-lang">{escape(language_label(doc.language))}</td>'
-        f'<td dir="auto" class="ost-text">{escape(doc.text)}</td>'
-        f'<td dir="auto" class="ost-en">{escape(english)}</td></tr>'
+        f'<td class="ost-document"><div dir="auto" class="ost-text">{escape(doc.text)}</div>{translation}</td></tr>'
+    )
+
+
+def no_match_html(best_score: float, calibration: ScoreCalibration, line_id: str = "ost-no-match") -> str:
+    """The line above a ranking whose best hit is no closer than an unrelated text often is."""
+    if calibration.floor is None or not math.isfinite(calibration.floor):
+        why = "The query has fewer than two letters, so nothing in the corpus can match it closely."
+    else:
+        why = (
+            f"The best hit scores {best_score:.3f}, below {calibration.floor:.3f}: "
+            f"{1 - FLOOR_QUANTILE:.0%} of the closest non-translations measured for this model score more."
+        )
+    return (
+        f'<p class="ost-nomatch" id="{line_id}"><b>No close match.</b> {why} These are the nearest '
+        "documents anyway: read them as guesses.</p>"
     )
 
 
@@ -84,7 +106,10 @@ def results_html(
     baseline: dict[str, int] | None = None,
     table_id: str = "ost-results",
 ) -> str:
-    """Results table: rank, score (+ marker), language, document text, English translation (all escaped)."""
+    """Results table: rank, score (+ marker), language, document text and its English translation (escaped).
+
+    A "no close match" line comes first when the best hit is below the calibration's floor.
+    """
     if not hits:
         return message_html("No documents found.")
     caption = (
@@ -94,9 +119,11 @@ def results_html(
     )
     rows = "".join(_hit_row(hit, calibration, baseline) for hit in hits)
     note = f'<p class="ost-calibration">{escape(calibration.explain())}</p>' if calibration else ""
+    far = calibration is not None and calibration.no_close_match(hits[0].score)
     return (
-        f'<table class="ost-table" id="{table_id}">{caption}'
-        "<thead><tr><th>#</th><th>score</th><th>language</th><th>document</th><th>English translation</th></tr>"
+        (no_match_html(hits[0].score, calibration, table_id.replace("results", "no-match")) if far else "")
+        + f'<table class="ost-table{" ost-far" if far else ""}" id="{table_id}">{caption}'
+        "<thead><tr><th>#</th><th>score</th><th>language</th><th>document (and its English translation)</th></tr>"
         f"</thead><tbody>{rows}</tbody></table>{note}"
     )
 

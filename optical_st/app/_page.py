@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from optical_st.languages import ENGLISH, language_label
+from optical_st.languages import language_label
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -22,7 +22,7 @@ from optical_st.app._corpus import (
     DemoCorpus,
     DemoInputError,
 )
-from optical_st.app._html import escape, message_html
+from optical_st.app._html import message_html
 from optical_st.app._state import MAX_QUERY_CHARS, MAX_TOP_K, DemoState
 from optical_st.app._views import (
     Session,
@@ -31,6 +31,7 @@ from optical_st.app._views import (
     corpus_markdown,
     example_samples,
     load_models,
+    model_details_markdown,
     search_view,
     serving_markdown,
 )
@@ -46,9 +47,12 @@ INTRO = (
 )
 SEARCH_EVENTS = {"concurrency_id": "search", "concurrency_limit": SEARCH_CONCURRENCY}
 
-# One corpus or model at a time is indexed (2 cores), in its own group: indexing never takes the
-# workers searches need (issue 15, item 1).
-INDEXING_EVENTS = {"concurrency_id": "index", "concurrency_limit": 1}
+# Uploads and model loads run in their own group, so indexing never takes the workers searches need
+# (issue 15, item 1). Several may run at once: they take turns on the encoder chunk by chunk, the
+# smallest job first (EncodingTurns), so a small upload does not queue behind a stranger's large one
+# (issue 25, item 4); a first-come queue of one made a 4-document upload wait 39.5 s.
+INDEXING_CONCURRENCY = 8
+INDEXING_EVENTS = {"concurrency_id": "index", "concurrency_limit": INDEXING_CONCURRENCY}
 
 
 def _shown_as_message(function: Callable[..., str]) -> Callable[..., str]:
@@ -73,6 +77,7 @@ class _Page:
 
     session: gr.State
     serving: gr.Markdown
+    details: gr.Markdown
     corpus: gr.Markdown
     model_box: gr.Textbox
     compare_box: gr.Textbox
@@ -87,18 +92,24 @@ def _settings_panel(state: DemoState, session: Session, shipped: DemoCorpus) -> 
     """Status lines (always visible) and the closed model/corpus panel: the query box stays on the first screen."""
     import gradio as gr
 
-    serving = "not loaded yet" if not state.is_loaded() else serving_markdown(state, session)
-    serving_md = gr.Markdown(serving, elem_id="ost-serving")
+    loaded = state.is_loaded()
+    serving_md = gr.Markdown(
+        serving_markdown(state, session) if loaded else "not loaded yet", elem_id="ost-serving"
+    )
     corpus_md = gr.Markdown(corpus_markdown(shipped), elem_id="ost-corpus")
     with gr.Accordion("Model and corpus: load another model, upload your own bitext", open=False):
+        # Where the model came from and its caveats: useful, but jargon above the query box on a phone.
+        details_md = gr.Markdown(
+            model_details_markdown(state, session) if loaded else "", elem_id="ost-model-details"
+        )
         model_box = gr.Textbox(
-            label="Model (Hub id or local folder; empty = the served one)",
+            label="Model (a Hugging Face Hub id; empty = the one served here)",
             placeholder="intfloat/multilingual-e5-small",
             max_lines=1,
             elem_id="ost-model",
         )
         compare_box = gr.Textbox(
-            label="Distilled model to rank beside it (empty = the served one, if any)",
+            label="Distilled model to rank beside it (a Hub id; empty = the one served here, if any)",
             placeholder="me/e5-small-optical-ne-si",
             max_lines=1,
             elem_id="ost-compare",
@@ -112,7 +123,15 @@ def _settings_panel(state: DemoState, session: Session, shipped: DemoCorpus) -> 
         )
         reset_corpus = gr.Button("Use the shipped corpus", size="sm", elem_id="ost-shipped")
     return _Page(
-        gr.State(session), serving_md, corpus_md, model_box, compare_box, load_button, upload, reset_corpus
+        gr.State(session),
+        serving_md,
+        details_md,
+        corpus_md,
+        model_box,
+        compare_box,
+        load_button,
+        upload,
+        reset_corpus,
     )
 
 
@@ -133,7 +152,9 @@ def _search_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
     with gr.Row():
         page.languages = gr.CheckboxGroup(
             choices=[(language_label(code), code) for code in shipped.languages],
-            value=[ENGLISH],
+            # every language: an English-only default hid the English answer to a Nepali query
+            # (issue 25, item 2); scores of one model are comparable across languages
+            value=list(shipped.languages),
             label="Document language(s)",
             elem_id="ost-languages",
             scale=3,
@@ -245,24 +266,26 @@ def _alignment_tab(state: DemoState, page: _Page, shipped: DemoCorpus) -> None:
 def _wire_models(state: DemoState, page: _Page) -> None:
     import gradio as gr
 
-    tracker = gr.Progress(track_tqdm=True)  # gradio injects a fresh one per event; tqdm bars become steps
+    tracker = gr.Progress()  # gradio injects a fresh one per event; DemoState.prepare reports by language
 
     def load(model_name, compare_name, session, progress=tracker):
         wanted = Session(model_name or "", compare_name or "", session.corpus)
         try:
             load_models(state, wanted, progress)
-        except DemoInputError as error:
-            return gr.update(), f"**Models not changed:** {escape(str(error))}"
-        except Exception:
-            logger.exception("loading models %r, %r failed", model_name, compare_name)
-            return gr.update(), "**Models not changed:** loading failed; see the server log."
-        return wanted, serving_markdown(state, wanted)
+        except Exception as error:
+            if not isinstance(error, DemoInputError):
+                logger.exception("loading models %r, %r failed", model_name, compare_name)
+                error = "loading failed; see the server log."
+            # the line keeps naming what serves (issue 25, item 5)
+            return gr.update(), serving_markdown(state, session, str(error)), gr.update()
+        return wanted, serving_markdown(state, wanted), model_details_markdown(state, wanted)
 
     page.load_button.click(
         load,
         inputs=[page.model_box, page.compare_box, page.session],
-        outputs=[page.session, page.serving],
+        outputs=[page.session, page.serving, page.details],
         api_name="load_models",
+        show_progress_on=page.serving,  # one progress line, not a spinner over every output
         **INDEXING_EVENTS,
     )
 
@@ -272,15 +295,17 @@ def _wire_corpus(state: DemoState, page: _Page) -> None:
 
     def corpus_outputs(session: Session, problem: str = "") -> tuple:
         corpus = state.corpus(session.corpus)
-        default = [ENGLISH] if ENGLISH in corpus.languages else corpus.languages[:1]
         return (
             session,
             corpus_markdown(corpus, problem),
-            gr.update(choices=[(language_label(code), code) for code in corpus.languages], value=default),
+            gr.update(
+                choices=[(language_label(code), code) for code in corpus.languages],
+                value=list(corpus.languages),
+            ),
             gr.Dataset(samples=example_samples(corpus)),
         )
 
-    tracker = gr.Progress(track_tqdm=True)
+    tracker = gr.Progress()
 
     def upload(path, session, progress=tracker):
         if not path:
@@ -305,6 +330,7 @@ def _wire_corpus(state: DemoState, page: _Page) -> None:
         inputs=[page.upload, page.session],
         outputs=outputs,
         api_name="upload_corpus",
+        show_progress_on=page.corpus,  # the progress shows once, on the corpus line (issue 25, item 4)
         **INDEXING_EVENTS,
     )
     page.reset_corpus.click(

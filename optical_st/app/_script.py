@@ -1,4 +1,4 @@
-"""What script a query is written in, and whether a Latin-script query is a romanized South Asian language.
+"""Whether a Latin-script query is a romanized South Asian language (its script: ``_calibration.text_script``).
 
 People type Nepali, Hindi or Sinhala in Latin script ("mero desh nepal ho"). The demo says so ("romanized
 Nepali?") instead of treating the query as English. The guess is a unigram naive-Bayes model over
@@ -16,30 +16,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from optical_st.app._calibration import text_script
 from optical_st.data import Romanizer, informal_spelling
 from optical_st.languages import ENGLISH, get_language, romanized_code
 
 _WORD = re.compile(r"[a-z]+")
-# Unicode names of letters start with their script: "DEVANAGARI LETTER KA" -> Deva
-_SCRIPT_PREFIXES = {
-    "LATIN": "Latn", "DEVANAGARI": "Deva", "BENGALI": "Beng", "ARABIC": "Arab", "TAMIL": "Taml", "TELUGU": "Telu",
-    "GUJARATI": "Gujr", "GURMUKHI": "Guru", "KANNADA": "Knda", "MALAYALAM": "Mlym", "SINHALA": "Sinh",
-    "ORIYA": "Orya",
-}  # fmt: skip
 ROMANIZED_SAMPLE = 120
 """Sentences per language that the guesser romanizes (start-up time stays a few seconds)."""
-
-
-def dominant_script(text: str) -> str | None:
-    """The ISO 15924 code of the script most letters of ``text`` are in (``Latn``, ``Deva``, ...); ``None``
-    when it has no letters or they are in none of the project's scripts."""
-    counts: Counter[str] = Counter()
-    for character in text:
-        if character.isalpha():
-            prefix = unicodedata.name(character, "").split(" ", 1)[0]
-            if prefix in _SCRIPT_PREFIXES:
-                counts[_SCRIPT_PREFIXES[prefix]] += 1
-    return counts.most_common(1)[0][0] if counts else None
 
 
 @dataclass(frozen=True)
@@ -92,7 +75,7 @@ class RomanizedQueryGuesser:
         """The romanized language a Latin-script query most likely is, or ``None`` (English, another
         script, or no clear winner)."""
         words = _words(query)
-        if not words or dominant_script(query) != "Latn" or ENGLISH not in self.vocabularies:
+        if not words or text_script(query) != "Latn" or ENGLISH not in self.vocabularies:
             return None
         per_word = {code: self._log_likelihood(code, words) / len(words) for code in self.vocabularies}
         best = max(per_word, key=per_word.get)

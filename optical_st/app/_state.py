@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
     from optical_st.search import CorpusIndex
 
-from optical_st.app._calibration import ScoreCalibration, calibrate_scores, known_pair_scores
+from optical_st.app._calibration import (
+    ScriptCalibrations,
+    calibrate_by_script,
+    known_pair_scores,
+    text_script,
+)
 from optical_st.app._corpus import (
     SHIPPED_CORPUS,
     SHIPPED_CORPUS_NAME,
@@ -26,12 +31,15 @@ from optical_st.app._corpus import (
     load_corpus,
     translation_groups,
 )
-from optical_st.app._script import RomanizedGuess, RomanizedQueryGuesser, dominant_script
+from optical_st.app._scheduler import ENCODE_CHUNK, EncodingTurns
+from optical_st.app._script import RomanizedGuess, RomanizedQueryGuesser
 from optical_st.languages import language_label
 
 MAX_QUERY_CHARS = 500
 MAX_TOP_K = 50
-CALIBRATION_GROUPS = 40  # shipped sentences whose 7 versions calibrate the "likely translation" marker
+# Shipped sentences whose versions in every language calibrate the marker: spread over the corpus, so
+# that every script of the shipped languages has queries (about 350 queries, a few seconds).
+CALIBRATION_GROUPS = 60
 EMBEDDING_CACHE = (
     Path(os.environ.get("OPTICAL_ST_CACHE") or Path.home() / ".cache" / "optical-st") / "embeddings"
 )
@@ -155,9 +163,10 @@ class DemoState:
         self._models: BuildOnce[str, SentenceTransformer] = BuildOnce()
         self._fingerprints: BuildOnce[str, str | None] = BuildOnce()
         self._indexes: BuildOnce[tuple[str, str, str], CorpusIndex] = BuildOnce()
-        self._calibrations: BuildOnce[str, ScoreCalibration] = BuildOnce()
+        self._calibrations: BuildOnce[str, ScriptCalibrations] = BuildOnce()
         self._guessers: BuildOnce[str, RomanizedQueryGuesser] = BuildOnce()
         self._corpora: dict[str, DemoCorpus] = {}
+        self.turns = EncodingTurns()  # every session's indexing takes turns on the encoder
         self._lock = threading.Lock()  # guards _corpora only
 
     # models ------------------------------------------------------------------------------------
@@ -167,9 +176,34 @@ class DemoState:
         return name, name or "<default>"
 
     def model(self, name: str | None = None) -> SentenceTransformer:
-        """Load (once) and return the model; ``None`` or ``""`` is the default model."""
+        """Load (once) and return the model; ``None`` or ``""`` is the default model.
+
+        The models named at start load through the whole resolution chain (a folder, the cache, the
+        Hub, the offline route); any other name only from the Hub (:meth:`check_visitor_model`).
+        """
         name, key = self._resolve(name)
-        return self._models.get(key, lambda: _load_model(name))
+        return self._models.get(key, lambda: _load_model(name, hub_only=not self.is_served(name)))
+
+    def is_served(self, name: str | None) -> bool:
+        """Whether ``name`` is one of the models named when the server started (or the default)."""
+        name = self._resolve(name)[0]
+        return name is None or name in (self.default_model, self.distilled_model)
+
+    def check_visitor_model(self, name: str | None) -> None:
+        """Refuse what a visitor may not load: anything but a served model or a Hub id (``owner/name``).
+
+        Why: a typed server path answered differently for ``/etc`` and a missing folder, so a visitor of
+        a shared demo could probe the server's folders (issue 25, item 5). The answer never depends on
+        the server's disk; whether the Hub has the model is :func:`~optical_st.pretrained.load_hub_model`'s.
+        """
+        from optical_st.hub import hub_id_form
+
+        if self.is_served(name) or hub_id_form((name or "").strip()):
+            return
+        raise DemoInputError(
+            f"{(name or '').strip()!r} cannot be loaded here: leave the box empty for the model served by this "
+            "demo, or give a Hugging Face Hub model id such as 'intfloat/multilingual-e5-small'."
+        )
 
     def is_loaded(self, name: str | None = None) -> bool:
         return self._resolve(name)[1] in self._models
@@ -217,51 +251,93 @@ class DemoState:
         corpus: DemoCorpus,
         language: str,
         *,
-        show_progress_bar: bool | None = None,
+        after: int = 0,
+        report: Callable[[int], None] | None = None,
     ) -> CorpusIndex:
-        """The (cached) index of ``corpus``'s documents in ``language``, encoded by the model."""
+        """The (cached) index of ``corpus``'s documents in ``language``, encoded by the model.
+
+        A build encodes chunk by chunk, each chunk in its turn (:class:`EncodingTurns`); ``after`` is
+        how many documents its job still has to encode after this language (its place in the turns),
+        ``report(documents_done)`` is called after each chunk.
+        """
         key = (self._resolve(model_name)[1], corpus.key, language)
-        return self._indexes.get(
-            key, lambda: self._build_index(model_name, corpus, language, show_progress_bar)
-        )
+        return self._indexes.get(key, lambda: self._build_index(model_name, corpus, language, after, report))
 
     def is_indexed(self, model_name: str | None, corpus: DemoCorpus, language: str) -> bool:
         return (self._resolve(model_name)[1], corpus.key, language) in self._indexes
 
     def _build_index(
-        self, model_name: str | None, corpus: DemoCorpus, language: str, show_progress_bar: bool | None
+        self,
+        model_name: str | None,
+        corpus: DemoCorpus,
+        language: str,
+        after: int,
+        report: Callable[[int], None] | None,
     ) -> CorpusIndex:
-        from optical_st.search import CorpusIndex, resolve_prompt
+        from optical_st.search import CorpusIndex, embedding_cache_file, encode_texts, resolve_prompt
 
         documents = corpus.documents_in(language)
         if not documents:
             raise DemoInputError(f"The corpus has no {language_label(language)} documents.")
         model = self.model(model_name)
-        return CorpusIndex(
+        prompt = resolve_prompt(model, "document")
+        texts = [document.text for document in documents]
+        fingerprint = self._fingerprint(model_name)
+        cached = (
+            self.cache_dir is not None
+            and embedding_cache_file(
+                model, texts, self.cache_dir, prompt=prompt, fingerprint=fingerprint
+            ).is_file()
+        )
+        memo: dict[tuple[str, str], np.ndarray] = {}
+        # Shortest first, so each chunk pads little: the encoder sorts by length only within a call.
+        distinct = [] if cached else sorted(set(texts), key=len)
+        for start in range(0, len(distinct), ENCODE_CHUNK):
+            chunk = distinct[start : start + ENCODE_CHUNK]
+            with self.turns.turn(len(distinct) - start + after):
+                encode_texts(model, chunk, role="document", prompt=prompt, memo=memo, show_progress_bar=False)
+            if report is not None:
+                report(round((start + len(chunk)) * len(texts) / len(distinct)))
+        # everything is in memo (or the cache file): this reads or writes the disk cache, encodes nothing
+        embeddings = encode_texts(
             model,
-            {document.id: document.text for document in documents},
-            prompt=resolve_prompt(model, "document"),
-            backend="exact",
+            texts,
+            role="document",
+            prompt=prompt,
+            memo=memo,
             cache_dir=self.cache_dir,
-            fingerprint=self._fingerprint(model_name),
-            show_progress_bar=show_progress_bar,
+            fingerprint=fingerprint,
+            show_progress_bar=False,
+        )
+        return CorpusIndex.from_embeddings(
+            embeddings, [document.id for document in documents], backend="exact"
         )
 
     def prepare(self, model_name: str | None, corpus: DemoCorpus, progress: Progress | None = None) -> None:
         """Index every language of ``corpus`` for the model, so that no search pays for encoding.
 
-        ``progress`` (a ``gr.Progress(track_tqdm=True)``) gets one step per language and, through the
-        encoder's progress bar, one per batch of documents.
+        ``progress`` (a ``gr.Progress``) gets "Indexing Nepali, 2 of 7 languages" with the share of the
+        corpus done, after each chunk; nothing when everything is indexed already.
         """
-        total = len(corpus.languages)
-        for number, language in enumerate(corpus.languages):
-            if progress is not None and not self.is_indexed(model_name, corpus, language):
-                progress(
-                    number / total,
-                    desc=f"Indexing {language_label(language)} ({number + 1} of {total} languages)",
-                )
-            # gr.Progress has a __len__ (0 here), so test for None, not truthiness
-            self.index(model_name, corpus, language, show_progress_bar=True if progress is not None else None)
+        languages = corpus.languages
+        sizes = {language: len(corpus.documents_in(language)) for language in languages}
+        missing = [language for language in languages if not self.is_indexed(model_name, corpus, language)]
+        left = sum(sizes[language] for language in missing)
+        total = sum(sizes.values())
+        done_before = total - left
+        for number, language in enumerate(languages, 1):
+            report = None
+            if language in missing:
+                left -= sizes[language]
+                if progress is not None:
+                    desc = f"Indexing {language_label(language)}, {number} of {len(languages)} languages"
+
+                    def report(done: int, desc: str = desc, before: int = done_before) -> None:
+                        progress((before + done) / total, desc=desc)
+
+                    report(0)
+                done_before += sizes[language]
+            self.index(model_name, corpus, language, after=left, report=report)
 
     def preload(self) -> None:
         """Load every served model, index every language of the shipped corpus and calibrate scores."""
@@ -318,7 +394,7 @@ class DemoState:
     def romanized_guess(self, query: str, corpus_key: str | None = None) -> RomanizedGuess | None:
         """Which romanized language(s) a Latin-script query reads as, from the corpus's own words (built
         once per corpus, on the first Latin-script query: a few seconds)."""
-        if dominant_script(query) != "Latn":
+        if text_script(query) != "Latn":
             return None
         corpus = self.corpus(corpus_key)
         guesser = self._guessers.get(
@@ -330,25 +406,32 @@ class DemoState:
         return guesser.guess(query)
 
     # calibration -------------------------------------------------------------------------------
-    def calibration(self, model_name: str | None = None) -> ScoreCalibration:
-        """What a score means for this model, from the shipped corpus's known translation pairs (once)."""
+    def calibration(self, model_name: str | None = None) -> ScriptCalibrations:
+        """What a score means for this model, from the shipped corpus's known translation pairs (once).
+
+        ``calibration(name).for_query(query)`` is the one that applies to a query (by its script).
+        """
         return self._calibrations.get(self._resolve(model_name)[1], lambda: self._calibrate(model_name))
 
-    def _calibrate(self, model_name: str | None) -> ScoreCalibration:
+    def _calibrate(self, model_name: str | None) -> ScriptCalibrations:
         corpus = self.corpus(None)
         groups = translation_groups(corpus)
         groups = groups[:: max(1, len(groups) // CALIBRATION_GROUPS)][:CALIBRATION_GROUPS]
         indexes = {language: self.index(model_name, corpus, language) for language in corpus.languages}
-        pairs, impostors = known_pair_scores(
-            groups, indexes, lambda texts: self.encode_queries(model_name, texts)
-        )
-        return calibrate_scores(pairs, impostors, n_sentences=len(groups))
+        scores = known_pair_scores(groups, indexes, lambda texts: self.encode_queries(model_name, texts))
+        return calibrate_by_script(scores, n_sentences=len(groups))
 
 
-def _load_model(name: str | None) -> SentenceTransformer:
-    from optical_st.pretrained import load_sentence_transformer
+def _load_model(name: str | None, *, hub_only: bool = False) -> SentenceTransformer:
+    from optical_st.pretrained import load_hub_model, load_sentence_transformer
 
     try:
+        if hub_only:
+            return load_hub_model(name or "", device="cpu")
         return load_sentence_transformer(name, device="cpu")
     except (OSError, RuntimeError, ValueError) as error:
+        if hub_only:  # load_hub_model's own messages start with the id and name no server path; others could
+            own = str(error).startswith(repr(name))
+            message = str(error) if own else "it could not be loaded from the Hugging Face Hub."
+            raise DemoInputError(f"Could not load model {name!r}: {message}") from None
         raise DemoInputError(f"Could not load model {name!r}: {error}") from None

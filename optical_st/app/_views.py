@@ -36,10 +36,10 @@ def search_rankings(
     languages: Sequence[str],
     k: int,
     *,
-    calibrated: bool = True,
+    romanized: bool = False,
 ) -> list[Ranking]:
     """Each of the session's models ranks the corpus for the query; later columns note rank changes.
-    ``calibrated=False``: no "likely translation" marker (the query's script is not the calibration's)."""
+    ``romanized``: the query is romanized South Asian text, which no calibration was measured on."""
     rankings: list[Ranking] = []
     names = session_models(state, session)
     for number, name in enumerate(names):
@@ -47,7 +47,8 @@ def search_rankings(
         role = "Base model" if number == 0 else "Distilled model"
         baseline = {hit.document.id: hit.rank for hit in rankings[0].hits} if rankings else None
         title = f"{role}: {model_name_shown(state.model(name))}" if len(names) > 1 else ""
-        rankings.append(Ranking(title, hits, state.calibration(name) if calibrated else None, baseline))
+        calibration = state.calibration(name).for_query(query, romanized=romanized)
+        rankings.append(Ranking(title, hits, calibration, baseline))
     return rankings
 
 
@@ -56,7 +57,7 @@ def search_view(state: DemoState, session: Session, query: str | None, languages
     romanized South Asian text (its hits are then not marked: the calibration is native-script)."""
     query = validate_query(query)
     guess = state.romanized_guess(query, session.corpus)
-    rankings = search_rankings(state, session, query, languages or [], k, calibrated=guess is None)
+    rankings = search_rankings(state, session, query, languages or [], k, romanized=guess is not None)
     note = romanized_note_html(guess.label, len(rankings) > 1) if guess else ""
     return note + rankings_html(query, rankings)
 
@@ -81,20 +82,42 @@ def alignment_view(
     return alignment_html(alignment, note)
 
 
-def serving_markdown(state: DemoState, session: Session) -> str:
+def markdown_text(text: str) -> str:
+    """Outside text for a gr.Markdown: HTML-escaped, and no backtick starts a code span (in which the
+    escapes would show literally, as ``&lt;encoding&gt;`` did: issue 25, item 6)."""
+    return escape(text).replace("`", "&#96;")
+
+
+def serving_markdown(state: DemoState, session: Session, problem: str = "") -> str:
+    """The status line above the query box: which model serves, by name only (short on a phone).
+
+    ``problem`` (a failed model load) is reported before it; the line still names what serves.
+    """
     names = session_models(state, session)
-    lines = [f"**Serving model:** {escape(public_model_label(state.model(names[0])))}"]
+    lines = [f"**Serving model:** {markdown_text(model_name_shown(state.model(names[0])))}"]
     if len(names) > 1:
-        lines.append(
-            f"**Distilled model, ranked beside it:** {escape(public_model_label(state.model(names[1])))}"
+        lines[0] += (
+            f" · **Distilled model beside it:** {markdown_text(model_name_shown(state.model(names[1])))}"
         )
+    if problem:
+        lines.insert(0, f"**Models not changed:** {markdown_text(problem)}")
     return "  \n".join(lines)
+
+
+def model_details_markdown(state: DemoState, session: Session) -> str:
+    """Where each served model came from and its caveats, for the Model and corpus panel."""
+    names = session_models(state, session)
+    roles = ["Base model", "Distilled model"]
+    return "  \n".join(
+        f"**{role}:** {markdown_text(public_model_label(state.model(name)))}"
+        for role, name in zip(roles, names, strict=False)
+    )
 
 
 def corpus_markdown(corpus: DemoCorpus, problem: str = "") -> str:
     """The active corpus, always (also after a failed upload, which is reported before it)."""
-    active = f"**Corpus:** {escape(corpus.summary())}, all indexed"
-    return f"**Upload not used:** {escape(problem)}  \n{active} (still active)" if problem else active
+    active = f"**Corpus:** {markdown_text(corpus.summary())}, all indexed"
+    return f"**Upload not used:** {markdown_text(problem)}  \n{active} (still active)" if problem else active
 
 
 def example_samples(corpus: DemoCorpus) -> list[list[str]]:
@@ -103,7 +126,12 @@ def example_samples(corpus: DemoCorpus) -> list[list[str]]:
 
 
 def load_models(state: DemoState, session: Session, progress: Progress | None = None) -> Session:
-    """Load the session's models and index the shipped and active corpora for them (DemoInputError if not)."""
+    """Load the session's models and index the shipped and active corpora for them (DemoInputError if not).
+
+    Only the served models and Hub ids may be chosen (:meth:`DemoState.check_visitor_model`).
+    """
+    for name in (session.model, session.compare):
+        state.check_visitor_model(name)
     corpora = {corpus.key: corpus for corpus in (state.corpus(None), state.corpus(session.corpus))}
     for name in session_models(state, session):
         state.model(name)

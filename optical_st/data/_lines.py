@@ -25,7 +25,7 @@ def read_lines(path: PathLike, *, strip: bool = True) -> list[str]:
         line = raw.count(b"\n", 0, error.start) + 1
         raise BitextValidationError(
             f"{path}:{line}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at byte offset {error.start}); "
-            "re-encode the file as UTF-8, e.g. `iconv -f <encoding> -t UTF-8`."
+            "re-encode the file as UTF-8 (for example with iconv -f OLD-ENCODING -t UTF-8)."
         ) from None
     # split("\n") rather than splitlines(): Unicode line separators inside a sentence must not
     # shift the alignment with the other side.

@@ -107,7 +107,7 @@ def load_table(path: Path, languages, name: str | None = None, id_prefix: str = 
         if missing:
             raise BitextValidationError(
                 f"{where}: missing column(s) {missing}; a bitext table needs english and target "
-                f"(and language unless load_bitext(..., language=...) is given). Found: {sorted(record)}."
+                f"(and a language column, unless one language is given for the whole file). Found: {sorted(record)}."
             )
         values = {}
         for column in ("english", "target"):

