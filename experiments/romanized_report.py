@@ -177,6 +177,18 @@ def plot(rows: list[dict[str, Any]], cells: dict, path: Path) -> None:
     plt.close(figure)
 
 
+def keep_cells(runs: Path, out: Path) -> int:
+    """Copy every finished cell (``cell.json``, not the models) under ``out/cells``, so a fresh machine
+    restores them (``experiments/romanized.sh`` copies them back) instead of training them again."""
+    kept = 0
+    for cell in sorted(runs.glob("**/cell.json")):
+        target = out / "cells" / cell.relative_to(runs)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(cell.read_bytes())
+        kept += 1
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=Path, default=RUNS)
@@ -201,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "summary.md").write_text("\n".join(text) + "\n", encoding="utf-8")
     plot(rows, cells, args.out / "recall@1_native_vs_romanized.png")
     print("\n".join(text))
+    print(f"{keep_cells(args.runs, args.out)} cells kept under {args.out / 'cells'}")
     return 0
 
 
