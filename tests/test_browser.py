@@ -557,7 +557,8 @@ def test_a_romanized_query_is_recognised_and_finds_its_document(server, browser)
     and marks no hit as a likely translation (the Latin-script calibration is English queries')."""
     from selenium.webdriver.common.by import By
 
-    url, _ = server
+    url, state = server
+    state.romanized_guess(ROMANIZED_NEPALI, wait=True)  # the server builds its guesser in the background
     box = open_page(browser, url)
     texts = search_for(browser, box, ROMANIZED_NEPALI)
     note = wait_for(browser, "#ost-script-note").text

@@ -309,6 +309,9 @@ def test_demo_says_romanized_above_the_results(tmp_path):
     make_tiny_model(tmp_path / "tiny", [*ENGLISH, *NEPALI])
     state = DemoState(str(tmp_path / "tiny" / "model"), cache_dir=None)
     key = state.add_corpus(corpus)
+    # the guesser builds in the background: a query never waits for it, and gets no guess until it is ready
+    assert state.romanized_guess("mero desh nepaal ho", key) is None
+    assert state.romanized_guess("mero desh nepaal ho", key, wait=True).codes == ("npi_Latn",)
     html = search_view(state, Session(corpus=key), "mero desh nepaal ho", ["eng_Latn", "npi_Deva"], 3)
     assert 'id="ost-script-note"' in html and "romanized Nepali?" in html
     assert 'class="ost-likely"' not in html

@@ -165,9 +165,10 @@ class DemoState:
         self._indexes: BuildOnce[tuple[str, str, str], CorpusIndex] = BuildOnce()
         self._calibrations: BuildOnce[str, ScriptCalibrations] = BuildOnce()
         self._guessers: BuildOnce[str, RomanizedQueryGuesser] = BuildOnce()
+        self._guessers_started: set[str] = set()
         self._corpora: dict[str, DemoCorpus] = {}
         self.turns = EncodingTurns()  # every session's indexing takes turns on the encoder
-        self._lock = threading.Lock()  # guards _corpora only
+        self._lock = threading.Lock()  # guards _corpora and _guessers_started only
 
     # models ------------------------------------------------------------------------------------
     def _resolve(self, name: str | None) -> tuple[str | None, str]:
@@ -340,8 +341,10 @@ class DemoState:
             self.index(model_name, corpus, language, after=left, report=report)
 
     def preload(self) -> None:
-        """Load every served model, index every language of the shipped corpus and calibrate scores."""
+        """Load every served model, index every language of the shipped corpus and calibrate scores
+        (the romanized-query guesser builds meanwhile, in the background)."""
         shipped = self.corpus(None)
+        self.start_guesser(shipped)
         for name in self.served_models():
             self.prepare(name, shipped)
             self.calibration(name)
@@ -391,19 +394,37 @@ class DemoState:
         ]
 
     # romanized queries -------------------------------------------------------------------------
-    def romanized_guess(self, query: str, corpus_key: str | None = None) -> RomanizedGuess | None:
-        """Which romanized language(s) a Latin-script query reads as, from the corpus's own words (built
-        once per corpus, on the first Latin-script query: a few seconds)."""
+    def romanized_guess(
+        self, query: str, corpus_key: str | None = None, *, wait: bool = False
+    ) -> RomanizedGuess | None:
+        """Which romanized language(s) a Latin-script query reads as, from the corpus's own words.
+
+        The guesser of a corpus is built once, in a background thread (romanizing its sample takes 5-20 s
+        on 2 cores): until it is ready a query gets no guess, never a wait (``wait=True``: wait for it).
+        """
         if text_script(query) != "Latn":
             return None
         corpus = self.corpus(corpus_key)
-        guesser = self._guessers.get(
-            corpus.key,
-            lambda: RomanizedQueryGuesser.from_texts(
-                {code: [d.text for d in corpus.documents_in(code)] for code in corpus.languages}
-            ),
+        if corpus.key not in self._guessers and not wait:
+            self.start_guesser(corpus)
+            return None
+        return self._guessers.get(corpus.key, lambda: self._build_guesser(corpus)).guess(query)
+
+    def start_guesser(self, corpus: DemoCorpus) -> None:
+        """Build the romanized-query guesser of ``corpus`` in the background (once)."""
+        with self._lock:
+            if corpus.key in self._guessers_started:
+                return
+            self._guessers_started.add(corpus.key)
+        threading.Thread(
+            target=self._guessers.get, args=(corpus.key, lambda: self._build_guesser(corpus)), daemon=True
+        ).start()
+
+    @staticmethod
+    def _build_guesser(corpus: DemoCorpus) -> RomanizedQueryGuesser:
+        return RomanizedQueryGuesser.from_texts(
+            {code: [d.text for d in corpus.documents_in(code)] for code in corpus.languages}
         )
-        return guesser.guess(query)
 
     # calibration -------------------------------------------------------------------------------
     def calibration(self, model_name: str | None = None) -> ScriptCalibrations:
