@@ -564,6 +564,17 @@ class OTDistillLoss(nn.Module):
         ids = torch.as_tensor(sorted(special_ids), dtype=input_ids.dtype, device=input_ids.device)
         return torch.isin(input_ids, ids)
 
+    def fill_teacher_cache(self, cache: TeacherCache, english_batches: Iterable[dict[str, Any]]) -> None:
+        """Fill ``cache`` with the teacher's outputs on ``english_batches``, then read the teacher from it.
+
+        ``english_batches``: the English column's features as the training collator makes them (same
+        prompt, tokenizer and ``max_length``), so every training step is a hit.
+        """
+        device = next(self.teacher.parameters()).device
+        for english in english_batches:
+            cache.ensure(self.teacher, self._teacher_inputs(english, device))
+        self.teacher_cache = cache
+
     def _teacher_outputs(self, teacher_inputs: dict[str, Any]) -> dict[str, Tensor]:
         """The frozen teacher's outputs: read from ``teacher_cache`` when one is set, else computed."""
         if self.teacher_cache is not None:

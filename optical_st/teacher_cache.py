@@ -149,10 +149,10 @@ class TeacherCache:
         keys: list[str],
         mask: Tensor,
     ) -> None:
-        batch = len(inputs["input_ids"])
+        batch, device = len(inputs["input_ids"]), next(teacher.parameters()).device
         selected = torch.as_tensor(rows)
         subset = {
-            name: value[selected.to(value.device)]
+            name: value[selected.to(value.device)].to(device)
             if isinstance(value, Tensor) and value.dim() >= 1 and len(value) == batch
             else value
             for name, value in inputs.items()

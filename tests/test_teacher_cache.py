@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -101,3 +103,66 @@ def test_an_unfinished_shard_is_not_read(models, tmp_path):
     keys_file = cache.save()
     keys_file.rename(Path(str(keys_file) + ".partial"))  # as if the run died before the keys were written
     assert len(TeacherCache(tmp_path, teacher)) == 0
+
+
+def _run(tiny_path: Path, output_dir: Path, loss: str, seed: int, cache: Path | None) -> dict:
+    from datasets import Dataset
+
+    from optical_st.training import DistillationRecipe, distill
+
+    english = [
+        *ENGLISH,
+        "the red bird sleeps",
+        "a dog near the city",
+    ] * 2  # 12 pairs, 6 distinct English texts
+    pairs = Dataset.from_dict({"id": [str(i) for i in range(12)], "language": ["npi_Deva"] * 12,
+                               "english": english, "target": (TARGET * 3)[:12]})  # fmt: skip
+    options = {} if loss == "mse" else {"reg": 0.5}
+    recipe = DistillationRecipe(loss=loss, steps=3, batch_size=4, lr=1e-3, seed=seed, save_steps=0,
+                                show_progress_bar=False, teacher_cache=None if cache is None else str(cache),
+                                **options)  # fmt: skip
+    student, teacher = (SentenceTransformer(str(tiny_path), device="cpu") for _ in range(2))
+    distill(student, teacher, pairs, recipe, output_dir=output_dir)
+    return json.loads((output_dir / "training_run.json").read_text())
+
+
+def test_distill_fills_the_cache_once_and_other_seeds_and_objectives_only_read_it(tmp_path):
+    make_tiny_model(tmp_path / "tiny", ENGLISH + TARGET, dropout=0.1)
+    tiny, cache = tmp_path / "tiny" / "model", tmp_path / "cache"
+    first = _run(tiny, tmp_path / "ot", "ot", 0, cache)
+    record = first["teacher_cache"]
+    assert record["filled"] == {"hits": 6, "misses": 6}  # 12 pairs, 6 distinct English inputs computed
+    assert (record["hits"], record["misses"], record["entries"]) == (12, 0, 6)  # every step read the cache
+    assert first["recipe"]["teacher_cache"] == str(cache)
+    for name, loss, seed in (("seed1", "ot", 1), ("sentence", "ot+sentence", 0), ("mse", "mse", 0)):
+        record = _run(tiny, tmp_path / name, loss, seed, cache)["teacher_cache"]
+        assert record["filled"]["misses"] == 0, name  # the teacher never ran again
+    # the same run without the cache logs the same losses (up to the float16 teacher outputs)
+    plain = _run(tiny, tmp_path / "plain", "ot", 0, None)
+    assert plain["teacher_cache"] is None
+    logged = [[entry["loss"] for entry in run["log_history"] if "loss" in entry] for run in (first, plain)]
+    assert logged[0] == pytest.approx(logged[1], rel=1e-2)
+
+
+def test_train_and_scale_take_teacher_cache_and_a_study_without_one_keeps_its_cell_config(tmp_path):
+    from optical_st.cli import build_parser
+    from optical_st.commands import scale, train
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--bitext", "x", "--output-dir", "o", "--teacher-cache", "c"])
+    assert train.build_recipe(args).teacher_cache == "c"
+    args = parser.parse_args(["scale", "--models", "m", "--benchmark", "x", "--output-dir", "o", "--distill-bitext", "b",
+                              "--teacher-cache", "c"])  # fmt: skip
+    assert scale._distillation(args)[0].teacher_cache == "c"
+
+    from optical_st.scaling import ScalingStudy, TrainingBitext
+    from optical_st.training import DistillationRecipe
+
+    def config(recipe):
+        study = SimpleNamespace(recipe=recipe, training_bitext=TrainingBitext("b"), teacher=None)
+        return ScalingStudy.distillation_config(study)["recipe"]
+
+    # no cache: the config a study had before the field existed (its stored cells still match)
+    assert "teacher_cache" not in config(DistillationRecipe())
+    # a cache: recorded (float16 teacher outputs), its folder not (moving it changes no number)
+    assert config(DistillationRecipe(teacher_cache=str(tmp_path / "c")))["teacher_cache"] is True
