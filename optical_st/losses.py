@@ -565,11 +565,8 @@ class OTDistillLoss(nn.Module):
         return torch.isin(input_ids, ids)
 
     def fill_teacher_cache(self, cache: TeacherCache, english_batches: Iterable[dict[str, Any]]) -> None:
-        """Fill ``cache`` with the teacher's outputs on ``english_batches``, then read the teacher from it.
-
-        ``english_batches``: the English column's features as the training collator makes them (same
-        prompt, tokenizer and ``max_length``), so every training step is a hit.
-        """
+        """Fill ``cache`` from ``english_batches`` (the English features as the training collator makes
+        them, so every step is a hit), then read the teacher's outputs from it."""
         device = next(self.teacher.parameters()).device
         for english in english_batches:
             cache.ensure(self.teacher, self._teacher_inputs(english, device))

@@ -161,9 +161,8 @@ def _distill(
     bookkeeping = RunBookkeeping()
     try:
         if is_main:
-            bookkeeping.previous_run = prepare_output_dir(
-                output_dir, overwrite=recipe.overwrite and not resume
-            )
+            overwrite = recipe.overwrite and not resume
+            bookkeeping.previous_run = prepare_output_dir(output_dir, overwrite=overwrite)
             write_run_file(output_dir, _running_record(models, setup, recipe, languages, counts, metric,
                                                        world_size, evaluator))  # fmt: skip
         trainer = setup.make_trainer(callback, [bookkeeping, *callbacks])
@@ -183,8 +182,7 @@ def _distill(
     if is_main:
         final_dir = finish_run(output_dir, models.student, trainer, result, seconds, bookkeeping=bookkeeping,
                                callback=callback, run_info=run_info, evaluator=evaluator, metric=metric)  # fmt: skip
-        filled = (setup.teacher_cache_record or {}).get("filled")
-        record_training_use(output_dir / RUN_FILE, setup.teacher_cache, filled)
+        record_training_use(output_dir / RUN_FILE, setup.teacher_cache)
     # every process returns once final/ exists
     trainer.accelerator.wait_for_everyone()
     return final_dir

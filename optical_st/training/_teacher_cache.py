@@ -83,12 +83,13 @@ def fill_record(cache: TeacherCache | None) -> dict[str, Any] | None:
     return {**summary, "hits": None, "misses": None, "filled": {"hits": cache.hits, "misses": cache.misses}}
 
 
-def record_training_use(run_file: Path, cache: TeacherCache | None, filled: dict[str, int] | None) -> None:
+def record_training_use(run_file: Path, cache: TeacherCache | None) -> None:
     """Complete the record with the training steps' own hits and misses (misses: inputs the filling lacked)."""
-    if cache is None or filled is None or not run_file.is_file():
+    if cache is None or not run_file.is_file():
         return
     run = json.loads(run_file.read_text(encoding="utf-8"))
     record = run.get("teacher_cache") or {}
+    filled = record.get("filled") or {"hits": 0, "misses": 0}
     record.update(
         hits=cache.hits - filled["hits"], misses=cache.misses - filled["misses"], entries=len(cache)
     )
