@@ -50,6 +50,8 @@ __all__ = ["TeacherCache", "teacher_input_key"]
 logger = logging.getLogger(__name__)
 
 _KEYS_SUFFIX = ".keys.json"
+#: In-memory new token embeddings that make :meth:`TeacherCache.ensure` write a shard (then read it mapped).
+FLUSH_BYTES = 256 * 2**20
 _FORMAT = 1  # bump when the layout changes: an old folder is then read as empty, not misread
 
 
@@ -93,16 +95,20 @@ class TeacherCache:
         if not self.directory.is_dir():
             return
         for keys_file in sorted(self.directory.glob(f"*{_KEYS_SUFFIX}")):
-            stem = keys_file.name[: -len(_KEYS_SUFFIX)]
-            try:
-                index = json.loads(keys_file.read_text(encoding="utf-8"))
-                tokens = np.load(self.directory / f"{stem}.tokens.npy", mmap_mode="r")
-                sentences = np.load(self.directory / f"{stem}.sentences.npy", mmap_mode="r")
-            except (OSError, ValueError) as error:  # a damaged shard is skipped: its inputs are recomputed
-                logger.warning("teacher cache: skipping unreadable shard %s (%s)", keys_file, error)
-                continue
-            for key, (row, offset, length) in index.items():
-                self._entries.setdefault(key, (tokens[offset : offset + length], sentences[row]))
+            self._load_shard(keys_file)
+
+    def _load_shard(self, keys_file: Path) -> None:
+        stem = keys_file.name[: -len(_KEYS_SUFFIX)]
+        try:
+            index = json.loads(keys_file.read_text(encoding="utf-8"))
+            tokens = np.load(self.directory / f"{stem}.tokens.npy", mmap_mode="r")
+            sentences = np.load(self.directory / f"{stem}.sentences.npy", mmap_mode="r")
+        except (OSError, ValueError) as error:  # a damaged shard is skipped: its inputs are recomputed
+            logger.warning("teacher cache: skipping unreadable shard %s (%s)", keys_file, error)
+            return
+        for key, (row, offset, length) in index.items():
+            # memory-mapped views replace in-memory copies of the same entries (after save)
+            self._entries[key] = (tokens[offset : offset + length], sentences[row])
 
     def outputs(self, teacher: SentenceTransformer, inputs: dict[str, Any]) -> dict[str, Tensor]:
         """``teacher(inputs)``'s ``token_embeddings``, ``attention_mask`` and ``sentence_embedding``, cached.
@@ -139,6 +145,8 @@ class TeacherCache:
         self.hits += len(keys) - len(missing)
         if missing:
             self._compute(teacher, inputs, missing, [keys[index] for index in missing], mask)
+            if sum(tokens.nbytes for tokens, _ in self._pending.values()) > FLUSH_BYTES:
+                self.save()  # a large run's new entries go to disk as they come, not all into memory
         return keys, mask
 
     def _compute(
@@ -199,6 +207,7 @@ class TeacherCache:
         partial.write_text(json.dumps(index), encoding="utf-8")
         partial.replace(keys_file)  # last: the shard now counts
         self._pending.clear()
+        self._load_shard(keys_file)
         return keys_file
 
     def summary(self) -> dict[str, Any]:

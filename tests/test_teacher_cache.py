@@ -166,3 +166,20 @@ def test_train_and_scale_take_teacher_cache_and_a_study_without_one_keeps_its_ce
     assert "teacher_cache" not in config(DistillationRecipe())
     # a cache: recorded (float16 teacher outputs), its folder not (moving it changes no number)
     assert config(DistillationRecipe(teacher_cache=str(tmp_path / "c")))["teacher_cache"] is True
+
+
+def test_a_large_fill_goes_to_disk_as_it_comes(models, tmp_path, monkeypatch):
+    import numpy as np
+
+    from optical_st import teacher_cache
+
+    student, teacher = models
+    monkeypatch.setattr(teacher_cache, "FLUSH_BYTES", 1)  # every batch with a miss writes a shard
+    cache = TeacherCache(tmp_path, teacher)
+    before = cache.outputs(teacher, student.preprocess(ENGLISH))
+    cache.fill(teacher, [student.preprocess(["a small cat"])])
+    assert len(list(cache.directory.glob("*.keys.json"))) == 2 and cache.save() is None
+    assert all(isinstance(tokens.base, np.memmap) or isinstance(tokens, np.memmap) for tokens, _ in
+               cache._entries.values())  # fmt: skip
+    after = cache.outputs(teacher, student.preprocess(ENGLISH))
+    torch.testing.assert_close(after["token_embeddings"], before["token_embeddings"], rtol=0, atol=0)
