@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from sentence_transformers import SentenceTransformer
@@ -21,6 +21,9 @@ from torch import Tensor, nn
 
 from optical_st import transport
 from optical_st.pretrained import model_label
+
+if TYPE_CHECKING:
+    from optical_st.teacher_cache import TeacherCache
 
 __all__ = [
     "PROJECTION_OUTPUT_KEY",
@@ -190,6 +193,7 @@ class OTDistillLoss(nn.Module):
         max_iter: int = 1000,
         tol: float = 1e-5,
         anneal: int = 0,
+        teacher_cache: TeacherCache | None = None,
     ) -> None:
         r"""
         OPTICAL optimal-transport distillation (Huang, Yu & Allan, WSDM 2023): a frozen teacher encodes
@@ -269,6 +273,9 @@ class OTDistillLoss(nn.Module):
             anneal: epsilon scaling with warm-started potentials: start at ``2**anneal`` times the
                 target regularisation and halve it stage by stage (0: off). Keeps a small effective
                 ``reg`` within a bounded number of iterations.
+            teacher_cache: a :class:`~optical_st.teacher_cache.TeacherCache` of this teacher: each step
+                reads the teacher's token and sentence embeddings from it (float16) instead of running
+                the teacher; inputs it lacks run the teacher once and are added. A plain attribute.
 
         References:
             - OPTICAL: Improving Cross-lingual Information Retrieval on Low-Resource Languages via
@@ -343,10 +350,10 @@ class OTDistillLoss(nn.Module):
         self.sentence_loss = sentence_loss
         self.marginals = marginals
         self.exclude_special_tokens = exclude_special_tokens
-        self.max_iter = max_iter
-        self.tol = tol
+        self.max_iter, self.tol = max_iter, tol
         self.student_idf: Tensor | None = None
         self.teacher_idf: Tensor | None = None
+        self.teacher_cache = teacher_cache
 
         teacher.eval()
         teacher.requires_grad_(False)
@@ -423,9 +430,7 @@ class OTDistillLoss(nn.Module):
         if next(teacher.parameters()).device != device:
             teacher.to(device)
         teacher_inputs = self._teacher_inputs(english, device)
-        teacher.eval()
-        with torch.no_grad():
-            teacher_out = teacher(dict(teacher_inputs))
+        teacher_out = self._teacher_outputs(teacher_inputs)
         student_out = self.model(dict(target))  # a copy: modules write their outputs into the dict
 
         projection = self.projection
@@ -558,6 +563,22 @@ class OTDistillLoss(nn.Module):
         special_ids.discard(getattr(tokenizer, "unk_token_id", None))
         ids = torch.as_tensor(sorted(special_ids), dtype=input_ids.dtype, device=input_ids.device)
         return torch.isin(input_ids, ids)
+
+    def fill_teacher_cache(self, cache: TeacherCache, english_batches: Iterable[dict[str, Any]]) -> None:
+        """Fill ``cache`` from ``english_batches`` (the English features as the training collator makes
+        them, so every step is a hit), then read the teacher's outputs from it."""
+        device = next(self.teacher.parameters()).device
+        for english in english_batches:
+            cache.ensure(self.teacher, self._teacher_inputs(english, device))
+        self.teacher_cache = cache
+
+    def _teacher_outputs(self, teacher_inputs: dict[str, Any]) -> dict[str, Tensor]:
+        """The frozen teacher's outputs: read from ``teacher_cache`` when one is set, else computed."""
+        if self.teacher_cache is not None:
+            return self.teacher_cache.outputs(self.teacher, teacher_inputs)
+        self.teacher.eval()
+        with torch.no_grad():
+            return self.teacher(dict(teacher_inputs))
 
     def _teacher_inputs(self, english: dict[str, Any], device: torch.device) -> dict[str, Any]:
         if english.get(TEACHER_TOKENIZED_KEY) or self.shared_tokenizer:

@@ -122,6 +122,11 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the student's token embedding matrix fixed (as optical-st train --freeze-embeddings)",
     )
+    recipe.add_argument(
+        "--teacher-cache", default=None, metavar="DIR",
+        help="keep the teacher's outputs in DIR (e.g. OUTPUT/teacher-cache): every model, seed and objective "
+        "distilled from the same teacher runs it once per text (default off)",
+    )  # fmt: skip
     recipe.add_argument("--seed", type=int, default=0, help="seed of training and of the --max-pairs sample")
 
 
@@ -207,6 +212,7 @@ def _distillation(args: argparse.Namespace) -> tuple:
         reg=args.distill_reg,
         seed=args.seed,
         freeze_embeddings=args.distill_freeze_embeddings,
+        teacher_cache=args.teacher_cache,
     )
     bitext = TrainingBitext(
         args.distill_bitext,

@@ -115,6 +115,9 @@ def _optimisation_arguments(parser: argparse.ArgumentParser) -> None:
                        "memory (default off)")  # fmt: skip
     optim.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=True,
                        help="batches of pairs of similar token count: 2.5-3x faster on CPU (default on)")  # fmt: skip
+    optim.add_argument("--teacher-cache", default=None, metavar="DIR",
+                       help="keep the frozen teacher's outputs in DIR and read them instead of running the teacher "
+                       "each step; runs sharing DIR (other seeds, objectives, students) reuse them (default off)")  # fmt: skip
     optim.add_argument("--prompt", default="query",
                        help="prompt on both sides: a model prompt name or text; 'none' for none (default query)")  # fmt: skip
 
@@ -234,7 +237,7 @@ def build_recipe(args: argparse.Namespace):
         eval_steps=args.eval_steps, metric=args.metric, hub_model_id=args.push_to_hub,
         save_steps=args.save_steps, logging_steps=args.logging_steps, report_to=args.report_to,
         resume_from_checkpoint=args.resume_from_checkpoint, overwrite=args.overwrite,
-        show_progress_bar=not args.no_progress,
+        show_progress_bar=not args.no_progress, teacher_cache=args.teacher_cache,
     )  # fmt: skip
 
 

@@ -168,8 +168,13 @@ class ScalingStudy:
     def distillation_config(self) -> dict[str, Any]:
         """What a distilled model depends on: the recipe, the training pairs and the teacher."""
         assert self.recipe is not None and self.training_bitext is not None
+        recipe = self.recipe.to_dict()
+        # where the teacher cache lives changes no number, whether there is one does (float16 teacher outputs);
+        # without one the config is as before the field existed, so earlier studies' cells still match
+        if recipe.pop("teacher_cache", None) is not None:
+            recipe["teacher_cache"] = True
         return {
-            "recipe": self.recipe.to_dict(),
+            "recipe": recipe,
             "bitext": self.training_bitext.to_dict(),
             "teacher": self.teacher,
         }

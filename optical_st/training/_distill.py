@@ -27,6 +27,7 @@ from optical_st.training._pairs import (
 from optical_st.training._recipe import DistillationRecipe
 from optical_st.training._run_dir import (
     FINAL_DIRNAME,
+    RUN_FILE,
     RunBookkeeping,
     check_output_dir,
     check_resumed_recipe,
@@ -38,6 +39,7 @@ from optical_st.training._run_dir import (
     sigterm_interrupts,
     write_run_file,
 )
+from optical_st.training._teacher_cache import record_training_use
 from optical_st.training._trainer import (
     Models,
     TrainerSetup,
@@ -159,9 +161,8 @@ def _distill(
     bookkeeping = RunBookkeeping()
     try:
         if is_main:
-            bookkeeping.previous_run = prepare_output_dir(
-                output_dir, overwrite=recipe.overwrite and not resume
-            )
+            overwrite = recipe.overwrite and not resume
+            bookkeeping.previous_run = prepare_output_dir(output_dir, overwrite=overwrite)
             write_run_file(output_dir, _running_record(models, setup, recipe, languages, counts, metric,
                                                        world_size, evaluator))  # fmt: skip
         trainer = setup.make_trainer(callback, [bookkeeping, *callbacks])
@@ -181,6 +182,7 @@ def _distill(
     if is_main:
         final_dir = finish_run(output_dir, models.student, trainer, result, seconds, bookkeeping=bookkeeping,
                                callback=callback, run_info=run_info, evaluator=evaluator, metric=metric)  # fmt: skip
+        record_training_use(output_dir / RUN_FILE, setup.teacher_cache)
     # every process returns once final/ exists
     trainer.accelerator.wait_for_everyone()
     return final_dir
@@ -277,5 +279,5 @@ def _running_record(
         "languages": languages, "pairs": counts,
         "metric": metric, "eval_steps": recipe.eval_steps, "world_size": world_size,
         "evaluator": evaluator.get_config_dict() if hasattr(evaluator, "get_config_dict") else None,
-        "recipe": recipe.to_dict(),
+        "recipe": recipe.to_dict(), "teacher_cache": setup.teacher_cache_record,
     }  # fmt: skip

@@ -172,13 +172,18 @@ def with_teacher_labels(
     prompt: str | None,
     batch_size: int,
     show_progress_bar: bool,
+    labels: Any = None,
 ) -> Dataset:
-    """``target`` + ``label`` (the teacher's embedding of ``english``), MSELoss's input layout."""
-    embeddings = teacher.encode(
-        bitext["english"], prompt=prompt, batch_size=max(batch_size, 32), convert_to_numpy=True,
-        show_progress_bar=show_progress_bar,
-    )  # fmt: skip
-    return bitext.select_columns(["target"]).add_column("label", [row.tolist() for row in embeddings])
+    """``target`` + ``label`` (the teacher's embedding of ``english``), MSELoss's input layout.
+
+    ``labels``: the embeddings when already computed (e.g. read from a teacher cache), else encoded here.
+    """
+    if labels is None:
+        labels = teacher.encode(
+            bitext["english"], prompt=prompt, batch_size=max(batch_size, 32), convert_to_numpy=True,
+            show_progress_bar=show_progress_bar,
+        )  # fmt: skip
+    return bitext.select_columns(["target"]).add_column("label", [row.tolist() for row in labels])
 
 
 def pairs_for_steps(

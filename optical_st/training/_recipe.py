@@ -61,6 +61,13 @@ class DistillationRecipe:
             symmetric prompt), resolved by each model on its own side (a teacher without that prompt,
             e.g. all-MiniLM-L6-v2, gets none), or literal text for both sides; ``None`` for no prompt.
         languages: train only on these languages of the bitext (``None``: all it has).
+        teacher_cache: a folder for the frozen teacher's outputs
+            (:class:`~optical_st.teacher_cache.TeacherCache`; ``None``: off). Before training the teacher
+            runs once on every English input of the run that the folder lacks; the OT steps then read
+            its token and sentence embeddings (float16) instead of running it, and MSE its labels. Keyed
+            by the teacher's fingerprint and token ids, so runs with other seeds, objectives or students
+            share it, and a changed teacher or text is computed anew. ``training_run.json`` records its
+            hits and misses.
 
     Evaluation, checkpoints and the run directory:
         eval_steps: evaluate every this many steps (``None``: at the end only; needs an evaluator).
@@ -105,6 +112,7 @@ class DistillationRecipe:
     group_by_length: bool = True
     prompt: str | None = "query"
     languages: tuple[str, ...] | None = None
+    teacher_cache: str | None = None
     # evaluation, checkpoints, the run directory
     eval_steps: int | None = None
     metric: str | None = None

@@ -25,10 +25,13 @@ from optical_st.training._guard import DivergenceGuard
 from optical_st.training._pairs import with_teacher_labels
 from optical_st.training._recipe import DistillationRecipe
 from optical_st.training._run_dir import CHECKPOINTS_DIRNAME
+from optical_st.training._teacher_cache import cached_teacher_labels, fill_for_ot, fill_record
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainingArguments
+
+    from optical_st.teacher_cache import TeacherCache
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +124,8 @@ class TrainerSetup:
     prompt: str | None
     teacher_prompt: str | None
     frozen: list[str]
+    teacher_cache: TeacherCache | None = None
+    teacher_cache_record: dict[str, Any] | None = None  # as filled, before training
 
     @property
     def loss_config(self) -> dict[str, Any]:
@@ -162,9 +167,15 @@ def build_trainer(
     if getattr(loss, "marginals", None) == "idf":
         # IDF from the pairs this run trains on (teacher side on English, student side on the target)
         loss.compute_idf(bitext["english"], bitext["target"])
+    cache = None
     if recipe.loss == "mse":
+        labels = None
+        if recipe.teacher_cache:
+            labels, cache = cached_teacher_labels(
+                bitext["english"], teacher, teacher_prompt, recipe.teacher_cache
+            )
         train_dataset = with_teacher_labels(
-            bitext, teacher, teacher_prompt, recipe.batch_size, recipe.show_progress_bar
+            bitext, teacher, teacher_prompt, recipe.batch_size, recipe.show_progress_bar, labels
         )
     else:
         train_dataset = bitext.select_columns(["english", "target"])
@@ -182,9 +193,11 @@ def build_trainer(
         data_collator = loss.data_collator(teacher_prompt=teacher_prompt, **collator_options)
     else:
         data_collator = SentenceTransformerDataCollator(preprocess_fn=student.preprocess, **collator_options)
+    if recipe.teacher_cache and recipe.loss != "mse":
+        cache = fill_for_ot(recipe.teacher_cache, loss, train_dataset, data_collator)
     trainer_options = {"model": student, "args": args, "train_dataset": train_dataset, "loss": loss,
                        "data_collator": data_collator}  # fmt: skip
-    return TrainerSetup(trainer_options, loss, text_prompt, teacher_prompt, frozen)
+    return TrainerSetup(trainer_options, loss, text_prompt, teacher_prompt, frozen, cache, fill_record(cache))
 
 
 def load_model(model: SentenceTransformer | str | Path) -> SentenceTransformer:
