@@ -132,6 +132,21 @@ def evaluators(
     return {name: CLIREvaluator(members, name="romanized", **common) for name, members in groups.items()}
 
 
+def evaluate_groups(model: Any, evaluator_map: dict[str, Any]) -> dict[str, Any]:
+    """``headroom.evaluate_model`` with per-query values keyed ``group/benchmark key``: the groups share
+    benchmark keys (``npi_Latn->eng_Latn`` by uroman and by indic, FLORES and NTREX ``npi_Deva->eng_Latn``),
+    which a flat dict would overwrite."""
+    record: dict[str, Any] = {"metrics": {}, "results": [], "per_query": {}}
+    started = time.perf_counter()
+    for group, evaluator in evaluator_map.items():
+        model.eval()
+        record["metrics"].update({f"{group}/{k}": v for k, v in evaluator(model).items()})
+        record["results"] += [{**row, "task": group} for row in evaluator.results]
+        record["per_query"].update({f"{group}/{key}": values for key, values in evaluator.per_query.items()})
+    record["eval_seconds"] = round(time.perf_counter() - started, 1)
+    return record
+
+
 def cross_script(bitext: Any, native_share: float, seed: int = 0) -> Any:
     from optical_st.data import Romanizer
     from optical_st.training import cross_script_pairs
@@ -152,7 +167,7 @@ def command_zero_shot(args: argparse.Namespace) -> None:
     with headroom.heavy_lock(args.lock):
         started = time.perf_counter()
         record = {"kind": "zero-shot", "objective": "zero-shot", "seed": None,
-                  **headroom.evaluate_model(SETTING.load_student(), evaluators(groups, teacher, None, args.bootstrap)),
+                  **evaluate_groups(SETTING.load_student(), evaluators(groups, teacher, None, args.bootstrap)),
                   "validation": headroom.evaluate_model(
                       SETTING.load_student(), evaluators(validation_groups(validation), teacher, None, 0))["metrics"],
                   "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
@@ -189,6 +204,9 @@ def command_train(args: argparse.Namespace) -> None:
     cell_args = argparse.Namespace(runs=args.runs / _tag(args), lock=args.lock)
     recipe = headroom.Recipe(lr=args.lr, steps=args.steps, max_length=64, freeze_embeddings=True,
                              sentence_weight=args.sentence_weight)  # fmt: skip
+    headroom.evaluate_model = (
+        evaluate_groups  # the cells' evaluation, with per-query keys that do not collide
+    )
     for seed in [int(value) for value in args.seeds.split(",")]:
         pairs = cross_script(training, args.native_share, seed=seed)
         for objective in args.objectives.split(","):

@@ -62,9 +62,24 @@ def describe(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def per_query(cell: dict, key: str, metric: str) -> np.ndarray | None:
-    entry = cell.get("per_query", {}).get(key)
+def per_query(cell: dict, task: str, key: str, metric: str) -> np.ndarray | None:
+    """Per-query values of one benchmark, keyed ``group/key`` (cells before 2026-12-07 18:15 keyed them by
+    ``key`` alone, where groups overwrote each other: those give ``None`` and their rows' own values count)."""
+    entry = cell.get("per_query", {}).get(f"{task}/{key}")
     return None if entry is None or metric not in entry else np.asarray(entry[metric], dtype=float)
+
+
+def _row_of(cell: dict, row: dict) -> dict | None:
+    """The same benchmark's row in another seed's cell."""
+    for other in cell["results"]:
+        if (other.get("task"), other["key"], other["metric"], other["k"]) == (
+            row.get("task"),
+            row["key"],
+            row["metric"],
+            row["k"],
+        ):
+            return other
+    return None
 
 
 def summary_rows(cells: dict[str, dict[int, dict]], n_resamples: int) -> list[dict[str, Any]]:
@@ -76,22 +91,25 @@ def summary_rows(cells: dict[str, dict[int, dict]], n_resamples: int) -> list[di
             metric = f"{row['metric']}@{row['k']}"
             if row["query_language"] == "*" or metric not in METRICS:
                 continue
-            values = [per_query(cells[objective][s], row["key"], metric) for s in seeds]
-            if any(v is None for v in values):
+            same = [_row_of(cells[objective][s], row) for s in seeds]
+            if any(r is None for r in same):
                 continue
-            means = [float(v.mean()) for v in values]
-            averaged = np.mean(values, axis=0)
-            low, high = (
-                (row["ci_low"], row["ci_high"]) if len(seeds) == 1 else _interval(averaged, n_resamples)
-            )
+            means = [float(r["value"]) for r in same]
+            values = [per_query(cells[objective][s], row.get("task", ""), row["key"], metric) for s in seeds]
+            if len(seeds) == 1 or any(v is None for v in values):
+                low, high, averaged = row["ci_low"], row["ci_high"], None
+            else:
+                averaged = np.mean(values, axis=0)
+                low, high = _interval(averaged, n_resamples)
             entry = {
                 "objective": objective, "seeds": seeds if objective != "zero-shot" else [],
                 **describe(row), "key": row["key"], "metric": metric, "value": statistics.mean(means),
                 "spread": statistics.stdev(means) if len(means) > 1 else 0.0, "ci_low": low, "ci_high": high,
                 "n_queries": row["n_queries"], "trained_language": describe(row)["language"] in TRAINED,
+                "group": row.get("task", ""),
             }  # fmt: skip
             if objective not in ("zero-shot", "mse") and "mse" in cells:
-                entry.update(_versus_mse(cells, objective, row["key"], metric, averaged, n_resamples))
+                entry.update(_versus_mse(cells, objective, row, metric, n_resamples))
             rows.append(entry)
     return rows
 
@@ -101,11 +119,12 @@ def _interval(values: np.ndarray, n_resamples: int) -> tuple[float, float]:
     return float(low[0]), float(high[0])
 
 
-def _versus_mse(cells, objective: str, key: str, metric: str, averaged: np.ndarray, n: int) -> dict[str, Any]:
+def _versus_mse(cells, objective: str, row: dict, metric: str, n: int) -> dict[str, Any]:
     """Paired difference to MSE on the same queries, both averaged over the seeds they share."""
     shared = sorted(set(cells[objective]) & set(cells["mse"]))
-    mse = [per_query(cells["mse"][s], key, metric) for s in shared]
-    ours = [per_query(cells[objective][s], key, metric) for s in shared]
+    task, key = row.get("task", ""), row["key"]
+    mse = [per_query(cells["mse"][s], task, key, metric) for s in shared]
+    ours = [per_query(cells[objective][s], task, key, metric) for s in shared]
     if not shared or any(v is None for v in [*mse, *ours]):
         return {}
     result = paired_test(np.mean(ours, axis=0), np.mean(mse, axis=0), metric=metric, n_resamples=n)
@@ -119,7 +138,12 @@ def headline(rows: list[dict[str, Any]], cells: dict[str, dict[int, dict]]) -> s
                for s, r in (("native", ""), ("romanized", "uroman"), ("romanized", "indic-iso"))]  # fmt: skip
     table = {}
     for row in rows:
-        if row["metric"] == "recall@1" and row["direction"] == "xx->eng" and row["level"] == "sentence":
+        if (
+            row["metric"] == "recall@1"
+            and row["direction"] == "xx->eng"
+            and row["level"] == "sentence"
+            and row["group"].startswith("flores")
+        ):
             table[(row["language"], row["objective"], row["script"], row["romanizer"])] = row
     languages = sorted({language for language, *_ in table}, key=lambda c: (c not in TRAINED, c))
     header = ["language", *(f"{o} {('native' if s == 'native' else r)}" for o, s, r in columns)]

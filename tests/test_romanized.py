@@ -334,12 +334,13 @@ def test_romanized_report_rows_carry_objective_seeds_romanizer_and_paired_differ
 
     def cell(objective: str, seed: int, hits: list[float]) -> dict:
         rows = [
-            {"key": key, "query_language": query, "document_language": "eng_Latn", "level": "sentence",
+            {"task": "flores-uroman", "key": key, "query_language": query, "document_language": "eng_Latn", "level": "sentence",
              "metric": "recall", "k": 1, "value": float(np.mean(hits)), "ci_low": 0.0, "ci_high": 1.0,
              "n_queries": len(hits), **({"romanizer": "uroman"} if query.endswith("Latn") else {})}
             for key, query in (("npi_Latn->eng_Latn", "npi_Latn"), ("npi_Deva->eng_Latn", "npi_Deva"))
         ]  # fmt: skip
-        per_query = {row["key"]: {"query_ids": list(range(len(hits))), "recall@1": hits} for row in rows}
+        per_query = {f"flores-uroman/{row['key']}": {"query_ids": list(range(len(hits))), "recall@1": hits}
+                     for row in rows}  # fmt: skip
         return {"objective": objective, "seed": seed, "results": rows, "per_query": per_query}
 
     cells = {
