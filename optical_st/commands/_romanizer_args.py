@@ -34,11 +34,17 @@ def parse_romanizers(specs: list[str] | None) -> list[Romanizer]:
 
 def romanizer_views(specs: list[str] | None, languages: str) -> list[tuple[Romanizer, str]]:
     """``(romanizer, languages)`` per ``--romanizer``: the first takes every language asked for, each
-    further one only the romanized ones (native-script benchmarks are scored once)."""
+    further one the romanized ones it can write (native-script benchmarks are scored once; the indic
+    scheme has no Urdu or Sindhi)."""
     from optical_st.languages import get_language, parse_languages
 
     romanizers = parse_romanizers(specs)
-    romanized = ",".join(code for code in parse_languages(languages) if get_language(code).is_romanized)
+    romanized = [code for code in parse_languages(languages) if get_language(code).is_romanized]
     if len(romanizers) > 1 and not romanized:
         raise ValueError("several --romanizer need romanized --languages (e.g. npi_Latn or all_Latn)")
-    return [(romanizers[0], languages)] + [(romanizer, romanized) for romanizer in romanizers[1:]]
+    views = [(romanizers[0], languages)]
+    for romanizer in romanizers[1:]:
+        written = [code for code in romanized if romanizer.supports(code)]
+        if written:
+            views.append((romanizer, ",".join(written)))
+    return views
