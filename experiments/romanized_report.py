@@ -132,19 +132,24 @@ def _versus_mse(cells, objective: str, row: dict, metric: str, n: int) -> dict[s
             "p_vs_mse": result.p_value, "seeds_vs_mse": shared}  # fmt: skip
 
 
+def headline_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The headline's rows: recall@1 of FLORES-200 sentences, query -> English (NTREX rows left out)."""
+    return [
+        row
+        for row in rows
+        if row["metric"] == "recall@1" and row["direction"] == "xx->eng" and row["level"] == "sentence"
+        and row["group"].startswith("flores")
+    ]  # fmt: skip
+
+
 def headline(rows: list[dict[str, Any]], cells: dict[str, dict[int, dict]]) -> str:
     """Recall@1, xx->eng sentence retrieval, per language: native and each romanizer, per objective."""
     columns = [(o, s, r) for o in OBJECTIVES if o in cells
                for s, r in (("native", ""), ("romanized", "uroman"), ("romanized", "indic-iso"))]  # fmt: skip
-    table = {}
-    for row in rows:
-        if (
-            row["metric"] == "recall@1"
-            and row["direction"] == "xx->eng"
-            and row["level"] == "sentence"
-            and row["group"].startswith("flores")
-        ):
-            table[(row["language"], row["objective"], row["script"], row["romanizer"])] = row
+    table = {
+        (row["language"], row["objective"], row["script"], row["romanizer"]): row
+        for row in headline_rows(rows)
+    }
     languages = sorted({language for language, *_ in table}, key=lambda c: (c not in TRAINED, c))
     header = ["language", *(f"{o} {('native' if s == 'native' else r)}" for o, s, r in columns)]
     body = []
@@ -175,11 +180,7 @@ def plot(rows: list[dict[str, Any]], cells: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    chosen = [
-        r
-        for r in rows
-        if r["metric"] == "recall@1" and r["direction"] == "xx->eng" and r["level"] == "sentence"
-    ]
+    chosen = headline_rows(rows)
     languages = sorted({r["language"] for r in chosen}, key=lambda c: (c not in TRAINED, c))
     series = [(o, s, r) for o in OBJECTIVES if o in cells for s, r in (("native", ""), ("romanized", "uroman"),
                                                                      ("romanized", "indic-iso"))]  # fmt: skip
