@@ -82,8 +82,11 @@ class RomanizedQueryGuesser:
         margin = per_word[best] - per_word[ENGLISH]
         if best == ENGLISH or margin < self.min_margin:
             return None
-        near = sorted((code for code in per_word if code != ENGLISH and per_word[best] - per_word[code] <= self.close),
-                      key=per_word.get, reverse=True)  # fmt: skip
+        near = sorted(
+            (code for code in per_word if code != ENGLISH and per_word[best] - per_word[code] <= self.close),
+            key=per_word.get,
+            reverse=True,
+        )
         return RomanizedGuess(tuple(near), round(margin, 3))
 
     def _log_likelihood(self, code: str, words: list[str]) -> float:

@@ -9,8 +9,11 @@ HELP = "list the supported languages, their codes, scripts and resource tiers"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tier", choices=["pivot", "high", "mid", "low"], help="only this tier")
-    parser.add_argument("--romanized", action="store_true",
-                        help="list the romanized variants (npi_Latn, ...) instead, with their native codes")  # fmt: skip
+    parser.add_argument(
+        "--romanized",
+        action="store_true",
+        help="list the romanized variants (npi_Latn, ...) instead, with their native codes",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -204,8 +204,14 @@ def load_benchmarks(
             return _saved_views([load_benchmark(spec, **sides)], codes, romanizer, spec)
         raise FileNotFoundError(f"Benchmark folder not found (and not a Hub id user/name): {spec}")
     if path.is_file():
-        return bitext_benchmarks(path, languages, directions=directions, levels=levels or ("sentence",),
-                                 split=split, romanizer=romanizer)  # fmt: skip
+        return bitext_benchmarks(
+            path,
+            languages,
+            directions=directions,
+            levels=levels or ("sentence",),
+            split=split,
+            romanizer=romanizer,
+        )
     if is_saved_benchmark(path):
         return _saved_views([load_benchmark(path, **sides)], codes, romanizer, path)
     if path.is_dir():
@@ -219,8 +225,9 @@ def load_benchmarks(
         return _xquad_views(path, codes, _parse_choice(directions, DIRECTIONS, "direction"), romanizer)
     if levels is None:
         levels = LEVELS if layout in LAYOUTS_WITH_DOCUMENTS else ("sentence",)
-    return bitext_benchmarks(path, languages, directions=directions, levels=levels, split=split,
-                             romanizer=romanizer)  # fmt: skip
+    return bitext_benchmarks(
+        path, languages, directions=directions, levels=levels, split=split, romanizer=romanizer
+    )
 
 
 def _saved_views(
